@@ -1,0 +1,85 @@
+// The contract every device implements: a handful of primitives that all ops are built on.
+import type { DType, TypedArray } from '../core/dtype.js';
+import type { Expr } from '../core/expr.js';
+import type { Shape } from '../core/shape.js';
+
+/** Opaque device memory. Only the backend that made it looks inside. */
+export interface Storage {
+  readonly dtype: DType;
+  readonly size: number;
+}
+
+/** A strided window onto a storage, in elements. */
+export interface View {
+  readonly storage: Storage;
+  readonly shape: Shape;
+  readonly strides: readonly number[];
+  readonly offset: number;
+}
+
+export type ReduceKind = 'sum' | 'max' | 'min' | 'prod' | 'argmax' | 'argmin';
+export type RandomKind = 'uniform' | 'normal';
+
+/** Geometry of a 2-D sliding window over NHWC input (convolution and pooling). */
+export interface WindowGeometry {
+  readonly batch: number;
+  readonly inH: number; readonly inW: number; readonly channels: number;
+  readonly kernelH: number; readonly kernelW: number;
+  readonly strideH: number; readonly strideW: number;
+  readonly padTop: number; readonly padLeft: number;
+  readonly dilationH: number; readonly dilationW: number;
+  readonly outH: number; readonly outW: number;
+}
+
+export interface DeviceInfo {
+  readonly name: string;
+  readonly kind: 'cpu' | 'gpu';
+  readonly description: string;
+  readonly details: Record<string, string | number>;
+}
+
+export interface Backend {
+  readonly name: string;
+  info(): DeviceInfo;
+
+  // memory
+  alloc(dtype: DType, size: number): Storage;
+  free(storage: Storage): void;
+  write(storage: Storage, data: TypedArray): void;
+  read(storage: Storage): Promise<TypedArray>;
+  /** Synchronous read, offered only by devices whose memory the host can see. */
+  readSync?(storage: Storage): TypedArray;
+
+  /**
+   * One kernel: outs[k][i] = exprs[k](inputs...[i]) for every index i of the output shape.
+   * Inputs arrive already broadcast to the output shape (stride 0 on broadcast axes); all
+   * outputs share that shape. An output may alias an input at the same index (in-place).
+   */
+  elementwise(exprs: readonly Expr[], inputs: readonly View[], outs: readonly View[], params?: readonly number[]): void;
+
+  /**
+   * out = reduce over `axes` of expr(inputs...). Inputs are broadcast to one full shape;
+   * `out` has that shape with the reduced axes of size 1. argmax/argmin take one axis.
+   */
+  reduce(kind: ReduceKind, expr: Expr, inputs: readonly View[], axes: readonly number[], out: View, params?: readonly number[]): void;
+
+  /** out[b] = a[b] @ b[b] for views of shape [B, M, K], [B, K, N], [B, M, N]; any strides. */
+  matmul(a: View, b: View, out: View): void;
+
+  /** NHWC input to columns [B*outH*outW, kernelH*kernelW*C] (zero padding). */
+  im2col(x: View, out: View, g: WindowGeometry): void;
+  /** Adds columns back into a zeroed NHWC gradient: the transpose of im2col. */
+  col2im(cols: View, out: View, g: WindowGeometry): void;
+
+  /** Pooling over NHWC. Max pooling also records, per output, the flat input index it took. */
+  pool2d(kind: 'max' | 'avg', x: View, out: View, g: WindowGeometry, argmax?: View): void;
+  pool2dBackward(kind: 'max' | 'avg', gradOut: View, gradIn: View, g: WindowGeometry, argmax?: View): void;
+
+  /** x viewed as [outer, n, inner]; out[o, j, i] = x[o, indices[j], i]. */
+  gather(x: View, indices: View, out: View): void;
+  /** out viewed as [outer, n, inner]; out[o, indices[j], i] += src[o, j, i]. */
+  scatterAdd(src: View, indices: View, out: View): void;
+
+  /** Fills a contiguous float32 view from the counter-based generator (Philox 4x32-10). */
+  random(kind: RandomKind, seed: number, counterOffset: number, out: View): void;
+}

@@ -1,0 +1,85 @@
+// Finds a system BLAS at run time through koffi and exposes cblas_sgemm; no compiler needed.
+import { createRequire } from 'node:module';
+
+const ROW_MAJOR = 101;
+export const NO_TRANS = 111;
+export const TRANS = 112;
+
+export type Sgemm = (
+  transA: number, transB: number, m: number, n: number, k: number,
+  alpha: number, a: Float32Array, lda: number, b: Float32Array, ldb: number,
+  beta: number, c: Float32Array, ldc: number,
+) => void;
+
+export interface BlasLibrary {
+  readonly path: string;
+  readonly vendor: string;
+  readonly sgemm: Sgemm;
+}
+
+export interface BlasProbe {
+  readonly library: BlasLibrary | null;
+  readonly tried: readonly string[];
+  readonly reason?: string;
+}
+
+/** Where BLAS usually lives, fastest first; the dynamic loader resolves bare names. */
+function candidates(): string[] {
+  const fromEnv = process.env['TESSERA_BLAS'];
+  const list = fromEnv ? [fromEnv] : [];
+  if (process.platform === 'darwin') {
+    list.push('/System/Library/Frameworks/Accelerate.framework/Accelerate', 'libopenblas.dylib', '/opt/homebrew/opt/openblas/lib/libopenblas.dylib', '/usr/local/opt/openblas/lib/libopenblas.dylib');
+  } else if (process.platform === 'win32') {
+    list.push('libopenblas.dll', 'openblas.dll', 'mkl_rt.2.dll', 'mkl_rt.dll');
+  } else {
+    const arch = process.arch === 'arm64' ? 'aarch64-linux-gnu' : 'x86_64-linux-gnu';
+    list.push(
+      'libopenblas.so.0', 'libopenblas.so',
+      `/usr/lib/${arch}/openblas-pthread/libopenblas.so.0`, `/usr/lib/${arch}/openblas-openmp/libopenblas.so.0`,
+      `/usr/lib/${arch}/openblas-serial/libopenblas.so.0`, '/usr/lib64/libopenblas.so.0', '/usr/lib/libopenblas.so.0',
+      'libmkl_rt.so.2', 'libmkl_rt.so', 'libblis.so.4', 'libblis.so', 'libcblas.so.3', 'libblas.so.3',
+    );
+  }
+  return list;
+}
+
+function vendorOf(path: string): string {
+  const p = path.toLowerCase();
+  if (p.includes('openblas')) return 'OpenBLAS';
+  if (p.includes('mkl')) return 'MKL';
+  if (p.includes('blis')) return 'BLIS';
+  if (p.includes('accelerate')) return 'Accelerate';
+  return 'BLAS';
+}
+
+let probed: BlasProbe | undefined;
+
+/** Loads the first BLAS that exports cblas_sgemm; TESSERA_BLAS=none forces the built-in GEMM. */
+export function probeBlas(): BlasProbe {
+  if (probed) return probed;
+  if (process.env['TESSERA_BLAS'] === 'none') return (probed = { library: null, tried: [], reason: 'disabled by TESSERA_BLAS=none' });
+  let koffi: typeof import('koffi');
+  try {
+    koffi = createRequire(import.meta.url)('koffi');
+  } catch (e) {
+    return (probed = { library: null, tried: [], reason: `the koffi FFI package could not be loaded (${(e as Error).message})` });
+  }
+  const tried: string[] = [];
+  for (const path of candidates()) {
+    tried.push(path);
+    try {
+      const lib = koffi.load(path);
+      const fn = lib.func('void cblas_sgemm(int order, int transA, int transB, int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb, float beta, _Inout_ float *c, int ldc)');
+      const sgemm: Sgemm = (ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) =>
+        fn(ROW_MAJOR, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+      return (probed = { library: { path, vendor: vendorOf(path), sgemm }, tried });
+    } catch {
+      // not here or no cblas_sgemm: try the next one
+    }
+  }
+  return (probed = { library: null, tried, reason: 'no library exporting cblas_sgemm was found' });
+}
+
+export const BLAS_HINT =
+  'install a BLAS for the fast path: `apt install libopenblas0-pthread` (Debian/Ubuntu), `dnf install openblas` (Fedora), ' +
+  '`brew install openblas` (macOS uses Accelerate already), or set TESSERA_BLAS to the library path';

@@ -1,0 +1,90 @@
+// The CPU device: generated JavaScript for elementwise and reductions, the system BLAS for products.
+import * as fs from 'node:fs';
+import os from 'node:os';
+import { type DType, type TypedArray, allocArray } from '../../core/dtype.js';
+import type { Expr } from '../../core/expr.js';
+import { philoxFill } from '../../core/philox.js';
+import type { Backend, DeviceInfo, RandomKind, ReduceKind, Storage, View, WindowGeometry } from '../backend.js';
+import { BLAS_HINT, probeBlas } from './blas.js';
+import { runElementwise } from './elementwise.js';
+import { gather, scatterAdd } from './gather.js';
+import { runMatmul } from './matmul.js';
+import { runReduce } from './reduce.js';
+import { CpuStorage, dataOf } from './storage.js';
+import { col2im, im2col, pool2d, pool2dBackward } from './window.js';
+
+function cpuFeatures(): string {
+  try {
+    // Linux lists instruction sets in /proc/cpuinfo; elsewhere we report the model only
+    const text = fs.readFileSync('/proc/cpuinfo', 'utf8');
+    const flags = new Set((/^flags\s*:(.*)$/m.exec(text)?.[1] ?? '').trim().split(/\s+/));
+    return ['avx512f', 'avx2', 'fma', 'avx', 'sse4_2', 'neon', 'asimd'].filter((f) => flags.has(f)).join(' ');
+  } catch {
+    return '';
+  }
+}
+
+export class CpuBackend implements Backend {
+  readonly name = 'cpu';
+  private readonly blas = probeBlas();
+  private warned = false;
+
+  info(): DeviceInfo {
+    const cpus = os.cpus();
+    const lib = this.blas.library;
+    return {
+      name: 'cpu',
+      kind: 'cpu',
+      description: `${cpus[0]?.model.trim() ?? 'CPU'} (${cpus.length} cores)`,
+      details: {
+        cores: cpus.length,
+        features: cpuFeatures(),
+        blas: lib ? `${lib.vendor} (${lib.path})` : `none: ${this.blas.reason}; ${BLAS_HINT}`,
+      },
+    };
+  }
+
+  get blasLibrary() { return this.blas.library; }
+
+  alloc(dtype: DType, size: number): Storage {
+    return new CpuStorage(dtype, allocArray(dtype, size));
+  }
+  free(): void {
+    // host memory goes back to the garbage collector once the storage is unreferenced
+  }
+  write(storage: Storage, data: TypedArray): void {
+    dataOf(storage).set(data);
+  }
+  async read(storage: Storage): Promise<TypedArray> {
+    return this.readSync(storage);
+  }
+  readSync(storage: Storage): TypedArray {
+    return dataOf(storage).slice();
+  }
+
+  elementwise(exprs: readonly Expr[], inputs: readonly View[], outs: readonly View[], params?: readonly number[]): void {
+    runElementwise(exprs, inputs, outs, params);
+  }
+  reduce(kind: ReduceKind, expr: Expr, inputs: readonly View[], axes: readonly number[], out: View, params?: readonly number[]): void {
+    runReduce(kind, expr, inputs, axes, out, params);
+  }
+  matmul(a: View, b: View, out: View): void {
+    const lib = this.blas.library;
+    if (!lib && !this.warned && a.shape[1]! * b.shape[2]! * a.shape[2]! >= 64 * 64 * 64) {
+      this.warned = true;
+      if (!process.env['TESSERA_QUIET']) process.stderr.write(`tessera: no BLAS found, matrix products use the slower built-in kernel; ${BLAS_HINT}\n`);
+    }
+    runMatmul(a, b, out, lib ? lib.sgemm : null);
+  }
+  im2col(x: View, out: View, g: WindowGeometry): void { im2col(x, out, g); }
+  col2im(cols: View, out: View, g: WindowGeometry): void { col2im(cols, out, g); }
+  pool2d(kind: 'max' | 'avg', x: View, out: View, g: WindowGeometry, argmax?: View): void { pool2d(kind, x, out, g, argmax); }
+  pool2dBackward(kind: 'max' | 'avg', gradOut: View, gradIn: View, g: WindowGeometry, argmax?: View): void {
+    pool2dBackward(kind, gradOut, gradIn, g, argmax);
+  }
+  gather(x: View, indices: View, out: View): void { gather(x, indices, out); }
+  scatterAdd(src: View, indices: View, out: View): void { scatterAdd(src, indices, out); }
+  random(kind: RandomKind, seed: number, counterOffset: number, out: View): void {
+    philoxFill(kind, seed, counterOffset, dataOf(out) as Float32Array, out.offset, out.shape.reduce((a, b) => a * b, 1));
+  }
+}

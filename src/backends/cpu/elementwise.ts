@@ -1,0 +1,53 @@
+// Fused elementwise kernels on the CPU: JavaScript generated from the expression IR, cached.
+import type { Expr } from '../../core/expr.js';
+import { exprKey } from '../../core/expr.js';
+import { collapseDims } from '../../core/shape.js';
+import type { View } from '../backend.js';
+import { ExprEmitter, erf, loopNest, paramDeclarations } from './codegen.js';
+import { dataOf } from './storage.js';
+
+type Kernel = (ins: unknown[], inOff: number[], inStr: number[][], outs: unknown[], outOff: number[], outStr: number[][], shape: number[], params: readonly number[]) => void;
+
+const cache = new Map<string, Kernel>();
+
+function compile(exprs: readonly Expr[], nIn: number, nOut: number, rank: number): Kernel {
+  const dims = Array.from({ length: rank }, (_, d) => `n${d}`);
+  const pointers = [
+    ...Array.from({ length: nIn }, (_, k) => ({ name: `a${k}`, base: `inOff[${k}]`, strides: dims.map((_, d) => `sa${k}_${d}`) })),
+    ...Array.from({ length: nOut }, (_, k) => ({ name: `b${k}`, base: `outOff[${k}]`, strides: dims.map((_, d) => `sb${k}_${d}`) })),
+  ];
+  let emitter!: ExprEmitter;
+  const loops = loopNest(dims, pointers, (at) => {
+    emitter = new ExprEmitter((i) => `in${i}[${at.get(`a${i}`)}]`);
+    const results = exprs.map((e) => emitter.emit(e));
+    return [...emitter.lines, ...results.map((r, k) => `out${k}[${at.get(`b${k}`)}] = ${r};`)];
+  });
+  const src = [
+    ...Array.from({ length: nIn }, (_, k) => `const in${k} = ins[${k}];`),
+    ...Array.from({ length: nOut }, (_, k) => `const out${k} = outs[${k}];`),
+    ...dims.map((n, d) => `const ${n} = shape[${d}];`),
+    ...Array.from({ length: nIn }, (_, k) => dims.map((_, d) => `const sa${k}_${d} = inStr[${k}][${d}];`).join(' ')),
+    ...Array.from({ length: nOut }, (_, k) => dims.map((_, d) => `const sb${k}_${d} = outStr[${k}][${d}];`).join(' ')),
+    ...paramDeclarations(emitter),
+    ...loops,
+  ].join('\n');
+  const factory = new Function('erf', `return function elementwiseKernel(ins, inOff, inStr, outs, outOff, outStr, shape, params) {\n${src}\n};`);
+  return factory(erf) as Kernel;
+}
+
+export function runElementwise(exprs: readonly Expr[], inputs: readonly View[], outs: readonly View[], params: readonly number[] = []): void {
+  const shape = outs[0]!.shape;
+  if (shape.some((d) => d === 0)) return;
+  const { shape: dims, strides } = collapseDims(shape, [...inputs.map((v) => v.strides), ...outs.map((v) => v.strides)]);
+  const key = `${exprs.map(exprKey).join(';')}|${inputs.length}|${outs.length}|${dims.length}`;
+  let kernel = cache.get(key);
+  if (!kernel) {
+    kernel = compile(exprs, inputs.length, outs.length, dims.length);
+    cache.set(key, kernel);
+  }
+  kernel(
+    inputs.map(dataOf), inputs.map((v) => v.offset), strides.slice(0, inputs.length),
+    outs.map(dataOf), outs.map((v) => v.offset), strides.slice(inputs.length),
+    dims, params,
+  );
+}

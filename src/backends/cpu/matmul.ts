@@ -1,0 +1,40 @@
+// Batched matrix products on the CPU: strided views go straight to cblas_sgemm when each
+// matrix is row- or column-major (so transposes cost nothing); otherwise the built-in GEMM.
+import type { View } from '../backend.js';
+import { type Sgemm, NO_TRANS, TRANS } from './blas.js';
+import { gemmFallback } from './gemm-fallback.js';
+import { dataOf } from './storage.js';
+
+interface Layout { trans: boolean; ld: number }
+
+/** How BLAS can read a rows x cols matrix with these strides, or null if it cannot. */
+function blasLayout(rows: number, cols: number, rs: number, cs: number): Layout | null {
+  if ((cs === 1 || cols === 1) && (rows === 1 || rs >= cols)) return { trans: false, ld: rows === 1 ? Math.max(cols, 1) : Math.max(rs, 1) };
+  if ((rs === 1 || rows === 1) && (cols === 1 || cs >= rows)) return { trans: true, ld: cols === 1 ? Math.max(rows, 1) : Math.max(cs, 1) };
+  return null;
+}
+
+export function runMatmul(a: View, b: View, out: View, sgemm: Sgemm | null): void {
+  const [batch, m, k] = a.shape as [number, number, number];
+  const n = b.shape[2]!;
+  const A = dataOf(a) as Float32Array, B = dataOf(b) as Float32Array, C = dataOf(out) as Float32Array;
+  const [aBs, aRs, aCs] = a.strides as [number, number, number];
+  const [bBs, bRs, bCs] = b.strides as [number, number, number];
+  const [cBs, cRs] = out.strides as [number, number, number];
+  if (m === 0 || n === 0) return;
+  for (let i = 0; i < batch; i++) {
+    const aOff = a.offset + i * aBs, bOff = b.offset + i * bBs, cOff = out.offset + i * cBs;
+    if (k === 0) {
+      for (let r = 0; r < m; r++) C.fill(0, cOff + r * cRs, cOff + r * cRs + n);
+      continue;
+    }
+    const la = sgemm && blasLayout(m, k, aRs, aCs);
+    const lb = sgemm && blasLayout(k, n, bRs, bCs);
+    if (sgemm && la && lb) {
+      sgemm(la.trans ? TRANS : NO_TRANS, lb.trans ? TRANS : NO_TRANS, m, n, k, 1,
+        A.subarray(aOff), la.ld, B.subarray(bOff), lb.ld, 0, C.subarray(cOff), Math.max(cRs, n));
+    } else {
+      gemmFallback(m, n, k, A, aOff, aRs, aCs, B, bOff, bRs, bCs, C, cOff, cRs);
+    }
+  }
+}

@@ -1,0 +1,85 @@
+// Reductions on the CPU: kept dimensions in outer loops, reduced ones inside with a local
+// double-precision accumulator; the expression is fused into the inner loop.
+import type { Expr } from '../../core/expr.js';
+import { exprKey } from '../../core/expr.js';
+import { collapseDims } from '../../core/shape.js';
+import type { ReduceKind, View } from '../backend.js';
+import { ExprEmitter, erf, loopNest, paramDeclarations } from './codegen.js';
+import { dataOf } from './storage.js';
+
+type Kernel = (ins: unknown[], inOff: number[], keptStr: number[][], redStr: number[][], out: unknown, outOff: number, outStr: number[], keptShape: number[], redShape: number[], params: readonly number[]) => void;
+
+const cache = new Map<string, Kernel>();
+
+const INIT: Record<ReduceKind, string> = {
+  sum: '0', prod: '1', max: '-Infinity', min: 'Infinity', argmax: '-Infinity', argmin: 'Infinity',
+};
+
+function accumulate(kind: ReduceKind, v: string): string[] {
+  switch (kind) {
+    case 'sum': return [`acc += ${v};`];
+    case 'prod': return [`acc *= ${v};`];
+    case 'max': return [`if (${v} > acc || ${v} !== ${v}) acc = ${v};`];
+    case 'min': return [`if (${v} < acc || ${v} !== ${v}) acc = ${v};`];
+    // the first extreme wins; a NaN counts as the extreme, as in PyTorch
+    case 'argmax': return [`if (acc === acc && (${v} > acc || ${v} !== ${v})) { acc = ${v}; best = j; }`, 'j++;'];
+    case 'argmin': return [`if (acc === acc && (${v} < acc || ${v} !== ${v})) { acc = ${v}; best = j; }`, 'j++;'];
+  }
+}
+
+function compile(kind: ReduceKind, expr: Expr, nIn: number, keptRank: number, redRank: number): Kernel {
+  const kept = Array.from({ length: keptRank }, (_, d) => `k${d}`);
+  const red = Array.from({ length: redRank }, (_, d) => `r${d}`);
+  const isArg = kind === 'argmax' || kind === 'argmin';
+  let emitter!: ExprEmitter;
+  const outer = loopNest(kept, [
+    ...Array.from({ length: nIn }, (_, k) => ({ name: `a${k}`, base: `inOff[${k}]`, strides: kept.map((_, d) => `ka${k}_${d}`) })),
+    { name: 'o', base: 'outOff', strides: kept.map((_, d) => `ko_${d}`) },
+  ], (outerAt) => {
+    const inner = loopNest(red, Array.from({ length: nIn }, (_, k) => ({
+      name: `c${k}`, base: outerAt.get(`a${k}`)!, strides: red.map((_, d) => `ra${k}_${d}`),
+    })), (innerAt) => {
+      emitter = new ExprEmitter((i) => `in${i}[${innerAt.get(`c${i}`)}]`);
+      const v = emitter.emit(expr);
+      return [...emitter.lines, ...accumulate(kind, v)];
+    }, 'j');
+    return [
+      `let acc = ${INIT[kind]};`, ...(isArg ? ['let best = 0, j = 0;'] : []),
+      ...inner,
+      `out[${outerAt.get('o')}] = ${isArg ? 'best' : 'acc'};`,
+    ];
+  }, 'i');
+  const src = [
+    ...Array.from({ length: nIn }, (_, k) => `const in${k} = ins[${k}];`),
+    ...kept.map((n, d) => `const ${n} = keptShape[${d}];`),
+    ...red.map((n, d) => `const ${n} = redShape[${d}];`),
+    ...Array.from({ length: nIn }, (_, k) => kept.map((_, d) => `const ka${k}_${d} = keptStr[${k}][${d}];`).join(' ')),
+    ...Array.from({ length: nIn }, (_, k) => red.map((_, d) => `const ra${k}_${d} = redStr[${k}][${d}];`).join(' ')),
+    ...kept.map((_, d) => `const ko_${d} = outStr[${d}];`),
+    ...paramDeclarations(emitter),
+    ...outer,
+  ].join('\n');
+  const factory = new Function('erf', `return function reduceKernel(ins, inOff, keptStr, redStr, out, outOff, outStr, keptShape, redShape, params) {\n${src}\n};`);
+  return factory(erf) as Kernel;
+}
+
+export function runReduce(kind: ReduceKind, expr: Expr, inputs: readonly View[], axes: readonly number[], out: View, params: readonly number[] = []): void {
+  const full = inputs[0]?.shape ?? out.shape;
+  const keptAxes = full.map((_, d) => d).filter((d) => !axes.includes(d));
+  const pick = (list: readonly number[], which: number[]) => which.map((d) => list[d]!);
+  const keptCollapsed = collapseDims(pick(full, keptAxes), [...inputs.map((v) => pick(v.strides, keptAxes)), pick(out.strides, keptAxes)]);
+  const redCollapsed = collapseDims(pick(full, [...axes]), inputs.map((v) => pick(v.strides, [...axes])));
+  if (keptCollapsed.shape.some((d) => d === 0)) return;
+  const key = `${kind}|${exprKey(expr)}|${inputs.length}|${keptCollapsed.shape.length}|${redCollapsed.shape.length}`;
+  let kernel = cache.get(key);
+  if (!kernel) {
+    kernel = compile(kind, expr, inputs.length, keptCollapsed.shape.length, redCollapsed.shape.length);
+    cache.set(key, kernel);
+  }
+  kernel(
+    inputs.map(dataOf), inputs.map((v) => v.offset),
+    keptCollapsed.strides.slice(0, inputs.length), redCollapsed.strides.length ? redCollapsed.strides : inputs.map(() => []),
+    dataOf(out), out.offset, keptCollapsed.strides[inputs.length]!,
+    keptCollapsed.shape, redCollapsed.shape, params,
+  );
+}

@@ -1,0 +1,61 @@
+// Device memory bookkeeping: reference-counted storages, live counts per device, and a
+// safety net that frees the storage of tensors the program can no longer reach.
+import { bytesPerElement } from '../core/dtype.js';
+import type { Backend, Storage } from '../backends/backend.js';
+
+export class StorageRef {
+  refs = 0;
+  readonly bytes: number;
+  constructor(readonly backend: Backend, readonly storage: Storage) {
+    this.bytes = storage.size * bytesPerElement(storage.dtype);
+    const u = usageOf(backend.name);
+    u.storages++;
+    u.bytes += this.bytes;
+  }
+  retain(): void { this.refs++; }
+  release(): void {
+    if (--this.refs > 0) return;
+    const u = usageOf(this.backend.name);
+    u.storages--;
+    u.bytes -= this.bytes;
+    this.backend.free(this.storage);
+  }
+}
+
+export interface DeviceUsage { tensors: number; storages: number; bytes: number }
+
+const usage = new Map<string, DeviceUsage>();
+
+export function usageOf(device: string): DeviceUsage {
+  let u = usage.get(device);
+  if (!u) usage.set(device, (u = { tensors: 0, storages: 0, bytes: 0 }));
+  return u;
+}
+
+export interface MemoryInfo {
+  /** live (not disposed) tensors over all devices */
+  numTensors: number;
+  /** bytes of device storage those tensors hold */
+  numBytes: number;
+  devices: Record<string, DeviceUsage>;
+}
+
+/** Live tensors and bytes, in total and per device. */
+export function memory(): MemoryInfo {
+  const devices: Record<string, DeviceUsage> = {};
+  let numTensors = 0, numBytes = 0;
+  for (const [name, u] of usage) {
+    devices[name] = { ...u };
+    numTensors += u.tensors;
+    numBytes += u.bytes;
+  }
+  return { numTensors, numBytes, devices };
+}
+
+/** What the finalizer needs to undo one tensor's hold on memory. */
+export interface Hold { ref: StorageRef; device: string }
+
+export const unreachable = new FinalizationRegistry<Hold>((hold) => {
+  usageOf(hold.device).tensors--;
+  hold.ref.release();
+});

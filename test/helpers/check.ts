@@ -1,0 +1,101 @@
+// Checks an op on a device against its float64 reference: forward values, and gradients
+// against central finite differences of the reference.
+import assert from 'node:assert/strict';
+import * as tsr from '../../src/index.js';
+import { Arr } from './reference.js';
+
+/** Deterministic float64 stream (xorshift), so test inputs never depend on tessera's RNG. */
+export class Rng {
+  private s: number;
+  constructor(seed: number) { this.s = seed * 2654435761 % 4294967296 || 1; }
+  next(): number {
+    let x = this.s;
+    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    this.s = x;
+    return x / 4294967296;
+  }
+  uniform(lo = -1, hi = 1): number { return lo + (hi - lo) * this.next(); }
+  /** float64 values that are exactly representable in float32 */
+  arr(shape: number[], lo = -1, hi = 1): Arr { return Arr.of(shape, () => Math.fround(this.uniform(lo, hi))); }
+}
+
+export function toTensor(a: Arr, device: string, dtype: tsr.DType = 'float32'): tsr.Tensor {
+  const data = dtype === 'float32' ? Float32Array.from(a.data) : dtype === 'int32' ? Int32Array.from(a.data) : Uint8Array.from(a.data);
+  return tsr.tensor(data, { shape: a.shape, device, dtype });
+}
+
+export async function toArr(t: tsr.Tensor): Promise<Arr> {
+  return new Arr([...t.shape], Float64Array.from(await t.data()));
+}
+
+export interface Tolerance { atol: number; rtol: number }
+export const FORWARD_TOL: Tolerance = { atol: 1e-5, rtol: 1e-4 };
+export const GRAD_TOL: Tolerance = { atol: 2e-4, rtol: 2e-3 };
+
+export function assertClose(actual: Arr, expected: Arr, tol: Tolerance, what: string): void {
+  assert.deepEqual(actual.shape, expected.shape, `${what}: shape`);
+  let worst = 0, where = -1;
+  for (let i = 0; i < expected.size; i++) {
+    const a = actual.data[i]!, e = expected.data[i]!;
+    if (Number.isNaN(e) && Number.isNaN(a)) continue;
+    if (a === e) continue;
+    const err = Math.abs(a - e) - (tol.atol + tol.rtol * Math.abs(e));
+    if (!(err <= worst)) { worst = Number.isNaN(err) ? Infinity : err; where = i; }
+  }
+  if (where >= 0) {
+    assert.fail(`${what}: element ${where} is ${actual.data[where]}, expected ${expected.data[where]} (atol ${tol.atol}, rtol ${tol.rtol})`);
+  }
+}
+
+export interface OpCase {
+  name: string;
+  inputs: Arr[];
+  /** dtypes of the inputs on the device (default float32) */
+  dtypes?: tsr.DType[];
+  run: (...xs: tsr.Tensor[]) => tsr.Tensor;
+  reference: (...xs: Arr[]) => Arr;
+  /** indices of inputs to gradient-check (default: every float32 input) */
+  grad?: number[];
+  forwardTol?: Tolerance;
+  gradTol?: Tolerance;
+}
+
+/** Forward against the reference, then d(sum(op * w))/dx against central differences of the reference. */
+export async function checkOp(device: string, c: OpCase, rng = new Rng(7)): Promise<void> {
+  const dtypes = c.dtypes ?? c.inputs.map(() => 'float32' as const);
+  const gradIdx = c.grad ?? dtypes.flatMap((d, i) => (d === 'float32' ? [i] : []));
+  const xs = c.inputs.map((a, i) => toTensor(a, device, dtypes[i]));
+  gradIdx.forEach((i) => xs[i]!.requireGrad());
+  const y = c.run(...xs);
+  const expected = c.reference(...c.inputs);
+  assertClose(await toArr(y), expected, c.forwardTol ?? FORWARD_TOL, `${c.name} forward on ${device}`);
+  if (gradIdx.length === 0 || expected.size === 0) return;
+  const w = rng.arr(expected.shape);
+  const wt = toTensor(w, device);
+  tsr.mul(y, wt).sum().backward();
+  const objective = (inputs: Arr[]) => {
+    const out = c.reference(...inputs);
+    let s = 0;
+    for (let i = 0; i < out.size; i++) s += out.data[i]! * w.data[i]!;
+    return s;
+  };
+  for (const i of gradIdx) {
+    const x = c.inputs[i]!;
+    const numeric = Arr.of(x.shape, (j) => {
+      const h = 1e-6 * Math.max(1, Math.abs(x.data[j]!));
+      const plus = c.inputs.map((a) => a.clone()), minus = c.inputs.map((a) => a.clone());
+      plus[i]!.data[j]! += h;
+      minus[i]!.data[j]! -= h;
+      return (objective(plus) - objective(minus)) / (2 * h);
+    });
+    const g = xs[i]!.grad;
+    assert.ok(g, `${c.name}: input ${i} got no gradient on ${device}`);
+    assertClose(await toArr(g), numeric, c.gradTol ?? GRAD_TOL, `${c.name} gradient of input ${i} on ${device}`);
+  }
+}
+
+/** Devices the suite runs on: TESSERA_TEST_DEVICES (comma-separated) or every available one. */
+export function testDevices(): string[] {
+  const env = process.env['TESSERA_TEST_DEVICES'];
+  return env ? env.split(',').map((s) => s.trim()).filter(Boolean) : tsr.availableDevices();
+}
