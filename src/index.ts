@@ -9,3 +9,7 @@ export { getDefaultDevice, setDefaultDevice, availableDevices, getBackend } from
 export type { Backend, DeviceInfo } from './backends/backend.js';
 export type { DType } from './core/dtype.js';
 export { TesseraError } from './core/errors.js';
+export * as optimizers from './optim/index.js';
+export { layers, Layer, Sequential } from './nn/index.js';
+export { sequential } from './nn/sequential.js';
+export * as nn from './nn/index.js';

@@ -88,6 +88,16 @@ export const exp = (a: ExprLike) => unary('exp', a);
 export const log = (a: ExprLike) => unary('log', a);
 export const sqrt = (a: ExprLike) => unary('sqrt', a);
 
+const FLOAT32_MIN_NORMAL = 1.1754943508222875e-38;
+
+/**
+ * Flush-to-zero: subnormal results become 0. Decaying optimizer state otherwise sticks at the
+ * smallest subnormal (0.9 * 1.4e-45 rounds back up), where x86 vector arithmetic is very slow.
+ */
+export function flushToZero(e: Expr): Expr {
+  return where(binary('lt', unary('abs', e), FLOAT32_MIN_NORMAL), 0, e);
+}
+
 /** Canonical text of an expression: the cache key for compiled kernels. */
 export function exprKey(e: Expr): string {
   switch (e.kind) {

@@ -1,12 +1,46 @@
-// Activation functions, each one fused kernel forward and one backward.
+// Activation functions as expressions: each is one fused kernel forward and one backward,
+// and layers fuse them with their bias add.
 import * as E from '../core/expr.js';
+import { fail } from '../core/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { fuse } from './apply.js';
 
-/** max(x, 0), with gradient 0 at x = 0 (as PyTorch and TensorFlow). */
-export function relu(x: Tensor): Tensor {
-  return fuse('relu', (a) => E.where(E.binary('gt', a!, 0), a!, 0), x);
+type Act = (a: E.Expr) => E.Expr;
+
+/** The activations layers accept by name (Keras's names). */
+export const ACTIVATIONS = {
+  linear: (a) => a,
+  // gradient 0 at x = 0, as PyTorch and TensorFlow
+  relu: (a) => E.where(E.binary('gt', a, 0), a, 0),
+  leakyRelu: (a) => E.where(E.binary('gt', a, 0), a, E.mul(0.2, a)),
+  elu: (a) => E.where(E.binary('gt', a, 0), a, E.sub(E.exp(a), 1)),
+  gelu: (a) => E.mul(E.mul(0.5, a), E.add(1, E.unary('erf', E.mul(a, Math.SQRT1_2)))),
+  silu: (a) => E.mul(a, E.unary('sigmoid', a)),
+  sigmoid: (a) => E.unary('sigmoid', a),
+  tanh: (a) => E.unary('tanh', a),
+  // max(x, 0) + log1p(exp(-|x|)) keeps large |x| finite
+  softplus: (a) => E.add(E.binary('max', a, 0), E.unary('log1p', E.exp(E.neg(E.unary('abs', a))))),
+} satisfies Record<string, Act>;
+
+export type ActivationName = keyof typeof ACTIVATIONS;
+
+export function activationExpr(name: string): Act {
+  const act = (ACTIVATIONS as Record<string, Act>)[name];
+  if (!act) fail('activation', `unknown activation '${name}' (expected one of ${Object.keys(ACTIVATIONS).join(', ')})`);
+  return act;
 }
+
+const unary = (name: ActivationName) => (x: Tensor) => fuse(name, (a) => ACTIVATIONS[name](E.lift(a!)), x);
+
+/** max(x, 0). */
+export const relu = unary('relu');
+export const gelu = unary('gelu');
+/** x * sigmoid(x), also known as swish. */
+export const silu = unary('silu');
+export const sigmoid = unary('sigmoid');
+export const tanh = unary('tanh');
+/** log(1 + exp(x)). */
+export const softplus = unary('softplus');
 
 /** x for x > 0, alpha * x otherwise (alpha 0.2, TensorFlow.js's default). */
 export function leakyRelu(x: Tensor, alpha = 0.2): Tensor {
@@ -15,27 +49,4 @@ export function leakyRelu(x: Tensor, alpha = 0.2): Tensor {
 
 export function elu(x: Tensor, alpha = 1): Tensor {
   return fuse('elu', (a) => E.where(E.binary('gt', a!, 0), a!, E.mul(alpha, E.sub(E.exp(a!), 1))), x);
-}
-
-/** Exact GELU: x * Phi(x), with the Gaussian CDF through erf. */
-export function gelu(x: Tensor): Tensor {
-  return fuse('gelu', (a) => E.mul(E.mul(0.5, a!), E.add(1, E.unary('erf', E.mul(a!, Math.SQRT1_2)))), x);
-}
-
-/** x * sigmoid(x), also known as swish. */
-export function silu(x: Tensor): Tensor {
-  return fuse('silu', (a) => E.mul(a!, E.unary('sigmoid', a!)), x);
-}
-
-export function sigmoid(x: Tensor): Tensor {
-  return fuse('sigmoid', (a) => E.unary('sigmoid', a!), x);
-}
-
-export function tanh(x: Tensor): Tensor {
-  return fuse('tanh', (a) => E.unary('tanh', a!), x);
-}
-
-/** log(1 + exp(x)), computed as max(x, 0) + log1p(exp(-|x|)) so large |x| stays finite. */
-export function softplus(x: Tensor): Tensor {
-  return fuse('softplus', (a) => E.add(E.binary('max', a!, 0), E.unary('log1p', E.exp(E.neg(E.unary('abs', a!))))), x);
 }

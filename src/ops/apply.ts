@@ -2,6 +2,7 @@
 // and differentiates it symbolically (each input's gradient is again one fused kernel,
 // with the reduction over broadcast axes folded in).
 import type { DType } from '../core/dtype.js';
+import { fail, shapeStr } from '../core/errors.js';
 import { type Expr, type ExprLike, exprKey, input } from '../core/expr.js';
 import { exprVjp } from '../core/expr-grad.js';
 import { type Shape, broadcastShapes, sameShape } from '../core/shape.js';
@@ -66,15 +67,34 @@ export function applyExpr(op: string, expr: Expr, inputs: readonly Tensor[], par
   return out;
 }
 
-/** Gradient rule for any fused expression: input i gets sum-to-shape(vjp_i(inputs, g)). */
+/**
+ * Gradient rule for any fused expression: input i gets sum-to-shape(vjp_i(inputs, g)). Inputs
+ * whose gradient expressions coincide (a + b, a bias add) share one evaluation: the
+ * full-shape gradient is computed once and the broadcast input sums it.
+ */
 export function attachExprGrad(out: Tensor, op: string, expr: Expr, inputs: readonly Tensor[], params?: readonly number[]): void {
   attachGrad(out, op, inputs, (g, needs) => {
     const vjp = vjpOf(expr, inputs.length);
-    return inputs.map((x, i) => {
-      const gi = vjp.get(i);
-      if (!needs[i] || !gi || x.dtype !== 'float32') return null;
-      return evalSumTo(`${op} (gradient)`, gi, [...inputs, g], x.shape, params);
-    });
+    const all = [...inputs, g];
+    const full = broadcastShapes(op, ...all.map((t) => t.shape));
+    const fullGrads = new Map<string, Tensor>();
+    const want = inputs.map((x, i) => (needs[i] && x.dtype === 'float32' ? vjp.get(i) : undefined));
+    // full-shape gradients first, so broadcast inputs can reuse them
+    const order = inputs.map((_, i) => i).sort((a, b) => Number(!sameShape(inputs[a]!.shape, full)) - Number(!sameShape(inputs[b]!.shape, full)));
+    const result: (Tensor | null)[] = inputs.map(() => null);
+    for (const i of order) {
+      const gi = want[i];
+      if (!gi) continue;
+      const key = exprKey(gi);
+      const shared = fullGrads.get(key);
+      if (shared) {
+        result[i] = evalSumTo(`${op} (gradient)`, input(0), [shared], inputs[i]!.shape);
+      } else {
+        result[i] = evalSumTo(`${op} (gradient)`, gi, all, inputs[i]!.shape, params);
+        if (sameShape(inputs[i]!.shape, full)) fullGrads.set(key, result[i]!);
+      }
+    }
+    return result;
   });
 }
 
@@ -87,4 +107,17 @@ export function fillLike(like: Tensor, shape: Shape, value: number, dtype: DType
 
 export function isTensor(x: unknown): x is Tensor {
   return x instanceof Tensor;
+}
+
+/**
+ * In-place fused update: targets[k] = exprs[k](inputs) in one kernel, outside autograd
+ * (optimizer steps). Inputs may include the targets themselves.
+ */
+export function assignExpr(op: string, targets: readonly Tensor[], exprs: readonly Expr[], inputs: readonly Tensor[], params?: readonly number[]): void {
+  const backend = backendOf(op, [...targets, ...inputs]);
+  const shape = targets[0]!.shape;
+  for (const t of targets) {
+    if (!sameShape(t.shape, shape)) fail(op, `update targets differ in shape: ${shapeStr(t.shape)} vs ${shapeStr(shape)}`);
+  }
+  backend.elementwise(exprs, inputs.map((t) => viewAs(t, shape)), targets.map((t) => t.storageView), params);
 }

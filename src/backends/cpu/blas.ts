@@ -15,6 +15,9 @@ export interface BlasLibrary {
   readonly path: string;
   readonly vendor: string;
   readonly sgemm: Sgemm;
+  /** threads the library may use (OpenBLAS only), so small products can stay on one core */
+  readonly setThreads?: (n: number) => void;
+  readonly maxThreads: number;
 }
 
 export interface BlasProbe {
@@ -72,12 +75,36 @@ export function probeBlas(): BlasProbe {
       const fn = lib.func('void cblas_sgemm(int order, int transA, int transB, int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb, float beta, _Inout_ float *c, int ldc)');
       const sgemm: Sgemm = (ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) =>
         fn(ROW_MAJOR, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-      return (probed = { library: { path, vendor: vendorOf(path), sgemm }, tried });
+      let setThreads: ((n: number) => void) | undefined;
+      let maxThreads = 1;
+      try {
+        setThreads = lib.func('void openblas_set_num_threads(int n)') as (n: number) => void;
+        maxThreads = (lib.func('int openblas_get_num_threads()') as () => number)();
+      } catch {
+        // not OpenBLAS: the library manages its own threads
+      }
+      return (probed = { library: { path, vendor: vendorOf(path), sgemm, setThreads, maxThreads }, tried });
     } catch {
       // not here or no cblas_sgemm: try the next one
     }
   }
   return (probed = { library: null, tried, reason: 'no library exporting cblas_sgemm was found' });
+}
+
+/**
+ * Below this many multiply-adds a product runs on one thread: waking OpenBLAS's other threads
+ * costs more than they save (measured on 2-core machines for the Fashion-MNIST shapes).
+ */
+const PARALLEL_MIN_WORK = 8 * 1024 * 1024;
+let currentThreads = -1;
+
+export function useThreadsFor(lib: BlasLibrary, work: number): void {
+  if (!lib.setThreads) return;
+  const want = work < PARALLEL_MIN_WORK ? 1 : lib.maxThreads;
+  if (want !== currentThreads) {
+    lib.setThreads(want);
+    currentThreads = want;
+  }
 }
 
 export const BLAS_HINT =

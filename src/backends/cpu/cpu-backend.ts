@@ -1,7 +1,7 @@
 // The CPU device: generated JavaScript for elementwise and reductions, the system BLAS for products.
 import * as fs from 'node:fs';
 import os from 'node:os';
-import { type DType, type TypedArray, allocArray } from '../../core/dtype.js';
+import type { DType, TypedArray } from '../../core/dtype.js';
 import type { Expr } from '../../core/expr.js';
 import { philoxFill } from '../../core/philox.js';
 import type { Backend, DeviceInfo, RandomKind, ReduceKind, Storage, View, WindowGeometry } from '../backend.js';
@@ -9,7 +9,7 @@ import { BLAS_HINT, probeBlas } from './blas.js';
 import { runElementwise } from './elementwise.js';
 import { gather, scatterAdd } from './gather.js';
 import { runMatmul } from './matmul.js';
-import { runReduce } from './reduce.js';
+import { columnSum, runReduce } from './reduce.js';
 import { CpuStorage, dataOf } from './storage.js';
 import { col2im, im2col, pool2d, pool2dBackward } from './window.js';
 
@@ -47,10 +47,13 @@ export class CpuBackend implements Backend {
   get blasLibrary() { return this.blas.library; }
 
   alloc(dtype: DType, size: number): Storage {
-    return new CpuStorage(dtype, allocArray(dtype, size));
+    const s = new CpuStorage(dtype, size);
+    // reused blocks hold old values; tensors start zeroed as on every device
+    s.data.fill(0);
+    return s;
   }
-  free(): void {
-    // host memory goes back to the garbage collector once the storage is unreferenced
+  free(storage: Storage): void {
+    (storage as CpuStorage).free();
   }
   write(storage: Storage, data: TypedArray): void {
     dataOf(storage).set(data);
@@ -66,6 +69,7 @@ export class CpuBackend implements Backend {
     runElementwise(exprs, inputs, outs, params);
   }
   reduce(kind: ReduceKind, expr: Expr, inputs: readonly View[], axes: readonly number[], out: View, params?: readonly number[]): void {
+    if (kind === 'sum' && this.blas.library && columnSum(expr, inputs, axes, out, this.blas.library)) return;
     runReduce(kind, expr, inputs, axes, out, params);
   }
   matmul(a: View, b: View, out: View): void {
@@ -74,7 +78,7 @@ export class CpuBackend implements Backend {
       this.warned = true;
       if (!process.env['TESSERA_QUIET']) process.stderr.write(`tessera: no BLAS found, matrix products use the slower built-in kernel; ${BLAS_HINT}\n`);
     }
-    runMatmul(a, b, out, lib ? lib.sgemm : null);
+    runMatmul(a, b, out, lib);
   }
   im2col(x: View, out: View, g: WindowGeometry): void { im2col(x, out, g); }
   col2im(cols: View, out: View, g: WindowGeometry): void { col2im(cols, out, g); }

@@ -5,10 +5,13 @@ import { collapseDims } from '../../core/shape.js';
 import type { View } from '../backend.js';
 import { ExprEmitter, erf, loopNest, paramDeclarations } from './codegen.js';
 import { dataOf } from './storage.js';
+import { tryWasmElementwise } from './wasm-elementwise.js';
 
 type Kernel = (ins: unknown[], inOff: number[], inStr: number[][], outs: unknown[], outOff: number[], outStr: number[][], shape: number[], params: readonly number[]) => void;
 
 const cache = new Map<string, Kernel>();
+/** TESSERA_CPU_SIMD=0 runs every elementwise kernel as JavaScript (for comparison). */
+const SIMD = process.env['TESSERA_CPU_SIMD'] !== '0' && typeof WebAssembly === 'object';
 
 function compile(exprs: readonly Expr[], nIn: number, nOut: number, rank: number): Kernel {
   const dims = Array.from({ length: rank }, (_, d) => `n${d}`);
@@ -39,6 +42,7 @@ export function runElementwise(exprs: readonly Expr[], inputs: readonly View[], 
   const shape = outs[0]!.shape;
   if (shape.some((d) => d === 0)) return;
   const { shape: dims, strides } = collapseDims(shape, [...inputs.map((v) => v.strides), ...outs.map((v) => v.strides)]);
+  if (SIMD && tryWasmElementwise(exprs, inputs, outs, dims, strides, params)) return;
   const key = `${exprs.map(exprKey).join(';')}|${inputs.length}|${outs.length}|${dims.length}`;
   let kernel = cache.get(key);
   if (!kernel) {

@@ -1,7 +1,7 @@
 // Batched matrix products on the CPU: strided views go straight to cblas_sgemm when each
 // matrix is row- or column-major (so transposes cost nothing); otherwise the built-in GEMM.
 import type { View } from '../backend.js';
-import { type Sgemm, NO_TRANS, TRANS } from './blas.js';
+import { type BlasLibrary, NO_TRANS, TRANS, useThreadsFor } from './blas.js';
 import { gemmFallback } from './gemm-fallback.js';
 import { dataOf } from './storage.js';
 
@@ -14,7 +14,8 @@ function blasLayout(rows: number, cols: number, rs: number, cs: number): Layout 
   return null;
 }
 
-export function runMatmul(a: View, b: View, out: View, sgemm: Sgemm | null): void {
+export function runMatmul(a: View, b: View, out: View, lib: BlasLibrary | null): void {
+  const sgemm = lib?.sgemm ?? null;
   const [batch, m, k] = a.shape as [number, number, number];
   const n = b.shape[2]!;
   const A = dataOf(a) as Float32Array, B = dataOf(b) as Float32Array, C = dataOf(out) as Float32Array;
@@ -22,6 +23,7 @@ export function runMatmul(a: View, b: View, out: View, sgemm: Sgemm | null): voi
   const [bBs, bRs, bCs] = b.strides as [number, number, number];
   const [cBs, cRs] = out.strides as [number, number, number];
   if (m === 0 || n === 0) return;
+  if (lib) useThreadsFor(lib, batch * m * n * k);
   for (let i = 0; i < batch; i++) {
     const aOff = a.offset + i * aBs, bOff = b.offset + i * bBs, cOff = out.offset + i * cBs;
     if (k === 0) {

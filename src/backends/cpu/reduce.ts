@@ -2,10 +2,11 @@
 // double-precision accumulator; the expression is fused into the inner loop.
 import type { Expr } from '../../core/expr.js';
 import { exprKey } from '../../core/expr.js';
-import { collapseDims } from '../../core/shape.js';
+import { collapseDims, contiguousStrides } from '../../core/shape.js';
 import type { ReduceKind, View } from '../backend.js';
 import { ExprEmitter, erf, loopNest, paramDeclarations } from './codegen.js';
-import { dataOf } from './storage.js';
+import { CpuStorage, dataOf } from './storage.js';
+import { type BlasLibrary, NO_TRANS, useThreadsFor } from './blas.js';
 
 type Kernel = (ins: unknown[], inOff: number[], keptStr: number[][], redStr: number[][], out: unknown, outOff: number, outStr: number[], keptShape: number[], redShape: number[], params: readonly number[]) => void;
 
@@ -82,4 +83,31 @@ export function runReduce(kind: ReduceKind, expr: Expr, inputs: readonly View[],
     dataOf(out), out.offset, keptCollapsed.strides[inputs.length]!,
     keptCollapsed.shape, redCollapsed.shape, params,
   );
+}
+
+let onesStorage: CpuStorage | null = null;
+
+/**
+ * Sum over the leading axes of a row-major float32 tensor (bias gradients): a product with a
+ * ones vector, which BLAS runs at memory speed. Returns false when the case does not apply.
+ */
+export function columnSum(expr: Expr, inputs: readonly View[], axes: readonly number[], out: View, lib: BlasLibrary): boolean {
+  if (expr.kind !== 'input' || expr.dtype !== 'float32' || inputs.length !== 1) return false;
+  const x = inputs[0]!;
+  const rank = x.shape.length;
+  if (axes.length === 0 || axes.some((a, i) => a !== i) || axes.length === rank) return false;
+  const rows = x.shape.slice(0, axes.length).reduce((a, b) => a * b, 1);
+  const cols = x.shape.slice(axes.length).reduce((a, b) => a * b, 1);
+  const strides = contiguousStrides(x.shape);
+  if (rows < 64 || x.strides.some((s, i) => x.shape[i] !== 1 && s !== strides[i])) return false;
+  if (onesStorage === null || onesStorage.size < rows) {
+    onesStorage?.free();
+    onesStorage = new CpuStorage('float32', Math.max(rows, 1024));
+    onesStorage.data.fill(1);
+  }
+  const ones = onesStorage.data as Float32Array;
+  const X = dataOf(x) as Float32Array, O = dataOf(out) as Float32Array;
+  useThreadsFor(lib, rows * cols);
+  lib.sgemm(NO_TRANS, NO_TRANS, 1, cols, rows, 1, ones, rows, X.subarray(x.offset), cols, 0, O.subarray(out.offset), cols);
+  return true;
 }

@@ -1,0 +1,198 @@
+// SIMD elementwise kernels: the expression IR compiled to WebAssembly (4 lanes of f32/i32),
+// for the layouts that dominate training (dense, or rows with broadcast operands). Other
+// expressions and layouts run as generated JavaScript.
+import type { Expr } from '../../core/expr.js';
+import { exprKey } from '../../core/expr.js';
+import { bytesPerElement } from '../../core/dtype.js';
+import type { View } from '../backend.js';
+import { heap } from './heap.js';
+import type { CpuStorage } from './storage.js';
+import { F32, I32, V128, f32Bits, kernelModule, op, v128Const } from './wasm-encoder.js';
+
+type Kernel = (...args: number[]) => void;
+
+const F = { abs: 0xe0, neg: 0xe1, sqrt: 0xe3, add: 0xe4, sub: 0xe5, mul: 0xe6, div: 0xe7, min: 0xe8, max: 0xe9, floor: 0x68, eq: 0x41, ne: 0x42, lt: 0x43, gt: 0x44, le: 0x45, ge: 0x46, splat: 0x13, fromInt: 0xfa } as const;
+const I = { abs: 0xa0, neg: 0xa1, add: 0xae, sub: 0xb1, mul: 0xb5, min: 0xb6, max: 0xb8, eq: 0x37, ne: 0x38, lt: 0x39, gt: 0x3b, le: 0x3d, ge: 0x3f, splat: 0x11, fromFloat: 0xf8 } as const;
+const V = { load: 0x00, loadSplat: 0x09, store: 0x0b, not: 0x4d, and: 0x4e, or: 0x50, bitselect: 0x52 } as const;
+const ONE_F32 = f32Bits(1);
+
+/** Whether every node has a SIMD form here (transcendental functions run in JavaScript). */
+function supported(e: Expr): boolean {
+  switch (e.kind) {
+    case 'input': return e.dtype !== 'bool';
+    case 'param': case 'const': return true;
+    case 'cast': return supported(e.a);
+    case 'where': return supported(e.cond) && supported(e.a) && supported(e.b);
+    case 'unary': return ['neg', 'abs', 'sqrt', 'rsqrt', 'recip', 'floor', 'not', 'isnan'].includes(e.op) && supported(e.a) && !(e.dtype === 'int32' && e.op === 'floor');
+    case 'binary': return ['add', 'sub', 'mul', 'div', 'max', 'min', 'lt', 'le', 'gt', 'ge', 'eq', 'ne', 'and', 'or'].includes(e.op) && supported(e.a) && supported(e.b);
+  }
+}
+
+class BodyEmitter {
+  readonly code: number[] = [];
+  readonly temps: number[] = [];
+  private readonly memo = new Map<string, number>();
+  constructor(private readonly firstTemp: number, private readonly loadInput: (i: number) => number[], private readonly paramLocal: (i: number) => number) {}
+
+  /** Pushes the node's v128 value. */
+  emit(e: Expr): void {
+    this.code.push(...op.localGet(this.local(e)));
+  }
+
+  /** The local holding the node's value; each distinct subexpression is computed once. */
+  local(e: Expr): number {
+    const key = exprKey(e);
+    const known = this.memo.get(key);
+    if (known !== undefined) return known;
+    this.compute(e);
+    const local = this.firstTemp + this.temps.length;
+    this.temps.push(V128);
+    this.memo.set(key, local);
+    this.code.push(...op.localSet(local));
+    return local;
+  }
+
+  private simd(code: number): void { this.code.push(...op.simd(code)); }
+
+  private compute(e: Expr): void {
+    const int = e.dtype === 'int32';
+    switch (e.kind) {
+      case 'input': this.code.push(...this.loadInput(e.index)); return;
+      case 'param': this.code.push(...op.localGet(this.paramLocal(e.index))); return;
+      case 'const':
+        this.code.push(...v128Const(e.dtype === 'float32' ? f32Bits(e.value) : e.dtype === 'int32' ? e.value | 0 : e.value ? -1 : 0));
+        return;
+      case 'cast': {
+        this.emit(e.a);
+        const from = e.a.dtype, to = e.dtype;
+        if (to === 'bool') { this.code.push(...v128Const(0)); this.simd(from === 'float32' ? F.ne : I.ne); }
+        else if (from === 'bool') { this.code.push(...v128Const(to === 'float32' ? ONE_F32 : 1)); this.simd(V.and); }
+        else if (to === 'int32') this.simd(I.fromFloat);
+        else this.simd(F.fromInt);
+        return;
+      }
+      case 'where':
+        this.emit(e.a); this.emit(e.b); this.emit(e.cond); this.simd(V.bitselect);
+        return;
+      case 'unary':
+        switch (e.op) {
+          case 'not': this.emit(e.a); this.simd(V.not); return;
+          case 'isnan': this.emit(e.a); this.emit(e.a); this.simd(F.ne); return;
+          case 'recip': this.code.push(...v128Const(ONE_F32)); this.emit(e.a); this.simd(F.div); return;
+          case 'rsqrt': this.code.push(...v128Const(ONE_F32)); this.emit(e.a); this.simd(F.sqrt); this.simd(F.div); return;
+          default: this.emit(e.a); this.simd(int ? I[e.op as 'abs' | 'neg'] : F[e.op as 'abs' | 'neg' | 'sqrt' | 'floor']); return;
+        }
+      case 'binary': {
+        this.emit(e.a);
+        this.emit(e.b);
+        if (e.op === 'and' || e.op === 'or') { this.simd(e.op === 'and' ? V.and : V.or); return; }
+        const table = e.a.dtype === 'int32' ? I : F;
+        this.simd((table as Record<string, number>)[e.op]!);
+        return;
+      }
+    }
+  }
+}
+
+/**
+ * Signature: in pointers, out pointers, inner length, outer count, in row strides (bytes),
+ * out row strides (bytes), params (f32). Inputs whose inner stride is 0 are splat per row.
+ */
+function compile(exprs: readonly Expr[], nIn: number, nOut: number, nParams: number, innerBroadcast: readonly boolean[]): Kernel {
+  const inPtr = (k: number) => k, outPtr = (j: number) => nIn + j;
+  const inner = nIn + nOut, outer = inner + 1;
+  const inStride = (k: number) => outer + 1 + k, outStride = (j: number) => outer + 1 + nIn + j;
+  const param = (p: number) => outer + 1 + nIn + nOut + p;
+  const nArgs = outer + 1 + nIn + nOut + nParams;
+  // locals: r, i, endBytes, inCur[nIn], outCur[nOut], paramVec[nParams], splat[nIn], temps...
+  const r = nArgs, i = nArgs + 1, endBytes = nArgs + 2;
+  const inCur = (k: number) => nArgs + 3 + k, outCur = (j: number) => nArgs + 3 + nIn + j;
+  const paramVec = (p: number) => nArgs + 3 + nIn + nOut + p;
+  const splat = (k: number) => nArgs + 3 + nIn + nOut + nParams + k;
+  const firstTemp = nArgs + 3 + nIn + nOut + nParams + nIn;
+
+  const emitter = new BodyEmitter(firstTemp,
+    (k) => (innerBroadcast[k] ? op.localGet(splat(k)) : [...op.localGet(inCur(k)), ...op.localGet(i), ...op.i32Add, ...op.simd(V.load, 0, 0)]),
+    paramVec);
+  const results = exprs.map((e) => emitter.local(e));
+
+  const body: number[] = [
+    ...op.localGet(inner), ...op.i32Const(2), ...op.i32Shl, ...op.localSet(endBytes),
+    ...Array.from({ length: nParams }, (_, p) => [...op.localGet(param(p)), ...op.simd(F.splat), ...op.localSet(paramVec(p))]).flat(),
+    ...op.block, ...op.loop,
+    ...op.localGet(r), ...op.localGet(outer), ...op.i32GeU, ...op.brIf(1),
+    ...Array.from({ length: nIn }, (_, k) => [...op.localGet(inPtr(k)), ...op.localGet(r), ...op.localGet(inStride(k)), ...op.i32Mul, ...op.i32Add, ...op.localSet(inCur(k))]).flat(),
+    ...Array.from({ length: nOut }, (_, j) => [...op.localGet(outPtr(j)), ...op.localGet(r), ...op.localGet(outStride(j)), ...op.i32Mul, ...op.i32Add, ...op.localSet(outCur(j))]).flat(),
+    ...Array.from({ length: nIn }, (_, k) => (innerBroadcast[k] ? [...op.localGet(inCur(k)), ...op.simd(V.loadSplat, 2, 0), ...op.localSet(splat(k))] : [])).flat(),
+    ...op.i32Const(0), ...op.localSet(i),
+    ...op.block, ...op.loop,
+    ...op.localGet(i), ...op.localGet(endBytes), ...op.i32GeU, ...op.brIf(1),
+    ...emitter.code,
+    ...results.map((local, j) => [...op.localGet(outCur(j)), ...op.localGet(i), ...op.i32Add, ...op.localGet(local), ...op.simd(V.store, 0, 0)]).flat(),
+    ...op.localGet(i), ...op.i32Const(16), ...op.i32Add, ...op.localSet(i),
+    ...op.br(0), ...op.end, ...op.end,
+    ...op.localGet(r), ...op.i32Const(1), ...op.i32Add, ...op.localSet(r),
+    ...op.br(0), ...op.end, ...op.end,
+  ];
+  const params = [...new Array<number>(outer + 1 + nIn + nOut).fill(I32), ...new Array<number>(nParams).fill(F32)];
+  const locals = [I32, I32, I32, ...new Array<number>(nIn + nOut).fill(I32), ...new Array<number>(nParams + nIn).fill(V128), ...emitter.temps];
+  const module = new WebAssembly.Module(kernelModule(params, locals, body));
+  const instance = new WebAssembly.Instance(module, { e: { m: heap.memory } });
+  return instance.exports['k'] as Kernel;
+}
+
+const cache = new Map<string, Kernel | null>();
+
+function paramCount(e: Expr): number {
+  switch (e.kind) {
+    case 'param': return e.index + 1;
+    case 'input': case 'const': return 0;
+    case 'unary': case 'cast': return paramCount(e.a);
+    case 'binary': return Math.max(paramCount(e.a), paramCount(e.b));
+    case 'where': return Math.max(paramCount(e.cond), paramCount(e.a), paramCount(e.b));
+  }
+}
+
+/**
+ * Runs the kernel in SIMD if the expression and the (collapsed) layout allow it; returns
+ * false to let the JavaScript kernel take it.
+ */
+export function tryWasmElementwise(exprs: readonly Expr[], inputs: readonly View[], outs: readonly View[], dims: readonly number[], strides: readonly (readonly number[])[], params: readonly number[]): boolean {
+  if (dims.length > 2) return false;
+  const innerLen = dims[dims.length - 1] ?? 1, outerLen = dims.length === 2 ? dims[0]! : 1;
+  const total = innerLen * outerLen;
+  for (let j = 0; j < outs.length; j++) {
+    const o = outs[j]!, s = strides[inputs.length + j]!;
+    const st = o.storage as CpuStorage;
+    if (o.offset !== 0 || st.size !== total || st.dtype === 'bool') return false;
+    if (dims.length === 2 && (s[1] !== 1 || s[0] !== innerLen)) return false;
+    if (dims.length === 1 && s[0] !== 1) return false;
+  }
+  const innerBroadcast: boolean[] = [];
+  for (let k = 0; k < inputs.length; k++) {
+    const s = strides[k]!;
+    const innerStride = dims.length ? s[dims.length - 1]! : 0;
+    if (innerStride !== 0 && innerStride !== 1) return false;
+    if ((inputs[k]!.storage as CpuStorage).dtype === 'bool') return false;
+    innerBroadcast.push(innerStride === 0);
+  }
+  // a partial last vector of a row spills into the next row: not allowed when writing in place
+  if (outerLen > 1 && innerLen % 4 !== 0 && outs.some((o) => inputs.some((x) => x.storage === o.storage))) return false;
+
+  const key = `${exprs.map(exprKey).join(';')}|${inputs.length}|${outs.length}|${innerBroadcast.map(Number).join('')}`;
+  let kernel = cache.get(key);
+  if (kernel === undefined) {
+    kernel = exprs.every(supported) ? compile(exprs, inputs.length, outs.length, Math.max(0, ...exprs.map(paramCount)), innerBroadcast) : null;
+    cache.set(key, kernel);
+  }
+  if (!kernel) return false;
+  const args: number[] = [];
+  for (const x of inputs) args.push((x.storage as CpuStorage).byteOffset + x.offset * bytesPerElement((x.storage as CpuStorage).dtype));
+  for (const o of outs) args.push((o.storage as CpuStorage).byteOffset);
+  args.push(innerLen, outerLen);
+  for (let k = 0; k < inputs.length; k++) args.push(dims.length === 2 ? strides[k]![0]! * 4 : 0);
+  for (let j = 0; j < outs.length; j++) args.push(innerLen * 4);
+  for (const p of params) args.push(p);
+  kernel(...args);
+  return true;
+}

@@ -1,0 +1,71 @@
+// A minimal WebAssembly binary writer: just what the SIMD kernels need.
+
+export const I32 = 0x7f;
+export const F32 = 0x7d;
+export const V128 = 0x7b;
+
+export function u32(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n) b |= 0x80;
+    out.push(b);
+  } while (n);
+  return out;
+}
+
+export function s32(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return out;
+    }
+    out.push(b | 0x80);
+  }
+}
+
+function name(s: string): number[] {
+  return [...u32(s.length), ...[...s].map((c) => c.charCodeAt(0))];
+}
+
+function section(id: number, body: number[]): number[] {
+  return [id, ...u32(body.length), ...body];
+}
+
+/** Instruction bytes; SIMD ops take the 0xfd prefix and a LEB opcode. */
+export const op = {
+  block: [0x02, 0x40], loop: [0x03, 0x40], end: [0x0b], br: (d: number) => [0x0c, ...u32(d)], brIf: (d: number) => [0x0d, ...u32(d)],
+  localGet: (i: number) => [0x20, ...u32(i)], localSet: (i: number) => [0x21, ...u32(i)],
+  i32Const: (v: number) => [0x41, ...s32(v)], i32Add: [0x6a], i32Mul: [0x6c], i32Shl: [0x74], i32GeU: [0x4f],
+  simd: (code: number, ...imm: number[]) => [0xfd, ...u32(code), ...imm],
+};
+
+/** v128 constant of four equal 32-bit lanes. */
+export function v128Const(bits: number): number[] {
+  const b = new Uint8Array(16);
+  const view = new DataView(b.buffer);
+  for (let i = 0; i < 4; i++) view.setUint32(i * 4, bits >>> 0, true);
+  return op.simd(0x0c, ...b);
+}
+
+export function f32Bits(v: number): number {
+  const view = new DataView(new ArrayBuffer(4));
+  view.setFloat32(0, v, true);
+  return view.getUint32(0, true);
+}
+
+/** A module importing memory "e"."m" and exporting one function "k". */
+export function kernelModule(params: number[], locals: number[], body: number[]): Uint8Array<ArrayBuffer> {
+  const type = section(1, [1, 0x60, ...u32(params.length), ...params, 0]);
+  const imports = section(2, [1, ...name('e'), ...name('m'), 0x02, 0x00, 1]);
+  const funcs = section(3, [1, 0]);
+  const exports = section(7, [1, ...name('k'), 0x00, 0]);
+  const localDecl = locals.length ? [...u32(locals.length), ...locals.flatMap((t) => [1, t])] : [0];
+  const fn = [...localDecl, ...body, ...op.end];
+  const code = section(10, [1, ...u32(fn.length), ...fn]);
+  return new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, ...type, ...imports, ...funcs, ...exports, ...code]);
+}

@@ -1,0 +1,28 @@
+// Layers (tsr.layers.*) and models.
+import { Activation, Dropout, Flatten, Reshape } from './layers/basic.js';
+import { AveragePooling2D, Conv2D, type Conv2DArgs, GlobalAveragePooling2D, MaxPooling2D, type Pooling2DArgs } from './layers/conv.js';
+import { Dense, type DenseArgs } from './layers/dense.js';
+import { Embedding } from './layers/embedding.js';
+import { type BatchNormArgs, BatchNormalization, type LayerNormArgs, LayerNormalization } from './layers/normalization.js';
+import type { LayerArgs } from './layer.js';
+
+export { Layer, type LayerArgs } from './layer.js';
+export { Sequential } from './sequential.js';
+export { Dense, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Activation, Dropout, BatchNormalization, LayerNormalization, Embedding };
+export { initialize, type Initializer, type InitializerName } from './initializers.js';
+
+/** Keras-style factories: tsr.layers.dense({ units: 10 }). */
+export const layers = {
+  dense: (args: DenseArgs) => new Dense(args),
+  conv2d: (args: Conv2DArgs) => new Conv2D(args),
+  maxPooling2d: (args: Pooling2DArgs = {}) => new MaxPooling2D(args),
+  averagePooling2d: (args: Pooling2DArgs = {}) => new AveragePooling2D(args),
+  globalAveragePooling2d: (args: LayerArgs = {}) => new GlobalAveragePooling2D(args),
+  flatten: (args: LayerArgs = {}) => new Flatten(args),
+  reshape: (args: LayerArgs & { targetShape: readonly number[] }) => new Reshape(args),
+  activation: (args: LayerArgs & { activation: ConstructorParameters<typeof Activation>[0]['activation'] }) => new Activation(args),
+  dropout: (args: LayerArgs & { rate: number; seed?: number }) => new Dropout(args),
+  batchNormalization: (args: BatchNormArgs = {}) => new BatchNormalization(args),
+  layerNormalization: (args: LayerNormArgs = {}) => new LayerNormalization(args),
+  embedding: (args: LayerArgs & { inputDim: number; outputDim: number }) => new Embedding(args),
+};

@@ -1,0 +1,150 @@
+// Layer: the unit models are made of. Weights are created lazily from the first input's
+// shape (Keras's build), and sublayers held in properties are found automatically.
+import { fail } from '../core/errors.js';
+import { keep } from '../tensor/scope.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { toDevice } from '../ops/device.js';
+
+const counters = new Map<string, number>();
+
+/** Keras-style unique names: dense_1, dense_2, ... */
+export function uniqueName(prefix: string): string {
+  const n = (counters.get(prefix) ?? 0) + 1;
+  counters.set(prefix, n);
+  return `${prefix}_${n}`;
+}
+
+export interface LayerArgs {
+  name?: string;
+  /** shape of one sample (without the batch dimension), for the first layer of a model */
+  inputShape?: readonly number[];
+  trainable?: boolean;
+}
+
+export abstract class Layer {
+  readonly name: string;
+  /** per-sample input shape given by the user, if any */
+  readonly declaredInputShape?: number[];
+  trainable: boolean;
+  training = true;
+  protected built = false;
+  private readonly ownWeights = new Map<string, Tensor>();
+  private readonly ownState = new Map<string, Tensor>();
+
+  constructor(prefix: string, args: LayerArgs = {}) {
+    this.name = args.name ?? uniqueName(prefix);
+    if (args.inputShape) this.declaredInputShape = [...args.inputShape];
+    this.trainable = args.trainable ?? true;
+  }
+
+  /** Creates weights for a per-sample input shape; called once, before the first forward. */
+  build(_inputShape: readonly number[]): void {}
+
+  /** Per-sample output shape for a per-sample input shape. */
+  abstract computeOutputShape(inputShape: readonly number[]): number[];
+
+  /** The computation, on a batch. */
+  abstract forward(x: Tensor): Tensor;
+
+  /** Builds if needed, checks the input, then runs forward. @example layer.apply(x) */
+  apply(x: Tensor): Tensor {
+    this.ensureBuilt(x.shape.slice(1));
+    return this.forward(x);
+  }
+
+  ensureBuilt(inputShape: readonly number[]): void {
+    if (this.built) return;
+    if (this.declaredInputShape && (this.declaredInputShape.length !== inputShape.length || this.declaredInputShape.some((d, i) => d !== inputShape[i]))) {
+      fail(this.name, `expected inputs of shape [batch, ${this.declaredInputShape.join(', ')}], got [batch, ${inputShape.join(', ')}]`);
+    }
+    this.build(inputShape);
+    this.built = true;
+  }
+
+  get isBuilt(): boolean { return this.built; }
+
+  /** Registers a trainable weight (kept out of tidy scopes; requires a gradient). */
+  protected addWeight(name: string, value: Tensor): Tensor {
+    const t = keep(value.requireGrad(this.trainable));
+    this.ownWeights.set(name, t);
+    return t;
+  }
+
+  /** Registers non-trainable state saved with the model (e.g. batch-norm running statistics). */
+  protected addState(name: string, value: Tensor): Tensor {
+    this.ownState.set(name, keep(value));
+    return value;
+  }
+
+  protected replaceState(name: string, value: Tensor): Tensor {
+    this.ownState.get(name)?.dispose();
+    return this.addState(name, value);
+  }
+
+  protected weight(name: string): Tensor {
+    const w = this.ownWeights.get(name) ?? this.ownState.get(name);
+    if (!w) fail(this.name, `weight '${name}' does not exist (was the layer built?)`);
+    return w;
+  }
+
+  /** Sublayers held in this layer's properties (directly or in arrays). */
+  children(): Layer[] {
+    const out: Layer[] = [];
+    for (const v of Object.values(this)) {
+      if (v instanceof Layer) out.push(v);
+      else if (Array.isArray(v)) for (const x of v) if (x instanceof Layer) out.push(x);
+    }
+    return out;
+  }
+
+  /** Every weight and state tensor by its stable name (e.g. dense_1.kernel), children included. */
+  namedTensors(opts: { trainableOnly?: boolean } = {}): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    if (!opts.trainableOnly || this.trainable) for (const [k, v] of this.ownWeights) out.push([`${this.name}.${k}`, v]);
+    if (!opts.trainableOnly) for (const [k, v] of this.ownState) out.push([`${this.name}.${k}`, v]);
+    for (const c of this.children()) out.push(...c.namedTensors(opts));
+    return out;
+  }
+
+  /** Trainable weights, for optimizers. */
+  parameters(): Tensor[] {
+    return this.namedTensors({ trainableOnly: true }).map(([, t]) => t);
+  }
+
+  /** Weights and state, as Keras counts "Total params". */
+  countParams(opts: { trainableOnly?: boolean } = {}): number {
+    return this.namedTensors(opts).reduce((sum, [, t]) => sum + t.size, 0);
+  }
+
+  /** Training mode (dropout active, batch statistics) or inference mode, recursively. */
+  train(on = true): this {
+    this.training = on;
+    for (const c of this.children()) c.train(on);
+    return this;
+  }
+  eval(): this { return this.train(false); }
+
+  zeroGrad(): void {
+    for (const p of this.parameters()) p.zeroGrad();
+  }
+
+  /** Moves every weight to `device`. */
+  to(device: string): this {
+    for (const map of [this.ownWeights, this.ownState]) {
+      for (const [k, t] of map) {
+        if (t.device === device) continue;
+        const moved = keep(toDevice(t.detach(), device));
+        if (t.requiresGrad) moved.requireGrad();
+        t.dispose();
+        map.set(k, moved);
+      }
+    }
+    for (const c of this.children()) c.to(device);
+    return this;
+  }
+
+  /** Frees every weight. */
+  dispose(): void {
+    for (const [, t] of this.namedTensors()) { t.zeroGrad(); t.dispose(); }
+  }
+}

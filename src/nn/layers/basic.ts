@@ -1,0 +1,68 @@
+// Shape and regularisation layers without weights: flatten, reshape, activation, dropout.
+import { fail } from '../../core/errors.js';
+import * as E from '../../core/expr.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { activationExpr, type ActivationName } from '../../ops/activations.js';
+import { fuse } from '../../ops/apply.js';
+import { softmax } from '../../ops/nn.js';
+import { dropout } from '../../ops/nn.js';
+import { reshape } from '../../ops/views.js';
+import { Layer, type LayerArgs } from '../layer.js';
+
+export class Flatten extends Layer {
+  constructor(args: LayerArgs = {}) { super('flatten', args); }
+  computeOutputShape(inputShape: readonly number[]): number[] { return [inputShape.reduce((a, b) => a * b, 1)]; }
+  forward(x: Tensor): Tensor { return reshape(x, [x.shape[0]!, -1]); }
+}
+
+export class Reshape extends Layer {
+  readonly targetShape: number[];
+  constructor(args: LayerArgs & { targetShape: readonly number[] }) {
+    super('reshape', args);
+    this.targetShape = [...args.targetShape];
+  }
+  computeOutputShape(inputShape: readonly number[]): number[] {
+    const n = inputShape.reduce((a, b) => a * b, 1);
+    const known = this.targetShape.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+    const shape = this.targetShape.map((d) => (d === -1 ? n / known : d));
+    if (shape.reduce((a, b) => a * b, 1) !== n || !shape.every(Number.isInteger)) fail(this.name, `cannot reshape [${inputShape.join(', ')}] to [${this.targetShape.join(', ')}]`);
+    return shape;
+  }
+  forward(x: Tensor): Tensor { return reshape(x, [x.shape[0]!, ...this.computeOutputShape(x.shape.slice(1))]); }
+}
+
+export class Activation extends Layer {
+  readonly activation: ActivationName | 'softmax';
+  constructor(args: LayerArgs & { activation: ActivationName | 'softmax' }) {
+    super('activation', args);
+    this.activation = args.activation;
+    if (this.activation !== 'softmax') activationExpr(this.activation);
+  }
+  computeOutputShape(inputShape: readonly number[]): number[] { return [...inputShape]; }
+  forward(x: Tensor): Tensor {
+    if (this.activation === 'softmax') return softmax(x, -1);
+    const act = activationExpr(this.activation);
+    return fuse(this.name, (a) => act(E.lift(a!)), x);
+  }
+}
+
+let dropoutSeed = 0x5eed;
+
+/** Zeroes a fraction `rate` of inputs while training; identity at inference. */
+export class Dropout extends Layer {
+  readonly rate: number;
+  private readonly seed?: number;
+  private calls = 0;
+  constructor(args: LayerArgs & { rate: number; seed?: number }) {
+    super('dropout', args);
+    if (!(args.rate >= 0 && args.rate < 1)) fail('dropout', `rate must be in [0, 1), got ${args.rate}`);
+    this.rate = args.rate;
+    this.seed = args.seed ?? dropoutSeed++;
+  }
+  computeOutputShape(inputShape: readonly number[]): number[] { return [...inputShape]; }
+  forward(x: Tensor): Tensor {
+    if (!this.training || this.rate === 0) return x;
+    // a fresh, reproducible mask per call: seed and call number select the stream
+    return dropout(x, this.rate, { seed: (this.seed! * 1_000_003 + this.calls++) % Number.MAX_SAFE_INTEGER });
+  }
+}

@@ -1,0 +1,122 @@
+// Conv2D and the pooling layers, channels-last (NHWC) like Keras.
+import { fail } from '../../core/errors.js';
+import * as E from '../../core/expr.js';
+import { getDefaultDevice } from '../../backends/registry.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { activationExpr, type ActivationName } from '../../ops/activations.js';
+import { applyExpr, fuse } from '../../ops/apply.js';
+import { conv2d } from '../../ops/conv.js';
+import { avgPool2d, maxPool2d } from '../../ops/pool.js';
+import { mean } from '../../ops/reduce.js';
+import { type Pair, pair, windowGeometry } from '../../ops/window-geometry.js';
+import { type Initializer, initialize } from '../initializers.js';
+import { Layer, type LayerArgs } from '../layer.js';
+
+export interface Conv2DArgs extends LayerArgs {
+  filters: number;
+  kernelSize: Pair;
+  strides?: Pair;
+  padding?: 'valid' | 'same';
+  dilationRate?: Pair;
+  groups?: number;
+  activation?: ActivationName;
+  useBias?: boolean;
+  kernelInitializer?: Initializer;
+  biasInitializer?: Initializer;
+}
+
+function outShape(op: string, inputShape: readonly number[], kh: number, kw: number, strides: Pair, padding: 'valid' | 'same', dilation: Pair = 1): [number, number] {
+  if (inputShape.length !== 3) fail(op, `expects per-sample input [height, width, channels], got [${inputShape.join(', ')}]`);
+  const g = windowGeometry(op, [1, ...inputShape], kh, kw, strides, padding, dilation);
+  return [g.outH, g.outW];
+}
+
+export class Conv2D extends Layer {
+  readonly filters: number;
+  readonly kernelSize: [number, number];
+  readonly strides: Pair;
+  readonly padding: 'valid' | 'same';
+  readonly dilationRate: Pair;
+  readonly groups: number;
+  readonly activation: ActivationName;
+  readonly useBias: boolean;
+  private readonly kernelInit: Initializer;
+  private readonly biasInit: Initializer;
+
+  constructor(args: Conv2DArgs) {
+    super('conv2d', args);
+    if (!Number.isInteger(args.filters) || args.filters <= 0) fail('conv2d', `filters must be a positive integer, got ${args.filters}`);
+    this.filters = args.filters;
+    this.kernelSize = pair('conv2d', 'kernelSize', args.kernelSize);
+    this.strides = args.strides ?? 1;
+    this.padding = args.padding ?? 'valid';
+    this.dilationRate = args.dilationRate ?? 1;
+    this.groups = args.groups ?? 1;
+    this.activation = args.activation ?? 'linear';
+    activationExpr(this.activation);
+    this.useBias = args.useBias ?? true;
+    this.kernelInit = args.kernelInitializer ?? 'glorotUniform';
+    this.biasInit = args.biasInitializer ?? 'zeros';
+  }
+
+  override build(inputShape: readonly number[]): void {
+    this.computeOutputShape(inputShape);
+    const device = getDefaultDevice();
+    const cin = inputShape[2]!;
+    if (cin % this.groups !== 0) fail(this.name, `groups=${this.groups} must divide the ${cin} input channels`);
+    this.addWeight('kernel', initialize(this.kernelInit, [...this.kernelSize, cin / this.groups, this.filters], device));
+    if (this.useBias) this.addWeight('bias', initialize(this.biasInit, [this.filters], device));
+  }
+
+  computeOutputShape(inputShape: readonly number[]): number[] {
+    return [...outShape(this.name, inputShape, ...this.kernelSize, this.strides, this.padding, this.dilationRate), this.filters];
+  }
+
+  forward(x: Tensor): Tensor {
+    const y = conv2d(x, this.weight('kernel'), { strides: this.strides, padding: this.padding, dilations: this.dilationRate, groups: this.groups });
+    const act = activationExpr(this.activation);
+    if (this.useBias) return applyExpr(this.name, act(E.add(E.input(0), E.input(1))), [y, this.weight('bias')]);
+    return this.activation === 'linear' ? y : fuse(this.name, (a) => act(E.lift(a!)), y);
+  }
+}
+
+export interface Pooling2DArgs extends LayerArgs {
+  poolSize?: Pair;
+  strides?: Pair;
+  padding?: 'valid' | 'same';
+}
+
+abstract class Pooling2D extends Layer {
+  readonly poolSize: [number, number];
+  readonly strides: Pair;
+  readonly padding: 'valid' | 'same';
+  constructor(prefix: string, args: Pooling2DArgs) {
+    super(prefix, args);
+    this.poolSize = pair(prefix, 'poolSize', args.poolSize ?? 2);
+    this.strides = args.strides ?? this.poolSize;
+    this.padding = args.padding ?? 'valid';
+  }
+  computeOutputShape(inputShape: readonly number[]): number[] {
+    return [...outShape(this.name, inputShape, ...this.poolSize, this.strides, this.padding), inputShape[2]!];
+  }
+}
+
+export class MaxPooling2D extends Pooling2D {
+  constructor(args: Pooling2DArgs = {}) { super('max_pooling2d', args); }
+  forward(x: Tensor): Tensor { return maxPool2d(x, { poolSize: this.poolSize, strides: this.strides, padding: this.padding }); }
+}
+
+export class AveragePooling2D extends Pooling2D {
+  constructor(args: Pooling2DArgs = {}) { super('average_pooling2d', args); }
+  forward(x: Tensor): Tensor { return avgPool2d(x, { poolSize: this.poolSize, strides: this.strides, padding: this.padding }); }
+}
+
+/** Mean over height and width: [B, H, W, C] -> [B, C]. */
+export class GlobalAveragePooling2D extends Layer {
+  constructor(args: LayerArgs = {}) { super('global_average_pooling2d', args); }
+  computeOutputShape(inputShape: readonly number[]): number[] {
+    if (inputShape.length !== 3) fail(this.name, `expects per-sample input [height, width, channels], got [${inputShape.join(', ')}]`);
+    return [inputShape[2]!];
+  }
+  forward(x: Tensor): Tensor { return mean(x, [1, 2]); }
+}

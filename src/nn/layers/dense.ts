@@ -1,0 +1,70 @@
+// Dense (fully connected): y = activation(x @ kernel + bias), bias and activation in one kernel.
+import { fail, shapeStr } from '../../core/errors.js';
+import * as E from '../../core/expr.js';
+import { getDefaultDevice } from '../../backends/registry.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { activationExpr, type ActivationName } from '../../ops/activations.js';
+import { applyExpr, fuse } from '../../ops/apply.js';
+import { matmul } from '../../ops/matmul.js';
+import { sumExpr } from '../../ops/reduce.js';
+import { type Initializer, initialize } from '../initializers.js';
+import { Layer, type LayerArgs } from '../layer.js';
+
+export interface DenseArgs extends LayerArgs {
+  units: number;
+  activation?: ActivationName;
+  useBias?: boolean;
+  kernelInitializer?: Initializer;
+  biasInitializer?: Initializer;
+  /** L2 penalty factor on the kernel, added to the training loss */
+  kernelRegularizer?: { l2: number };
+}
+
+export class Dense extends Layer {
+  readonly units: number;
+  readonly activation: ActivationName;
+  readonly useBias: boolean;
+  readonly kernelRegularizer?: { l2: number };
+  private readonly kernelInit: Initializer;
+  private readonly biasInit: Initializer;
+
+  constructor(args: DenseArgs) {
+    super('dense', args);
+    if (!Number.isInteger(args.units) || args.units <= 0) fail('dense', `units must be a positive integer, got ${args.units}`);
+    this.units = args.units;
+    this.activation = args.activation ?? 'linear';
+    activationExpr(this.activation);
+    this.useBias = args.useBias ?? true;
+    this.kernelInit = args.kernelInitializer ?? 'glorotUniform';
+    this.biasInit = args.biasInitializer ?? 'zeros';
+    this.kernelRegularizer = args.kernelRegularizer;
+  }
+
+  override build(inputShape: readonly number[]): void {
+    const inFeatures = inputShape[inputShape.length - 1];
+    if (inFeatures === undefined) fail(this.name, 'dense needs inputs with at least one feature dimension');
+    const device = getDefaultDevice();
+    this.addWeight('kernel', initialize(this.kernelInit, [inFeatures, this.units], device));
+    if (this.useBias) this.addWeight('bias', initialize(this.biasInit, [this.units], device));
+  }
+
+  computeOutputShape(inputShape: readonly number[]): number[] {
+    return [...inputShape.slice(0, -1), this.units];
+  }
+
+  forward(x: Tensor): Tensor {
+    const kernel = this.weight('kernel');
+    if (x.shape[x.rank - 1] !== kernel.shape[0]) fail(this.name, `expected ${kernel.shape[0]} input features, got input of shape ${shapeStr(x.shape)}`);
+    const y = matmul(x, kernel);
+    const act = activationExpr(this.activation);
+    if (this.useBias) return applyExpr(this.name, act(E.add(E.input(0), E.input(1))), [y, this.weight('bias')]);
+    return this.activation === 'linear' ? y : fuse(this.name, (a) => act(E.lift(a!)), y);
+  }
+
+  /** The L2 penalty of this layer, if any. */
+  regularization(): Tensor | null {
+    if (!this.kernelRegularizer) return null;
+    const k = this.weight('kernel');
+    return sumExpr(`${this.name}.regularizer`, E.mul(this.kernelRegularizer.l2, E.mul(E.input(0), E.input(0))), [k], undefined);
+  }
+}

@@ -1,0 +1,77 @@
+// Sequential: a stack of layers applied in order, with a Keras-style summary.
+import { fail } from '../core/errors.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { Layer, type LayerArgs } from './layer.js';
+
+export class Sequential extends Layer {
+  readonly layers: Layer[];
+
+  constructor(layers: Layer[] = [], args: LayerArgs = {}) {
+    super('sequential', args);
+    this.layers = [...layers];
+    const first = this.layers[0]?.declaredInputShape ?? args.inputShape;
+    if (first) this.ensureBuilt(first);
+  }
+
+  add(layer: Layer): this {
+    if (this.built) fail(this.name, 'cannot add layers after the model was built');
+    this.layers.push(layer);
+    return this;
+  }
+
+  /** Per-sample input shape, when known. */
+  get inputShape(): number[] | undefined {
+    return this.declaredInputShape ?? this.layers[0]?.declaredInputShape;
+  }
+
+  override build(inputShape: readonly number[]): void {
+    let shape: readonly number[] = inputShape;
+    for (const l of this.layers) {
+      l.ensureBuilt(shape);
+      shape = l.computeOutputShape(shape);
+    }
+  }
+
+  computeOutputShape(inputShape: readonly number[]): number[] {
+    let shape: number[] = [...inputShape];
+    for (const l of this.layers) shape = l.computeOutputShape(shape);
+    return shape;
+  }
+
+  forward(x: Tensor): Tensor {
+    let y = x;
+    for (const l of this.layers) y = l.forward(y);
+    return y;
+  }
+
+  /** Keras-style table of layers, output shapes and parameter counts. */
+  summary(print: (line: string) => void = console.log): string {
+    const inputShape = this.inputShape;
+    if (!this.built || !inputShape) fail(this.name, 'summary() needs the input shape: give the first layer inputShape, or call the model once');
+    const rows: [string, string, string][] = [];
+    let shape: number[] = [...inputShape];
+    for (const l of this.layers) {
+      shape = l.computeOutputShape(shape);
+      rows.push([`${l.name} (${l.constructor.name})`, `(None, ${shape.join(', ')})`, String(l.countParams())]);
+    }
+    const heads: [string, string, string] = ['Layer (type)', 'Output Shape', 'Param #'];
+    const w = heads.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)) + 4);
+    const line = (r: readonly string[]) => r.map((c, i) => c.padEnd(w[i]!)).join('').trimEnd();
+    const total = this.countParams(), trainable = this.countParams({ trainableOnly: true });
+    const rule = '─'.repeat(w.reduce((a, b) => a + b, 0));
+    const text = [
+      `Model: "${this.name}"`, rule, line(heads), rule.replace(/─/g, '═'),
+      ...rows.map(line), rule,
+      `Total params: ${total.toLocaleString('en-US')}`,
+      `Trainable params: ${trainable.toLocaleString('en-US')}`,
+      `Non-trainable params: ${(total - trainable).toLocaleString('en-US')}`,
+    ].join('\n');
+    print(text);
+    return text;
+  }
+}
+
+/** A model that applies `layers` in order. @example tsr.sequential([tsr.layers.dense({ units: 10, inputShape: [4] })]) */
+export function sequential(layers: Layer[] = [], args: LayerArgs = {}): Sequential {
+  return new Sequential(layers, args);
+}

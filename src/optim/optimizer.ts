@@ -1,0 +1,89 @@
+// Optimizer base: per-parameter state, the step counter, learning-rate schedules and
+// gradient clipping by global norm, all without reading values back to the host.
+import { fail } from '../core/errors.js';
+import * as E from '../core/expr.js';
+import { applyExpr, assignExpr } from '../ops/apply.js';
+import { zerosLike } from '../ops/creation.js';
+import { sumExpr } from '../ops/reduce.js';
+import { noGrad } from '../tensor/autograd.js';
+import { keep, tidy } from '../tensor/scope.js';
+import type { Tensor } from '../tensor/tensor.js';
+import type { LearningRate } from './schedules.js';
+
+export interface OptimizerOptions {
+  learningRate?: LearningRate;
+  /** scale all gradients so their global L2 norm is at most this */
+  clipNorm?: number;
+}
+
+export abstract class Optimizer {
+  /** updates applied so far */
+  iterations = 0;
+  readonly clipNorm?: number;
+  private readonly lr: LearningRate;
+  private readonly state = new Map<Tensor, Tensor[]>();
+
+  constructor(defaultLr: number, opts: OptimizerOptions) {
+    this.lr = opts.learningRate ?? defaultLr;
+    if (typeof this.lr === 'number' && !(this.lr >= 0 && Number.isFinite(this.lr))) fail('optimizer', `learningRate must be a non-negative number, got ${this.lr}`);
+    this.clipNorm = opts.clipNorm;
+  }
+
+  /** The learning rate for the current step. */
+  get learningRate(): number {
+    return typeof this.lr === 'number' ? this.lr : this.lr(this.iterations);
+  }
+
+  /** Number of state tensors per parameter (moments). */
+  protected abstract readonly slots: number;
+
+  /** One fused in-place update of p (and its slots) from g. */
+  protected abstract update(p: Tensor, g: Tensor, slots: Tensor[], lr: number, step: number): void;
+
+  /** Applies one update to every parameter that has a gradient. @example opt.step(model.parameters()) */
+  step(params: Iterable<Tensor>): void {
+    const list = [...params].filter((p) => p.grad);
+    const lr = this.learningRate;
+    this.iterations++;
+    noGrad(() => tidy(() => {
+      const scale = this.clipNorm !== undefined ? this.clipScale(list) : null;
+      for (const p of list) {
+        const g = scale ? applyExpr('clipNorm', E.mul(E.input(0), E.input(1)), [p.grad!, scale]) : p.grad!;
+        this.update(p, g, this.slotsOf(p), lr, this.iterations);
+      }
+    }));
+  }
+
+  /** min(1, clipNorm / ||g||) as a one-element tensor on the device. */
+  private clipScale(params: Tensor[]): Tensor {
+    const sq = E.mul(E.input(0), E.input(0));
+    const parts = params.map((p) => sumExpr('clipNorm', sq, [p.grad!], undefined));
+    let total = parts[0]!;
+    for (const part of parts.slice(1)) total = applyExpr('clipNorm', E.add(E.input(0), E.input(1)), [total, part]);
+    return applyExpr('clipNorm', E.binary('min', 1, E.div(this.clipNorm!, E.add(E.sqrt(E.input(0)), 1e-12))), [total]);
+  }
+
+  private slotsOf(p: Tensor): Tensor[] {
+    let s = this.state.get(p);
+    if (!s) {
+      s = Array.from({ length: this.slots }, () => keep(zerosLike(p)));
+      this.state.set(p, s);
+    }
+    return s;
+  }
+
+  /** Slot tensors by parameter, for checkpoints. */
+  stateOf(p: Tensor): readonly Tensor[] | undefined {
+    return this.state.get(p);
+  }
+
+  /** Frees all optimizer state. */
+  dispose(): void {
+    for (const s of this.state.values()) s.forEach((t) => t.dispose());
+    this.state.clear();
+  }
+
+  protected assign(op: string, targets: Tensor[], exprs: E.Expr[], inputs: Tensor[], params: number[]): void {
+    assignExpr(op, targets, exprs, inputs, params);
+  }
+}

@@ -1,0 +1,66 @@
+// SGD (momentum, Nesterov) and RMSprop, each one fused kernel per parameter.
+import * as E from '../core/expr.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { Optimizer, type OptimizerOptions } from './optimizer.js';
+
+export interface SgdOptions extends OptimizerOptions { momentum?: number; nesterov?: boolean; weightDecay?: number }
+
+const p = E.input(0), g = E.input(1), s = E.input(2);
+const [lrP, mom, wd] = [0, 1, 2].map(E.param) as [E.Expr, E.Expr, E.Expr];
+// PyTorch's formulation: buf = momentum * buf + g; step along buf (or g + momentum * buf for Nesterov)
+const gDecayed = E.add(g, E.mul(wd, p));
+const buf = E.flushToZero(E.add(E.mul(mom, s), gDecayed));
+const plainP = E.sub(p, E.mul(lrP, gDecayed));
+const momentumP = E.sub(p, E.mul(lrP, buf));
+const nesterovP = E.sub(p, E.mul(lrP, E.add(gDecayed, E.mul(mom, buf))));
+
+export class SGD extends Optimizer {
+  protected readonly slots: number;
+  readonly momentum: number;
+  readonly nesterov: boolean;
+  readonly weightDecay: number;
+
+  constructor(opts: SgdOptions = {}) {
+    super(0.01, opts);
+    this.momentum = opts.momentum ?? 0;
+    this.nesterov = opts.nesterov ?? false;
+    this.weightDecay = opts.weightDecay ?? 0;
+    this.slots = this.momentum ? 1 : 0;
+  }
+
+  protected update(param: Tensor, grad: Tensor, slots: Tensor[], lr: number): void {
+    const params = [lr, this.momentum, this.weightDecay];
+    if (!this.momentum) this.assign('sgd', [param], [plainP], [param, grad], params);
+    else this.assign('sgd', [param, slots[0]!], [this.nesterov ? nesterovP : momentumP, buf], [param, grad, slots[0]!], params);
+  }
+}
+
+export interface RmspropOptions extends OptimizerOptions { rho?: number; epsilon?: number; momentum?: number }
+
+const [rLr, rho, rEps, rMom] = [0, 1, 2, 3].map(E.param) as [E.Expr, E.Expr, E.Expr, E.Expr];
+const ms = E.flushToZero(E.add(E.mul(rho, s), E.mul(E.mul(E.sub(1, rho), g), g)));
+const mb = E.input(3);
+const rStep = E.div(g, E.add(E.sqrt(ms), rEps));
+const rBuf = E.flushToZero(E.add(E.mul(rMom, mb), rStep));
+
+export class RMSprop extends Optimizer {
+  protected readonly slots = 2;
+  readonly rho: number;
+  readonly epsilon: number;
+  readonly momentum: number;
+
+  constructor(opts: RmspropOptions = {}) {
+    super(1e-3, opts);
+    this.rho = opts.rho ?? 0.9;
+    this.epsilon = opts.epsilon ?? 1e-7;
+    this.momentum = opts.momentum ?? 0;
+  }
+
+  protected update(param: Tensor, grad: Tensor, [sq, mbuf]: Tensor[], lr: number): void {
+    this.assign('rmsprop', [param, sq!, mbuf!], [E.sub(p, E.mul(rLr, rBuf)), ms, rBuf], [param, grad, sq!, mbuf!], [lr, this.rho, this.epsilon, this.momentum]);
+  }
+}
+
+/** @example tsr.optimizers.sgd({ learningRate: 0.1, momentum: 0.9, nesterov: true }) */
+export const sgd = (opts: SgdOptions = {}) => new SGD(opts);
+export const rmsprop = (opts: RmspropOptions = {}) => new RMSprop(opts);
