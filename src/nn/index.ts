@@ -7,7 +7,6 @@ import { type BatchNormArgs, BatchNormalization, type LayerNormArgs, LayerNormal
 import type { LayerArgs } from './layer.js';
 
 export { Layer, type LayerArgs } from './layer.js';
-export { Sequential } from './sequential.js';
 export { Dense, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Activation, Dropout, BatchNormalization, LayerNormalization, Embedding };
 export { initialize, type Initializer, type InitializerName } from './initializers.js';
 

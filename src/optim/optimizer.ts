@@ -20,7 +20,7 @@ export abstract class Optimizer {
   /** updates applied so far */
   iterations = 0;
   readonly clipNorm?: number;
-  private readonly lr: LearningRate;
+  private lr: LearningRate;
   private readonly state = new Map<Tensor, Tensor[]>();
 
   constructor(defaultLr: number, opts: OptimizerOptions) {
@@ -32,6 +32,12 @@ export abstract class Optimizer {
   /** The learning rate for the current step. */
   get learningRate(): number {
     return typeof this.lr === 'number' ? this.lr : this.lr(this.iterations);
+  }
+
+  /** Replaces the learning rate (a number or a schedule of the step number). */
+  setLearningRate(lr: LearningRate): void {
+    if (typeof lr === 'number' && !(lr >= 0 && Number.isFinite(lr))) fail('optimizer', `learningRate must be a non-negative number, got ${lr}`);
+    this.lr = lr;
   }
 
   /** Number of state tensors per parameter (moments). */

@@ -1,9 +1,10 @@
 // Sequential: a stack of layers applied in order, with a Keras-style summary.
 import { fail } from '../core/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { Layer, type LayerArgs } from './layer.js';
+import { Layer, type LayerArgs } from '../nn/layer.js';
+import { Model } from './model.js';
 
-export class Sequential extends Layer {
+export class Sequential extends Model {
   readonly layers: Layer[];
 
   constructor(layers: Layer[] = [], args: LayerArgs = {}) {
@@ -32,7 +33,7 @@ export class Sequential extends Layer {
     }
   }
 
-  computeOutputShape(inputShape: readonly number[]): number[] {
+  override computeOutputShape(inputShape: readonly number[]): number[] {
     let shape: number[] = [...inputShape];
     for (const l of this.layers) shape = l.computeOutputShape(shape);
     return shape;

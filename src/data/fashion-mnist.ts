@@ -1,0 +1,88 @@
+// Fashion-MNIST and MNIST loaders: a given folder, $TESSERA_DATA, Debian's packaged copy, and
+// finally the real sample shipped with tessera, so training works on a fresh machine.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TesseraError } from '../core/errors.js';
+import { tensor } from '../ops/creation.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { type IdxArray, readIdx } from './idx.js';
+
+export interface Split { images: Tensor; labels: Tensor }
+
+export interface ImageDataset {
+  train: Split;
+  test: Split;
+  /** where the files came from */
+  source: string;
+  /** false when the small embedded sample was used */
+  full: boolean;
+  classNames: readonly string[];
+}
+
+export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'] as const;
+
+const FILES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'];
+
+const SAMPLE_DIR = fileURLToPath(new URL('../../../data/fashion-mnist-sample', import.meta.url));
+
+function filesIn(dir: string): string[] | null {
+  const found = FILES.map((f) => [join(dir, `${f}.gz`), join(dir, f)].find(existsSync));
+  return found.every(Boolean) ? (found as string[]) : null;
+}
+
+function toSplit(images: IdxArray, labels: IdxArray, device?: string): Split {
+  if (images.shape[0] !== labels.shape[0]) {
+    throw new TesseraError('datasets', `${images.shape[0]} images but ${labels.shape[0]} labels`);
+  }
+  const pixels = new Float32Array(images.data.length);
+  for (let i = 0; i < pixels.length; i++) pixels[i] = images.data[i]! / 255;
+  return {
+    images: tensor(pixels, { shape: images.shape, device }),
+    labels: tensor(Int32Array.from(labels.data), { device }),
+  };
+}
+
+export interface LoadOptions {
+  /** folder with the four IDX files (.gz or raw) */
+  dir?: string;
+  device?: string;
+  /** allow the embedded sample when the full set is not found (default true) */
+  allowSample?: boolean;
+}
+
+async function load(name: string, debianDir: string, opts: LoadOptions, classNames: readonly string[]): Promise<ImageDataset> {
+  const looked: string[] = [];
+  const candidates = [opts.dir, process.env['TESSERA_DATA'], debianDir].filter((d): d is string => !!d);
+  for (const dir of candidates) {
+    looked.push(dir);
+    const files = filesIn(dir);
+    if (files) return read(files, dir, true, opts.device, classNames);
+    if (dir === opts.dir) throw new TesseraError('datasets', `${name}: ${dir} does not hold ${FILES.join(', ')} (.gz or raw)`);
+  }
+  const sample = name === 'fashion-mnist' ? filesIn(SAMPLE_DIR) : null;
+  if (sample && opts.allowSample !== false) return read(sample, `${SAMPLE_DIR} (embedded sample)`, false, opts.device, classNames);
+  throw new TesseraError('datasets', `${name} not found; looked in ${looked.join(', ') || '(nowhere)'}. ${hint(name)}`);
+}
+
+export function hint(name: string): string {
+  return `Get the full set with \`apt install dataset-${name}\` (Debian) or download its four IDX files into a folder and pass --data DIR (or set TESSERA_DATA).`;
+}
+
+async function read(files: string[], source: string, full: boolean, device: string | undefined, classNames: readonly string[]): Promise<ImageDataset> {
+  const [trainX, trainY, testX, testY] = await Promise.all(files.map(readIdx)) as [IdxArray, IdxArray, IdxArray, IdxArray];
+  return { train: toSplit(trainX, trainY, device), test: toSplit(testX, testY, device), source, full, classNames };
+}
+
+/**
+ * Fashion-MNIST: 28x28 grey images of 10 clothing classes, scaled to [0, 1].
+ * @example const { train, test } = await tsr.datasets.fashionMnist();
+ */
+export function fashionMnist(opts: LoadOptions = {}): Promise<ImageDataset> {
+  return load('fashion-mnist', '/usr/share/datasets/fashion-mnist', opts, FASHION_MNIST_CLASSES);
+}
+
+/** MNIST digits, same layout. */
+export function mnist(opts: LoadOptions = {}): Promise<ImageDataset> {
+  return load('mnist', '/usr/share/datasets/mnist', opts, ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+}

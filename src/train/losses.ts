@@ -1,0 +1,93 @@
+// Losses (Keras's names): each maps (predictions, targets) to a scalar mean over the batch.
+import { fail, shapeStr } from '../core/errors.js';
+import * as E from '../core/expr.js';
+import { input } from '../core/expr.js';
+import { cast } from '../ops/arith.js';
+import { crossEntropy, logSoftmax } from '../ops/nn.js';
+import { sumExpr } from '../ops/reduce.js';
+import type { Tensor } from '../tensor/tensor.js';
+
+export type Loss = (yPred: Tensor, yTrue: Tensor) => Tensor;
+
+function sameShapeOrFail(op: string, a: Tensor, b: Tensor): void {
+  if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
+    fail(op, `predictions ${shapeStr(a.shape)} and targets ${shapeStr(b.shape)} must have the same shape`);
+  }
+}
+
+const asFloat = (t: Tensor) => (t.dtype === 'float32' ? t : cast(t, 'float32'));
+
+/** Integer class labels [N] against scores [N, C]. */
+export function sparseCategoricalCrossentropy(opts: { fromLogits?: boolean } = {}): Loss {
+  return (yPred, yTrue) => {
+    const labels = yTrue.dtype === 'int32' ? yTrue : cast(yTrue, 'int32');
+    if (opts.fromLogits) return crossEntropy(yPred, labels.rank === 2 && labels.shape[1] === 1 ? labels.reshape([-1]) : labels);
+    // probabilities: log them first (clipped like Keras, so 0 does not give -Infinity)
+    const logp = yPred.clip(1e-7, 1 - 1e-7).log();
+    return crossEntropy(logSoftmax(logp, -1), labels.rank === 2 ? labels.reshape([-1]) : labels);
+  };
+}
+
+/** One-hot (or probability) targets [N, C] against scores [N, C]. */
+export function categoricalCrossentropy(opts: { fromLogits?: boolean } = {}): Loss {
+  return (yPred, yTrue) => {
+    sameShapeOrFail('categoricalCrossentropy', yPred, yTrue);
+    if (opts.fromLogits) return crossEntropy(yPred, asFloat(yTrue));
+    return crossEntropy(logSoftmax(yPred.clip(1e-7, 1 - 1e-7).log(), -1), asFloat(yTrue));
+  };
+}
+
+/** Binary targets in {0, 1} against probabilities or logits of the same shape. */
+export function binaryCrossentropy(opts: { fromLogits?: boolean } = {}): Loss {
+  return (yPred, yTrue) => {
+    sameShapeOrFail('binaryCrossentropy', yPred, yTrue);
+    const x = input(0), t = input(1);
+    // from logits: max(x, 0) - x t + log1p(exp(-|x|)), stable for large |x|
+    const perElement = opts.fromLogits
+      ? E.add(E.sub(E.binary('max', x, 0), E.mul(x, t)), E.unary('log1p', E.exp(E.neg(E.unary('abs', x)))))
+      : E.neg(E.add(E.mul(t, E.log(E.binary('max', x, 1e-7))), E.mul(E.sub(1, t), E.log(E.binary('max', E.sub(1, x), 1e-7)))));
+    return sumExpr('binaryCrossentropy', E.div(perElement, yPred.size), [yPred, asFloat(yTrue)], undefined);
+  };
+}
+
+export function meanSquaredError(): Loss {
+  return (yPred, yTrue) => {
+    sameShapeOrFail('meanSquaredError', yPred, yTrue);
+    const d = E.sub(input(0), input(1));
+    return sumExpr('meanSquaredError', E.div(E.mul(d, d), yPred.size), [yPred, asFloat(yTrue)], undefined);
+  };
+}
+
+export function meanAbsoluteError(): Loss {
+  return (yPred, yTrue) => {
+    sameShapeOrFail('meanAbsoluteError', yPred, yTrue);
+    return sumExpr('meanAbsoluteError', E.div(E.unary('abs', E.sub(input(0), input(1))), yPred.size), [yPred, asFloat(yTrue)], undefined);
+  };
+}
+
+/** Quadratic within delta of the target, linear beyond. */
+export function huber(opts: { delta?: number } = {}): Loss {
+  const delta = opts.delta ?? 1;
+  return (yPred, yTrue) => {
+    sameShapeOrFail('huber', yPred, yTrue);
+    const a = E.unary('abs', E.sub(input(0), input(1)));
+    const per = E.where(E.binary('le', a, delta), E.mul(0.5, E.mul(a, a)), E.sub(E.mul(delta, a), 0.5 * delta * delta));
+    return sumExpr('huber', E.div(per, yPred.size), [yPred, asFloat(yTrue)], undefined);
+  };
+}
+
+const BY_NAME: Record<string, () => Loss> = {
+  sparseCategoricalCrossentropy: () => sparseCategoricalCrossentropy(),
+  categoricalCrossentropy: () => categoricalCrossentropy(),
+  binaryCrossentropy: () => binaryCrossentropy(),
+  meanSquaredError, mse: meanSquaredError,
+  meanAbsoluteError, mae: meanAbsoluteError,
+  huber: () => huber(),
+};
+
+export function resolveLoss(loss: Loss | string): Loss {
+  if (typeof loss === 'function') return loss;
+  const make = BY_NAME[loss];
+  if (!make) fail('compile', `unknown loss '${loss}' (expected one of ${Object.keys(BY_NAME).join(', ')}, or a function)`);
+  return make();
+}

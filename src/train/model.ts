@@ -1,0 +1,267 @@
+// Model: a Layer that trains itself, Keras-style (compile, fit, evaluate, predict).
+import { fail, shapeStr } from '../core/errors.js';
+import { Dataset, type Element, disposeElement, hostRandom } from '../data/dataset.js';
+import { Layer, type LayerArgs } from '../nn/layer.js';
+import { tensor } from '../ops/creation.js';
+import { gather } from '../ops/indexing.js';
+import { concat } from '../ops/join.js';
+import { add } from '../ops/arith.js';
+import { slice } from '../ops/views.js';
+import { Optimizer } from '../optim/optimizer.js';
+import { adam, adamw } from '../optim/adam.js';
+import { rmsprop, sgd } from '../optim/sgd.js';
+import { noGrad } from '../tensor/autograd.js';
+import { keep, tidy } from '../tensor/scope.js';
+import { Tensor } from '../tensor/tensor.js';
+import type { Callback, Logs } from './callbacks.js';
+import { type Loss, resolveLoss } from './losses.js';
+import { type Metric, resolveMetric } from './metrics.js';
+import { Progress, type Verbose } from './progress.js';
+
+export interface CompileOptions {
+  optimizer: Optimizer | 'adam' | 'adamw' | 'sgd' | 'rmsprop';
+  loss: Loss | string;
+  metrics?: (Metric | string)[];
+}
+
+export interface FitOptions {
+  epochs?: number;
+  batchSize?: number;
+  /** fraction of the samples (the last ones, as Keras) held out for validation */
+  validationSplit?: number;
+  validationData?: [Tensor, Tensor];
+  shuffle?: boolean;
+  /** seed of the per-epoch shuffle */
+  seed?: number;
+  callbacks?: Callback[];
+  /** 0 silent, 1 progress bar (one line per epoch when not a terminal), 2 one line per epoch */
+  verbose?: Verbose;
+  initialEpoch?: number;
+}
+
+export interface History {
+  epoch: number[];
+  history: Record<string, number[]>;
+}
+
+const OPTIMIZERS = { adam, adamw, sgd, rmsprop };
+
+/** Running (numerator, denominator) sums for the epoch's logs. */
+class Tally {
+  private readonly sums = new Map<string, [number, number]>();
+  add(name: string, num: number, den: number): void {
+    const s = this.sums.get(name) ?? [0, 0];
+    s[0] += num;
+    s[1] += den;
+    this.sums.set(name, s);
+  }
+  logs(prefix = ''): Logs {
+    return Object.fromEntries([...this.sums].map(([k, [n, d]]) => [prefix + k, d ? n / d : 0]));
+  }
+}
+
+export abstract class Model extends Layer {
+  stopTraining = false;
+  optimizer?: Optimizer;
+  private lossFn?: Loss;
+  private metrics: Metric[] = [];
+
+  constructor(prefix = 'model', args: LayerArgs = {}) {
+    super(prefix, args);
+  }
+
+  computeOutputShape(inputShape: readonly number[]): number[] {
+    return fail(this.name, `cannot infer the output shape of a custom model from [${inputShape.join(', ')}]; override computeOutputShape`);
+  }
+
+  /** @example model.compile({ optimizer: tsr.optimizers.adam(), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] }) */
+  compile(opts: CompileOptions): void {
+    if (!opts || !opts.optimizer) fail('compile', 'an optimizer is required');
+    this.optimizer = typeof opts.optimizer === 'string'
+      ? (OPTIMIZERS[opts.optimizer] ?? fail('compile', `unknown optimizer '${opts.optimizer}' (expected ${Object.keys(OPTIMIZERS).join(', ')})`))()
+      : opts.optimizer;
+    this.lossFn = resolveLoss(opts.loss);
+    this.metrics = (opts.metrics ?? []).map(resolveMetric);
+  }
+
+  private checkInputs(op: string, x: Tensor, y?: Tensor): void {
+    if (!(x instanceof Tensor)) fail(op, 'x must be a Tensor (or use a Dataset)');
+    if (y !== undefined && !(y instanceof Tensor)) fail(op, 'y must be a Tensor');
+    if (y && x.shape[0] !== y.shape[0]) fail(op, `x has ${x.shape[0]} samples (shape ${shapeStr(x.shape)}) but y has ${y.shape[0]} (shape ${shapeStr(y.shape)})`);
+    const expected = this.declaredInputShape ?? (this as { inputShape?: number[] }).inputShape;
+    if (expected && (x.rank - 1 !== expected.length || expected.some((d, i) => d !== x.shape[i + 1]))) {
+      fail(op, `the model expects inputs of shape [batch, ${expected.join(', ')}], got ${shapeStr(x.shape)}`);
+    }
+  }
+
+  /** Regularisation penalties of all layers (e.g. dense kernelRegularizer), or null. */
+  private penalty(): Tensor | null {
+    let total: Tensor | null = null;
+    const visit = (l: Layer): void => {
+      const r = (l as { regularization?: () => Tensor | null }).regularization?.();
+      if (r) total = total ? add(total, r) : r;
+      for (const c of l.children()) visit(c);
+    };
+    visit(this);
+    return total;
+  }
+
+  /** One optimisation step on a batch; returns the loss and metric counts. */
+  trainStep(x: Tensor, y: Tensor): { loss: number; metrics: [number, number][] } {
+    const optimizer = this.optimizer, lossFn = this.lossFn;
+    if (!optimizer || !lossFn) fail('fit', 'call compile() before fit()');
+    return tidy(() => {
+      this.train(true);
+      const pred = this.apply(x);
+      const dataLoss = lossFn(pred, y);
+      const reg = this.penalty();
+      const loss = reg ? add(dataLoss, reg) : dataLoss;
+      loss.backward();
+      optimizer.step(this.parameters());
+      this.zeroGrad();
+      return { loss: dataLoss.item(), metrics: this.metrics.map((m) => m.batch(pred.detach(), y)) };
+    });
+  }
+
+  /**
+   * Trains for `epochs` passes over (x, y) or a Dataset of [x, y] batches.
+   * @example const history = await model.fit(xTrain, yTrain, { epochs: 10, batchSize: 32, validationSplit: 0.1 });
+   */
+  async fit(x: Tensor | Dataset, y?: Tensor, opts: FitOptions = {}): Promise<History> {
+    const epochs = opts.epochs ?? 1, batchSize = opts.batchSize ?? 32;
+    if (!Number.isInteger(epochs) || epochs < 0) fail('fit', `epochs must be a non-negative integer, got ${epochs}`);
+    if (!Number.isInteger(batchSize) || batchSize <= 0) fail('fit', `batchSize must be a positive integer, got ${batchSize}`);
+    if (!this.optimizer) fail('fit', 'call compile() before fit()');
+    let train: { x: Tensor; y: Tensor } | null = null;
+    let val = opts.validationData ?? null;
+    if (!(x instanceof Dataset)) {
+      if (!y) fail('fit', 'y is required when x is a Tensor');
+      this.checkInputs('fit', x, y);
+      const split = opts.validationSplit ?? 0;
+      if (!(split >= 0 && split < 1)) fail('fit', `validationSplit must be in [0, 1), got ${split}`);
+      const n = x.shape[0]!, nVal = Math.floor(n * split);
+      train = { x: keep(slice(x, [[0, n - nVal]])), y: keep(slice(y, [[0, n - nVal]])) };
+      if (nVal > 0) val = [keep(slice(x, [[n - nVal, n]])), keep(slice(y, [[n - nVal, n]]))];
+    }
+    const steps = train ? Math.ceil(train.x.shape[0]! / batchSize) : ((x as Dataset).size ?? 0);
+    const verbose: Verbose = opts.verbose ?? 1;
+    const progress = new Progress(verbose, epochs, steps);
+    const callbacks = opts.callbacks ?? [];
+    callbacks.forEach((c) => c.setModel?.(this));
+    const history: History = { epoch: [], history: {} };
+    this.stopTraining = false;
+    for (const c of callbacks) await c.onTrainBegin?.();
+    let logs: Logs = {};
+    for (let epoch = opts.initialEpoch ?? 0; epoch < epochs && !this.stopTraining; epoch++) {
+      for (const c of callbacks) await c.onEpochBegin?.(epoch);
+      progress.epochBegin(epoch);
+      const tally = new Tally();
+      let step = 0, samples = 0;
+      const runBatch = async (xb: Tensor, yb: Tensor): Promise<void> => {
+        for (const c of callbacks) await c.onBatchBegin?.(step);
+        const r = this.trainStep(xb, yb);
+        if (!Number.isFinite(r.loss)) {
+          fail('fit', `the loss became ${r.loss} at epoch ${epoch + 1}, batch ${step + 1}; lower the learning rate (now ${this.optimizer!.learningRate}) or check the inputs for NaN/Infinity`);
+        }
+        const n = xb.shape[0]!;
+        tally.add('loss', r.loss * n, n);
+        this.metrics.forEach((m, i) => tally.add(m.name, ...r.metrics[i]!));
+        step++;
+        samples += n;
+        const batchLogs = tally.logs();
+        progress.batchEnd(step, samples, batchLogs);
+        for (const c of callbacks) await c.onBatchEnd?.(step - 1, batchLogs);
+      };
+      if (train) {
+        const n = train.x.shape[0]!;
+        const order = Int32Array.from({ length: n }, (_, i) => i);
+        if (opts.shuffle ?? true) {
+          const random = hostRandom((opts.seed ?? 0) * 1_000_003 + epoch);
+          for (let i = n - 1; i > 0; i--) { const j = Math.floor(random() * (i + 1)); [order[i], order[j]] = [order[j]!, order[i]!]; }
+        }
+        for (let start = 0; start < n && !this.stopTraining; start += batchSize) {
+          const end = Math.min(n, start + batchSize);
+          const idx = tensor(order.subarray(start, end), { device: train.x.device });
+          const xb = gather(train.x, idx, 0), yb = gather(train.y, idx, 0);
+          try {
+            await runBatch(xb, yb);
+          } finally {
+            idx.dispose(); xb.dispose(); yb.dispose();
+          }
+        }
+      } else {
+        for await (const batch of x as Dataset) {
+          const [xb, yb] = pairOf(batch);
+          try {
+            await runBatch(xb, yb);
+          } finally {
+            disposeElement(batch);
+          }
+          if (this.stopTraining) break;
+        }
+      }
+      logs = tally.logs();
+      if (val) Object.assign(logs, await this.evaluateLogs(val[0], val[1], batchSize, 'val_'));
+      progress.epochEnd(epoch, samples, logs);
+      history.epoch.push(epoch);
+      for (const [k, v] of Object.entries(logs)) (history.history[k] ??= []).push(v);
+      for (const c of callbacks) await c.onEpochEnd?.(epoch, logs);
+    }
+    for (const c of callbacks) await c.onTrainEnd?.(logs);
+    if (train) { train.x.dispose(); train.y.dispose(); }
+    if (val && !opts.validationData) { val[0].dispose(); val[1].dispose(); }
+    return history;
+  }
+
+  private async evaluateLogs(x: Tensor, y: Tensor, batchSize: number, prefix = ''): Promise<Logs> {
+    const lossFn = this.lossFn;
+    if (!lossFn) fail('evaluate', 'call compile() before evaluate()');
+    this.checkInputs('evaluate', x, y);
+    const tally = new Tally();
+    const n = x.shape[0]!;
+    for (let start = 0; start < n; start += batchSize) {
+      tidy(() => noGrad(() => {
+        const end = Math.min(n, start + batchSize);
+        const xb = slice(x, [[start, end]]), yb = slice(y, [[start, end]]);
+        this.train(false);
+        const pred = this.apply(xb);
+        tally.add('loss', lossFn(pred, yb).item() * (end - start), end - start);
+        this.metrics.forEach((m) => tally.add(m.name, ...m.batch(pred, yb)));
+      }));
+    }
+    this.train(true);
+    return tally.logs(prefix);
+  }
+
+  /** Loss and metrics over (x, y), in inference mode. @example const { loss, accuracy } = await model.evaluate(x, y) */
+  async evaluate(x: Tensor, y: Tensor, opts: { batchSize?: number } = {}): Promise<Logs> {
+    return this.evaluateLogs(x, y, opts.batchSize ?? 32);
+  }
+
+  /** Outputs for x, in inference mode, computed in batches. */
+  predict(x: Tensor, opts: { batchSize?: number } = {}): Tensor {
+    this.checkInputs('predict', x);
+    const batchSize = opts.batchSize ?? 32, n = x.shape[0]!;
+    const parts: Tensor[] = [];
+    this.train(false);
+    try {
+      for (let start = 0; start < n; start += batchSize) {
+        parts.push(keep(tidy(() => noGrad(() => this.apply(slice(x, [[start, Math.min(n, start + batchSize)]]))))));
+      }
+    } finally {
+      this.train(true);
+    }
+    if (parts.length === 1) return parts[0]!;
+    const out = noGrad(() => concat(parts, 0));
+    parts.forEach((p) => p.dispose());
+    return out;
+  }
+}
+
+function pairOf(e: Element): [Tensor, Tensor] {
+  if (Array.isArray(e) && e.length === 2) return [e[0]!, e[1]!];
+  const r = e as Record<string, Tensor>;
+  const xb = r['x'] ?? r['xs'], yb = r['y'] ?? r['ys'];
+  if (!xb || !yb) fail('fit', 'dataset elements must be [x, y] or { x, y }');
+  return [xb, yb];
+}
