@@ -98,8 +98,16 @@ export function flushToZero(e: Expr): Expr {
   return where(binary('lt', unary('abs', e), FLOAT32_MIN_NORMAL), 0, e);
 }
 
-/** Canonical text of an expression: the cache key for compiled kernels. */
+const keys = new WeakMap<Expr, string>();
+
+/** Canonical text of an expression: the cache key for compiled kernels (memoised per node). */
 export function exprKey(e: Expr): string {
+  let k = keys.get(e);
+  if (k === undefined) keys.set(e, (k = computeKey(e)));
+  return k;
+}
+
+function computeKey(e: Expr): string {
   switch (e.kind) {
     case 'input': return `i${e.index}:${e.dtype}`;
     case 'param': return `p${e.index}`;

@@ -12,6 +12,8 @@ import { runMatmul } from './matmul.js';
 import { columnSum, runReduce } from './reduce.js';
 import { CpuStorage, dataOf } from './storage.js';
 import { col2im, im2col, pool2d, pool2dBackward } from './window.js';
+import { wasmCol2im, wasmIm2col, wasmPool } from './wasm-window.js';
+import { SIMD } from './elementwise.js';
 
 function cpuFeatures(): string {
   try {
@@ -47,10 +49,8 @@ export class CpuBackend implements Backend {
   get blasLibrary() { return this.blas.library; }
 
   alloc(dtype: DType, size: number): Storage {
-    const s = new CpuStorage(dtype, size);
-    // reused blocks hold old values; tensors start zeroed as on every device
-    s.data.fill(0);
-    return s;
+    // uninitialised, as on every device: ops write all of it or fill it first
+    return new CpuStorage(dtype, size);
   }
   free(storage: Storage): void {
     (storage as CpuStorage).free();
@@ -80,9 +80,15 @@ export class CpuBackend implements Backend {
     }
     runMatmul(a, b, out, lib);
   }
-  im2col(x: View, out: View, g: WindowGeometry): void { im2col(x, out, g); }
-  col2im(cols: View, out: View, g: WindowGeometry): void { col2im(cols, out, g); }
-  pool2d(kind: 'max' | 'avg', x: View, out: View, g: WindowGeometry, argmax?: View): void { pool2d(kind, x, out, g, argmax); }
+  im2col(x: View, out: View, g: WindowGeometry): void {
+    if (!(SIMD && wasmIm2col(x, out, g))) im2col(x, out, g);
+  }
+  col2im(cols: View, out: View, g: WindowGeometry): void {
+    if (!(SIMD && wasmCol2im(cols, out, g))) col2im(cols, out, g);
+  }
+  pool2d(kind: 'max' | 'avg', x: View, out: View, g: WindowGeometry, argmax?: View): void {
+    if (!(SIMD && wasmPool(kind, x, out, g, argmax))) pool2d(kind, x, out, g, argmax);
+  }
   pool2dBackward(kind: 'max' | 'avg', gradOut: View, gradIn: View, g: WindowGeometry, argmax?: View): void {
     pool2dBackward(kind, gradOut, gradIn, g, argmax);
   }

@@ -10,8 +10,8 @@ import { tryWasmElementwise } from './wasm-elementwise.js';
 type Kernel = (ins: unknown[], inOff: number[], inStr: number[][], outs: unknown[], outOff: number[], outStr: number[][], shape: number[], params: readonly number[]) => void;
 
 const cache = new Map<string, Kernel>();
-/** TESSERA_CPU_SIMD=0 runs every elementwise kernel as JavaScript (for comparison). */
-const SIMD = process.env['TESSERA_CPU_SIMD'] !== '0' && typeof WebAssembly === 'object';
+/** TESSERA_CPU_SIMD=0 runs every kernel as JavaScript, without WebAssembly (for comparison). */
+export const SIMD = process.env['TESSERA_CPU_SIMD'] !== '0' && typeof WebAssembly === 'object';
 
 function compile(exprs: readonly Expr[], nIn: number, nOut: number, rank: number): Kernel {
   const dims = Array.from({ length: rank }, (_, d) => `n${d}`);

@@ -1,6 +1,7 @@
 // Gather and scatter-add along one axis, with index checking.
 import { fail } from '../../core/errors.js';
 import type { View } from '../backend.js';
+import { heap } from './heap.js';
 import { dataOf } from './storage.js';
 
 function checkIndex(op: string, idx: number, length: number): void {
@@ -15,12 +16,16 @@ export function gather(x: View, indices: View, out: View): void {
   const [xs0, xs1, xs2] = x.strides as [number, number, number];
   const [os0, os1, os2] = out.strides as [number, number, number];
   const is = indices.strides[0] ?? 1;
+  // contiguous 4-byte rows move with copyWithin on a whole-heap view: no allocation, memmove speed
+  const words = inner >= 16 && xs2 === 1 && os2 === 1 && X.BYTES_PER_ELEMENT === 4 ? heap.words() : null;
+  const xBase = X.byteOffset / 4, oBase = O.byteOffset / 4;
   for (let j = 0; j < n; j++) {
     const idx = I[indices.offset + j * is]!;
     checkIndex('gather', idx, len);
     for (let a = 0; a < outer; a++) {
       const src = x.offset + a * xs0 + idx * xs1, dst = out.offset + a * os0 + j * os1;
-      for (let b = 0; b < inner; b++) O[dst + b * os2] = X[src + b * xs2]!;
+      if (words) words.copyWithin(oBase + dst, xBase + src, xBase + src + inner);
+      else for (let b = 0; b < inner; b++) O[dst + b * os2] = X[src + b * xs2]!;
     }
   }
 }

@@ -54,6 +54,17 @@ export class WasmHeap {
     this.generation++;
   }
 
+  /** Views of the whole heap, for copies between blocks without allocating (copyWithin). */
+  words(): Int32Array {
+    if (this.wordsGeneration !== this.generation || !this.wordView) {
+      this.wordView = new Int32Array(this.memory.buffer);
+      this.wordsGeneration = this.generation;
+    }
+    return this.wordView;
+  }
+  private wordView: Int32Array | null = null;
+  private wordsGeneration = -1;
+
   stats(): { reserved: number; used: number } {
     return { reserved: this.reservedBytes, used: this.usedBytes };
   }

@@ -40,7 +40,11 @@ function section(id: number, body: number[]): number[] {
 export const op = {
   block: [0x02, 0x40], loop: [0x03, 0x40], end: [0x0b], br: (d: number) => [0x0c, ...u32(d)], brIf: (d: number) => [0x0d, ...u32(d)],
   localGet: (i: number) => [0x20, ...u32(i)], localSet: (i: number) => [0x21, ...u32(i)],
-  i32Const: (v: number) => [0x41, ...s32(v)], i32Add: [0x6a], i32Mul: [0x6c], i32Shl: [0x74], i32GeU: [0x4f],
+  localTee: (i: number) => [0x22, ...u32(i)], if: [0x04, 0x40], else: [0x05],
+  i32Const: (v: number) => [0x41, ...s32(v)], i32Add: [0x6a], i32Sub: [0x6b], i32Mul: [0x6c], i32Shl: [0x74], i32Or: [0x72],
+  i32GeU: [0x4f], i32GeS: [0x4e], i32LtS: [0x48], i32Eqz: [0x45],
+  f32Const: (v: number) => [0x43, ...f32Bytes(v)], f32Load: [0x2a, 2, 0], f32Store: [0x38, 2, 0], i32Store: [0x36, 2, 0],
+  f32Add: [0x92], f32Div: [0x95], f32Gt: [0x5e], f32Ne: [0x5c], f32FromI32: [0xb2],
   simd: (code: number, ...imm: number[]) => [0xfd, ...u32(code), ...imm],
 };
 
@@ -50,6 +54,30 @@ export function v128Const(bits: number): number[] {
   const view = new DataView(b.buffer);
   for (let i = 0; i < 4; i++) view.setUint32(i * 4, bits >>> 0, true);
   return op.simd(0x0c, ...b);
+}
+
+function f32Bytes(v: number): number[] {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setFloat32(0, v, true);
+  return [...b];
+}
+
+/** counter = 0; while (counter < limit) { body; counter++ } (signed compare, locals only). */
+export function forRange(counter: number, limit: number, body: number[]): number[] {
+  return [
+    ...op.i32Const(0), ...op.localSet(counter),
+    ...op.block, ...op.loop,
+    ...op.localGet(counter), ...op.localGet(limit), ...op.i32GeS, ...op.brIf(1),
+    ...body,
+    ...op.localGet(counter), ...op.i32Const(1), ...op.i32Add, ...op.localSet(counter),
+    ...op.br(0), ...op.end, ...op.end,
+  ];
+}
+
+/** Compiles a one-function kernel module against the shared heap. */
+export function instantiateKernel(params: number[], locals: number[], body: number[], memory: WebAssembly.Memory): (...args: number[]) => void {
+  const module = new WebAssembly.Module(kernelModule(params, locals, body));
+  return new WebAssembly.Instance(module, { e: { m: memory } }).exports['k'] as (...args: number[]) => void;
 }
 
 export function f32Bits(v: number): number {

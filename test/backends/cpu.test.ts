@@ -1,0 +1,76 @@
+// The CPU backend's own parts: BLAS discovery, the built-in GEMM, SIMD vs JavaScript kernels.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import * as tsr from '../../src/index.js';
+import { probeBlas } from '../../src/backends/cpu/blas.js';
+import { gemmFallback } from '../../src/backends/cpu/gemm-fallback.js';
+import { Rng } from '../helpers/check.js';
+
+const testDir = fileURLToPath(new URL('..', import.meta.url));
+
+/** Runs some of the conformance suite in a child process with different environment settings. */
+function runSuite(files: string[], env: Record<string, string>): { status: number | null; out: string } {
+  const r = spawnSync(process.execPath, ['--test', '--test-reporter=dot', ...files.map((f) => `${testDir}/${f}`)], { env: { ...process.env, ...env }, encoding: 'utf8' });
+  return { status: r.status, out: r.stdout + r.stderr };
+}
+
+describe('cpu backend', () => {
+  it('finds a BLAS on this machine (CI installs libopenblas0-pthread)', () => {
+    const probe = probeBlas();
+    assert.ok(probe.library, `no BLAS found; tried ${probe.tried.join(', ')}`);
+    assert.match(tsr.getBackend('cpu').info().details['blas'] as string, /OpenBLAS|MKL|BLIS|Accelerate|BLAS/);
+  });
+
+  it('the built-in GEMM agrees with a float64 product, strided and transposed operands included', () => {
+    const rng = new Rng(81);
+    for (const [m, n, k] of [[1, 1, 1], [5, 7, 3], [17, 33, 300], [64, 1030, 9]] as const) {
+      const a = Float32Array.from({ length: m * k }, () => rng.uniform());
+      const b = Float32Array.from({ length: k * n }, () => rng.uniform());
+      const c = new Float32Array(m * n + 3);
+      // a read as column-major (transposed view), b row-major, c at an offset
+      const at = new Float32Array(m * k);
+      for (let i = 0; i < m; i++) for (let p = 0; p < k; p++) at[p * m + i] = a[i * k + p]!;
+      gemmFallback(m, n, k, at, 0, 1, m, b, 0, n, 1, c, 3, n);
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < n; j++) {
+          let s = 0;
+          for (let p = 0; p < k; p++) s += a[i * k + p]! * b[p * n + j]!;
+          assert.ok(Math.abs(c[3 + i * n + j]! - s) <= 1e-4 * (1 + Math.abs(s)), `(${m},${n},${k}) at ${i},${j}: ${c[3 + i * n + j]} vs ${s}`);
+        }
+      }
+    }
+  });
+
+  it('the op suite passes without a BLAS (built-in GEMM), with a notice saying how to get one', () => {
+    const r = runSuite(['ops/matmul.test.js', 'ops/conv-pool.test.js'], { TESSERA_BLAS: 'none' });
+    assert.equal(r.status, 0, r.out);
+    const notice = spawnSync(process.execPath, ['-e', `import('${fileURLToPath(new URL('../../src/index.js', import.meta.url))}').then((t) => t.matmul(t.ones([100, 100]), t.ones([100, 100])))`], { env: { ...process.env, TESSERA_BLAS: 'none' }, encoding: 'utf8' });
+    assert.match(notice.stderr, /no BLAS found.*apt install libopenblas0-pthread/);
+  });
+
+  it('the op suite passes with JavaScript kernels only (no WebAssembly SIMD)', () => {
+    const r = runSuite(['ops/elementwise.test.js', 'ops/nn.test.js', 'nn/training-step.test.js'], { TESSERA_CPU_SIMD: '0' });
+    assert.equal(r.status, 0, r.out);
+  });
+
+  it('SIMD and JavaScript kernels agree on a fused expression over broadcast rows', async () => {
+    const x = tsr.randn([37, 13], { seed: 4 }), b = tsr.randn([13], { seed: 5 });
+    const simd = await tsr.relu(tsr.add(x, b)).mul(3).data();
+    const rows = tsr.relu(tsr.add(x, b)).mul(3).slice([[0, 37, 2]]);
+    const ref = (await x.data()).map((v, i) => Math.max(v + (b.dataSync()[i % 13]!), 0) * 3);
+    simd.forEach((v, i) => assert.ok(Math.abs(v - ref[i]!) < 1e-5, `element ${i}: ${v} vs ${ref[i]}`));
+    assert.equal(rows.shape[0], 19);
+  });
+
+  it('zeros() of reused memory is zero, and tensors survive heap growth', async () => {
+    const small = tsr.full([10], 7);
+    small.dispose();
+    assert.deepEqual([...(await tsr.zeros([10]).data())], new Array(10).fill(0));
+    const keepMe = tsr.arange(0, 1000, 1, { dtype: 'float32' });
+    const big = tsr.zeros([64 * 1024 * 1024 / 4 * 3]); // forces the heap to grow
+    assert.equal((await keepMe.data())[999], 999);
+    big.dispose();
+  });
+});
