@@ -36,11 +36,11 @@ function panel(x0: number, title: string, series: Series[], epochs: number, yLab
 }
 
 /** SVG with a loss panel and an accuracy panel from Keras-style history. */
-export function trainingChart(history: Record<string, number[]>, title: string): string {
+export function trainingChart(history: Record<string, number[]>, title: string, validationName = 'validation'): string {
   const epochs = Math.max(0, ...Object.values(history).map((v) => v.length));
   const pick = (k: string, name: string, color: string, dashed: boolean): Series[] => (history[k] ? [{ name, values: history[k]!, color, dashed }] : []);
-  const loss = [...pick('loss', 'train', '#1f77b4', false), ...pick('val_loss', 'validation', '#ff7f0e', true)];
-  const acc = [...pick('accuracy', 'train', '#1f77b4', false), ...pick('val_accuracy', 'validation', '#ff7f0e', true)];
+  const loss = [...pick('loss', 'train', '#1f77b4', false), ...pick('val_loss', validationName, '#ff7f0e', true)];
+  const acc = [...pick('accuracy', 'train', '#1f77b4', false), ...pick('val_accuracy', validationName, '#ff7f0e', true)];
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="860" height="300" viewBox="0 0 860 300" font-family="Helvetica, Arial, sans-serif">`,
     `<rect width="860" height="300" fill="white"/>`,

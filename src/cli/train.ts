@@ -21,7 +21,9 @@ Options:
   --data DIR          folder with the four Fashion-MNIST IDX files (else $TESSERA_DATA,
                       /usr/share/datasets/fashion-mnist, then the embedded sample)
   --seed N            seed for weights and shuffling (default 0)
-  --validation-split F  fraction of training data held out (default 0.1)
+  --validation-split F  hold out this fraction of the training data for validation; by default
+                      (0) training uses all of it and the test set draws the validation curve,
+                      as in the Keras tutorial
   --plot FILE.svg     write loss/accuracy curves per epoch
   --json              print one JSON object with the results as the last line
   --verbose 0|1|2     progress display (default 1)`;
@@ -32,7 +34,7 @@ export async function train(argv: string[]): Promise<number> {
     options: {
       model: { type: 'string', default: 'mlp' }, device: { type: 'string', default: 'auto' },
       epochs: { type: 'string' }, 'batch-size': { type: 'string', default: '32' }, lr: { type: 'string', default: '0.001' },
-      data: { type: 'string' }, seed: { type: 'string', default: '0' }, 'validation-split': { type: 'string', default: '0.1' },
+      data: { type: 'string' }, seed: { type: 'string', default: '0' }, 'validation-split': { type: 'string', default: '0' },
       plot: { type: 'string' }, json: { type: 'boolean', default: false }, verbose: { type: 'string', default: '1' },
       help: { type: 'boolean', default: false },
     },
@@ -64,16 +66,18 @@ export async function train(argv: string[]): Promise<number> {
   model.compile({ optimizer: adam({ learningRate: lr }), loss: sparseCategoricalCrossentropy({ fromLogits: true }), metrics: ['accuracy'] });
   if (verbose > 0 && !values.json) model.summary(log);
   const started = performance.now();
+  const validationSplit = num('validation-split', values['validation-split'], false);
   const history = await model.fit(data.train.images, data.train.labels, {
-    epochs, batchSize, validationSplit: num('validation-split', values['validation-split'], false), seed, verbose: values.json ? 0 : verbose,
+    epochs, batchSize, validationSplit, seed, verbose: values.json ? 0 : verbose,
+    validationData: validationSplit > 0 ? undefined : [data.test.images, data.test.labels],
   });
   const seconds = (performance.now() - started) / 1000;
-  const trained = Math.round(data.train.images.shape[0]! * (1 - Number(values['validation-split'])));
+  const trained = data.train.images.shape[0]! - Math.floor(data.train.images.shape[0]! * validationSplit);
   const samplesPerSec = (trained * epochs) / seconds;
   const test = await model.evaluate(data.test.images, data.test.labels, { batchSize: 256 });
   log(`test accuracy: ${test['accuracy']!.toFixed(4)} | test loss: ${test['loss']!.toFixed(4)} | ${Math.round(samplesPerSec)} samples/s | ${seconds.toFixed(1)}s | device ${device}`);
   if (values.plot) {
-    await writeFile(values.plot, trainingChart(history.history, `tessera ${kind} on Fashion-MNIST (${data.full ? 'full set' : 'embedded sample'}), ${device}, batch ${batchSize}, lr ${lr}`));
+    await writeFile(values.plot, trainingChart(history.history, `tessera ${kind} on Fashion-MNIST (${data.full ? 'full set' : 'embedded sample'}), ${device}, batch ${batchSize}, lr ${lr}`, validationSplit > 0 ? 'validation' : 'test set'));
     log(`plot: ${values.plot}`);
   }
   if (values.json) {

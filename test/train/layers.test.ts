@@ -1,0 +1,116 @@
+// Layers: shapes, modes (training/inference), regularisers, custom models and loops.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tsr from '../../src/index.js';
+
+describe('layers', () => {
+  it('every layer builds lazily and agrees with its declared output shape', () => {
+    const cases: [tsr.Layer, number[]][] = [
+      [tsr.layers.dense({ units: 3 }), [4, 5]],
+      [tsr.layers.conv2d({ filters: 2, kernelSize: 3, padding: 'same', strides: 2 }), [2, 7, 7, 3]],
+      [tsr.layers.maxPooling2d({ poolSize: 2 }), [1, 4, 4, 2]],
+      [tsr.layers.averagePooling2d({ poolSize: 3, strides: 1, padding: 'same' }), [1, 4, 4, 2]],
+      [tsr.layers.globalAveragePooling2d(), [2, 3, 3, 5]],
+      [tsr.layers.flatten(), [2, 3, 4]],
+      [tsr.layers.reshape({ targetShape: [-1, 2] }), [3, 4, 2]],
+      [tsr.layers.activation({ activation: 'gelu' }), [2, 3]],
+      [tsr.layers.activation({ activation: 'softmax' }), [2, 3]],
+      [tsr.layers.dropout({ rate: 0.3 }), [2, 3]],
+      [tsr.layers.batchNormalization(), [4, 3]],
+      [tsr.layers.layerNormalization(), [4, 3]],
+    ];
+    for (const [layer, shape] of cases) {
+      const y = layer.apply(tsr.randn(shape, { seed: 1 }));
+      assert.deepEqual(y.shape, [shape[0], ...layer.computeOutputShape(shape.slice(1))], layer.name);
+    }
+    const emb = tsr.layers.embedding({ inputDim: 10, outputDim: 4 });
+    assert.deepEqual(emb.apply(tsr.tensor(new Int32Array([1, 2, 3, 9]), { shape: [2, 2] })).shape, [2, 2, 4]);
+  });
+
+  it('dropout is active only while training; batch norm switches to running statistics', async () => {
+    const d = tsr.layers.dropout({ rate: 0.5, seed: 3 });
+    const x = tsr.ones([1000]).reshape([10, 100]);
+    assert.ok((await d.apply(x).data()).some((v) => v === 0));
+    d.eval();
+    assert.ok((await d.apply(x).data()).every((v) => v === 1));
+    const bn = tsr.layers.batchNormalization({ momentum: 0 });
+    const batch = tsr.tensor([[1, 10], [3, 30]]);
+    assert.deepEqual(Array.from(await bn.apply(batch).data(), (v) => Math.round(v * 100) / 100), [-1, -1, 1, 1]);
+    bn.eval();
+    // with momentum 0 the running statistics are the last batch's: mean [2, 20], variance [1, 100]
+    const out = await bn.apply(tsr.tensor([[2, 20]])).data();
+    assert.ok(Math.abs(out[0]!) < 1e-6 && Math.abs(out[1]!) < 1e-6);
+  });
+
+  it('an L2 kernel regulariser adds to the training loss and shrinks weights', async () => {
+    tsr.setSeed(5);
+    const make = (l2: number) => {
+      const m = tsr.sequential([tsr.layers.dense({ units: 4, inputShape: [3], kernelRegularizer: l2 ? { l2 } : undefined })]);
+      m.compile({ optimizer: tsr.optimizers.sgd({ learningRate: 0.1 }), loss: 'mse' });
+      return m;
+    };
+    const x = tsr.randn([32, 3], { seed: 1 }), y = tsr.zeros([32, 4]);
+    tsr.setSeed(5); const plain = make(0);
+    tsr.setSeed(5); const reg = make(1);
+    await plain.fit(x, y, { epochs: 2, verbose: 0 });
+    await reg.fit(x, y, { epochs: 2, verbose: 0 });
+    const norm = (m: tsr.Sequential) => m.parameters()[0]!.square().sum().item();
+    assert.ok(norm(reg) < norm(plain));
+  });
+
+  it('a custom model subclass trains with fit and with a hand-written loop', async () => {
+    class TwoLayer extends tsr.Model {
+      hidden = tsr.layers.dense({ units: 8, activation: 'silu' });
+      out = tsr.layers.dense({ units: 1 });
+      forward(x: tsr.Tensor): tsr.Tensor { return this.out.apply(this.hidden.apply(x)); }
+    }
+    tsr.setSeed(9);
+    const m = new TwoLayer();
+    const x = tsr.randn([64, 2], { seed: 2 });
+    const y = tsr.tidy(() => x.slice([null, [0, 1]]).mul(x.slice([null, [1, 2]])));
+    m.compile({ optimizer: tsr.optimizers.adam({ learningRate: 0.02 }), loss: 'mse' });
+    const h = await m.fit(x, y, { epochs: 30, batchSize: 16, verbose: 0 });
+    assert.ok(h.history['loss']![29]! < h.history['loss']![0]! / 2);
+    assert.equal(m.parameters().length, 4);
+    // the same model in a custom loop with tsr.grad-style backward and an optimizer
+    const opt = tsr.optimizers.adamw({ learningRate: 0.01, clipNorm: 1 });
+    const before = tsr.tidy(() => tsr.losses.meanSquaredError()(m.apply(x), y).item());
+    for (let i = 0; i < 20; i++) {
+      tsr.tidy(() => {
+        const loss = tsr.losses.meanSquaredError()(m.apply(x), y);
+        loss.backward();
+        opt.step(m.parameters());
+        m.zeroGrad();
+      });
+    }
+    const after = tsr.tidy(() => tsr.losses.meanSquaredError()(m.apply(x), y).item());
+    assert.ok(after < before);
+  });
+
+  it('learning-rate schedules', () => {
+    const cos = tsr.optimizers.cosineDecay(1, 110, { warmupSteps: 10 });
+    assert.equal(cos(0), 0.1);
+    assert.equal(cos(9), 1);
+    assert.ok(Math.abs(cos(60) - 0.5) < 1e-9);
+    assert.ok(Math.abs(cos(110)) < 1e-12);
+    assert.equal(tsr.optimizers.stepDecay(1, 10, 0.5)(25), 0.25);
+    assert.ok(Math.abs(tsr.optimizers.exponentialDecay(1, 10, 0.5)(5) - Math.SQRT1_2) < 1e-12);
+    const opt = tsr.optimizers.sgd({ learningRate: tsr.optimizers.stepDecay(0.1, 1, 0.5) });
+    const w = tsr.tensor([1], { requiresGrad: true });
+    tsr.tidy(() => { w.sum().backward(); opt.step([w]); w.zeroGrad(); });
+    assert.equal(opt.learningRate, 0.05);
+  });
+
+  it('losses and metrics agree with hand-computed values', () => {
+    const p = tsr.tensor([[0.2, 0.8], [0.9, 0.1]]), t = tsr.tensor([[0, 1], [0, 1]]);
+    assert.ok(Math.abs(tsr.losses.meanSquaredError()(p, t).item() - (0.04 + 0.04 + 0.81 + 0.81) / 4) < 1e-6);
+    assert.ok(Math.abs(tsr.losses.meanAbsoluteError()(p, t).item() - (0.2 + 0.2 + 0.9 + 0.9) / 4) < 1e-6);
+    assert.ok(Math.abs(tsr.losses.huber({ delta: 0.5 })(p, t).item() - (0.02 + 0.02 + 0.325 + 0.325) / 4) < 1e-6);
+    assert.ok(Math.abs(tsr.losses.categoricalCrossentropy()(p, t).item() - (-Math.log(0.8) - Math.log(0.1)) / 2) < 1e-5);
+    assert.ok(Math.abs(tsr.losses.binaryCrossentropy()(p, t).item() - (-Math.log(0.8) * 2 - Math.log(0.1) - Math.log(0.1)) / 4) < 1e-5);
+    assert.ok(Math.abs(tsr.losses.binaryCrossentropy({ fromLogits: true })(tsr.tensor([[0, 100]]), tsr.tensor([[1, 1]])).item() - Math.log(2) / 2) < 1e-6);
+    const scores = tsr.tensor([[0.1, 0.5, 0.4], [0.7, 0.2, 0.1]]), labels = tsr.tensor(new Int32Array([2, 0]));
+    assert.deepEqual(tsr.metrics.accuracy.batch(scores, labels), [1, 2]);
+    assert.deepEqual(tsr.metrics.topKAccuracy(2).batch(scores, labels), [2, 2]);
+  });
+});
