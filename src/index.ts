@@ -15,3 +15,4 @@ export * from './train/index.js';
 export * as datasets from './data/fashion-mnist.js';
 export * as data from './data/index.js';
 export * as nn from './nn/index.js';
+export { saveSafetensors, loadSafetensors, encodeSafetensors, decodeSafetensors } from './io/safetensors.js';

@@ -5,7 +5,7 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 interface Series { name: string; values: number[]; color: string; dashed: boolean }
 
 function panel(x0: number, title: string, series: Series[], epochs: number, yLabel: string): string {
-  const w = 420, h = 260, left = 56, right = 16, top = 36, bottom = 44;
+  const w = 420, h = 270, left = 56, right = 16, top = 50, bottom = 44;
   const all = series.flatMap((s) => s.values).filter(Number.isFinite);
   let lo = Math.min(...all), hi = Math.max(...all);
   if (!(hi > lo)) { lo -= 0.5; hi += 0.5; }
@@ -29,8 +29,9 @@ function panel(x0: number, title: string, series: Series[], epochs: number, yLab
     const pts = s.values.map((v, e) => `${sx(e).toFixed(1)},${sy(v).toFixed(1)}`).join(' ');
     parts.push(`<polyline points="${pts}" fill="none" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
     s.values.forEach((v, e) => parts.push(`<circle cx="${sx(e).toFixed(1)}" cy="${sy(v).toFixed(1)}" r="2.5" fill="${s.color}"/>`));
-    const ly = top + 14 + i * 16;
-    parts.push(`<line x1="${x0 + w - 130}" x2="${x0 + w - 110}" y1="${ly}" y2="${ly}" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`, `<text x="${x0 + w - 104}" y="${ly + 4}" font-size="11">${esc(s.name)}</text>`);
+    // legend in a row above the plot area, clear of the curves
+    const lx = x0 + left + i * 110, ly = top - 12;
+    parts.push(`<line x1="${lx}" x2="${lx + 20}" y1="${ly}" y2="${ly}" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`, `<text x="${lx + 26}" y="${ly + 4}" font-size="11">${esc(s.name)}</text>`);
   });
   return parts.join('\n');
 }
@@ -42,9 +43,9 @@ export function trainingChart(history: Record<string, number[]>, title: string, 
   const loss = [...pick('loss', 'train', '#1f77b4', false), ...pick('val_loss', validationName, '#ff7f0e', true)];
   const acc = [...pick('accuracy', 'train', '#1f77b4', false), ...pick('val_accuracy', validationName, '#ff7f0e', true)];
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="860" height="300" viewBox="0 0 860 300" font-family="Helvetica, Arial, sans-serif">`,
-    `<rect width="860" height="300" fill="white"/>`,
-    `<text x="430" y="296" text-anchor="middle" font-size="11" fill="#777">${esc(title)}</text>`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="860" height="310" viewBox="0 0 860 310" font-family="Helvetica, Arial, sans-serif">`,
+    `<rect width="860" height="310" fill="white"/>`,
+    `<text x="430" y="304" text-anchor="middle" font-size="11" fill="#777">${esc(title)}</text>`,
     panel(0, 'Loss', loss, epochs, 'cross-entropy'),
     panel(430, 'Accuracy', acc, epochs, 'accuracy'),
     `</svg>`,

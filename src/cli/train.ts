@@ -1,5 +1,7 @@
 // `tessera train`: trains the Fashion-MNIST MLP or CNN and reports test accuracy and speed.
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../io/atomic.js';
 import { parseArgs } from 'node:util';
 import { setDefaultDevice } from '../backends/registry.js';
 import { fail } from '../core/errors.js';
@@ -25,6 +27,8 @@ Options:
                       (0) training uses all of it and the test set draws the validation curve,
                       as in the Keras tutorial
   --plot FILE.svg     write loss/accuracy curves per epoch
+  --save DIR          write the trained weights (DIR/weights.safetensors) and the run's
+                      settings and results (DIR/train.json)
   --json              print one JSON object with the results as the last line
   --verbose 0|1|2     progress display (default 1)`;
 
@@ -35,7 +39,7 @@ export async function train(argv: string[]): Promise<number> {
       model: { type: 'string', default: 'mlp' }, device: { type: 'string', default: 'auto' },
       epochs: { type: 'string' }, 'batch-size': { type: 'string', default: '32' }, lr: { type: 'string', default: '0.001' },
       data: { type: 'string' }, seed: { type: 'string', default: '0' }, 'validation-split': { type: 'string', default: '0' },
-      plot: { type: 'string' }, json: { type: 'boolean', default: false }, verbose: { type: 'string', default: '1' },
+      plot: { type: 'string' }, save: { type: 'string' }, json: { type: 'boolean', default: false }, verbose: { type: 'string', default: '1' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -80,11 +84,16 @@ export async function train(argv: string[]): Promise<number> {
     await writeFile(values.plot, trainingChart(history.history, `tessera ${kind} on Fashion-MNIST (${data.full ? 'full set' : 'embedded sample'}), ${device}, batch ${batchSize}, lr ${lr}`, validationSplit > 0 ? 'validation' : 'test set'));
     log(`plot: ${values.plot}`);
   }
-  if (values.json) {
-    console.log(JSON.stringify({
-      model: kind, device, epochs, batchSize, learningRate: lr, seed, fullDataset: data.full, dataSource: data.source,
-      testAccuracy: test['accuracy'], testLoss: test['loss'], samplesPerSec, seconds, history: history.history,
-    }));
+  const result = {
+    model: kind, device, epochs, batchSize, learningRate: lr, seed, fullDataset: data.full, dataSource: data.source,
+    testAccuracy: test['accuracy'], testLoss: test['loss'], samplesPerSec, seconds, history: history.history,
+  };
+  if (values.save) {
+    await mkdir(values.save, { recursive: true });
+    await model.saveWeights(join(values.save, 'weights.safetensors'));
+    await writeFileAtomic(join(values.save, 'train.json'), [Buffer.from(JSON.stringify(result, null, 2) + '\n')]);
+    log(`saved: ${values.save}/weights.safetensors, ${values.save}/train.json`);
   }
+  if (values.json) console.log(JSON.stringify(result));
   return 0;
 }

@@ -17,6 +17,7 @@ import type { Callback, Logs } from './callbacks.js';
 import { type Loss, resolveLoss } from './losses.js';
 import { type Metric, resolveMetric } from './metrics.js';
 import { Progress, type Verbose } from './progress.js';
+import { loadWeights, saveWeights } from '../io/weights.js';
 
 export interface CompileOptions {
   optimizer: Optimizer | 'adam' | 'adamw' | 'sgd' | 'rmsprop';
@@ -236,6 +237,16 @@ export abstract class Model extends Layer {
   /** Loss and metrics over (x, y), in inference mode. @example const { loss, accuracy } = await model.evaluate(x, y) */
   async evaluate(x: Tensor, y: Tensor, opts: { batchSize?: number } = {}): Promise<Logs> {
     return this.evaluateLogs(x, y, opts.batchSize ?? 32);
+  }
+
+  /** Writes all weights to a safetensors file (atomically). @example await model.saveWeights('weights.safetensors') */
+  saveWeights(path: string): Promise<void> {
+    return saveWeights(this, path);
+  }
+
+  /** Loads weights saved by saveWeights; names, shapes and dtypes must match. */
+  loadWeights(path: string): Promise<void> {
+    return loadWeights(this, path);
   }
 
   /** Outputs for x, in inference mode, computed in batches. */
