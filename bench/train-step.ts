@@ -23,9 +23,9 @@ function model(kind: 'mlp' | 'cnn'): tsr.Sequential {
     ]);
   }
   return tsr.sequential([
-    tsr.layers.conv2d({ filters: 32, kernelSize: 3, activation: 'relu', inputShape: [28, 28, 1] }),
+    tsr.layers.conv2d({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu', inputShape: [28, 28, 1] }),
     tsr.layers.maxPooling2d({ poolSize: 2 }),
-    tsr.layers.conv2d({ filters: 64, kernelSize: 3, activation: 'relu' }),
+    tsr.layers.conv2d({ filters: 64, kernelSize: 3, padding: 'same', activation: 'relu' }),
     tsr.layers.maxPooling2d({ poolSize: 2 }),
     tsr.layers.flatten(),
     tsr.layers.dense({ units: 128, activation: 'relu' }),

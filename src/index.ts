@@ -5,7 +5,7 @@ export { tidy, keep } from './tensor/scope.js';
 export { memory, type MemoryInfo } from './tensor/memory.js';
 export { noGrad, isGradEnabled } from './tensor/autograd.js';
 export { grad, valueAndGrad } from './tensor/grad.js';
-export { getDefaultDevice, setDefaultDevice, availableDevices, getBackend } from './backends/registry.js';
+export { getDefaultDevice, setDefaultDevice, availableDevices, getBackend, initDevices, releaseDevices, unavailableDevices } from './backends/registry.js';
 export type { Backend, DeviceInfo } from './backends/backend.js';
 export type { DType } from './core/dtype.js';
 export { TesseraError } from './core/errors.js';

@@ -4,7 +4,48 @@ import type { Backend } from './backend.js';
 import { CpuBackend } from './cpu/cpu-backend.js';
 
 const backends = new Map<string, Backend>();
+const unavailable = new Map<string, string>();
 let defaultDevice = 'cpu';
+let discovery: Promise<void> | undefined;
+
+/**
+ * Looks for accelerators (WebGPU) and registers those that work; safe to call often.
+ * @example await tsr.initDevices(); tsr.setDefaultDevice('auto');
+ */
+export function initDevices(): Promise<void> {
+  discovery ??= (async () => {
+    if (typeof process !== 'undefined' && process.env?.['TESSERA_DISABLE_WEBGPU']) {
+      unavailable.set('webgpu', 'disabled by TESSERA_DISABLE_WEBGPU');
+      return;
+    }
+    const { createWebGpuBackend } = await import('./webgpu/discover.js');
+    const made = await createWebGpuBackend();
+    if ('reason' in made) unavailable.set('webgpu', made.reason);
+    else backends.set('webgpu', made);
+  })();
+  return discovery;
+}
+
+/**
+ * Closes GPU devices so a Node process can exit (Dawn keeps the event loop busy while a device
+ * is open); tensors on them become unusable. initDevices() opens them again.
+ */
+export async function releaseDevices(): Promise<void> {
+  await discovery?.catch(() => undefined);
+  for (const [name, b] of backends) {
+    if (name === 'cpu') continue;
+    (b as { release?: () => void }).release?.();
+    backends.delete(name);
+  }
+  if (defaultDevice !== 'cpu' && !backends.has(defaultDevice)) defaultDevice = 'cpu';
+  discovery = undefined;
+  unavailable.clear();
+}
+
+/** Why each known backend that is not registered is unavailable. */
+export function unavailableDevices(): Record<string, string> {
+  return Object.fromEntries(unavailable);
+}
 
 export function getBackend(name: string): Backend {
   let b = backends.get(name);
@@ -12,7 +53,10 @@ export function getBackend(name: string): Backend {
     b = new CpuBackend();
     backends.set(name, b);
   }
-  if (!b) fail('device', `unknown or unavailable device '${name}' (available: ${availableDevices().join(', ')})`);
+  if (!b) {
+    const why = unavailable.get(name);
+    fail('device', why ? `device '${name}' is unavailable: ${why}` : `unknown or unavailable device '${name}' (available: ${availableDevices().join(', ')}${discovery ? '' : '; call await tsr.initDevices() to look for GPUs'})`);
+  }
   return b;
 }
 

@@ -14,9 +14,9 @@ export function buildModel(kind: ModelKind): Sequential {
   }
   return sequential([
     layers.reshape({ targetShape: [28, 28, 1], inputShape: [28, 28] }),
-    layers.conv2d({ filters: 32, kernelSize: 3, activation: 'relu' }),
+    layers.conv2d({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu' }),
     layers.maxPooling2d({ poolSize: 2 }),
-    layers.conv2d({ filters: 64, kernelSize: 3, activation: 'relu' }),
+    layers.conv2d({ filters: 64, kernelSize: 3, padding: 'same', activation: 'relu' }),
     layers.maxPooling2d({ poolSize: 2 }),
     layers.flatten(),
     layers.dense({ units: 128, activation: 'relu' }),

@@ -3,7 +3,7 @@
 import * as E from '../core/expr.js';
 import { fail } from '../core/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { fuse } from './apply.js';
+import { applyExpr, fuse } from './apply.js';
 
 type Act = (a: E.Expr) => E.Expr;
 
@@ -49,4 +49,11 @@ export function leakyRelu(x: Tensor, alpha = 0.2): Tensor {
 
 export function elu(x: Tensor, alpha = 1): Tensor {
   return fuse('elu', (a) => E.where(E.binary('gt', a!, 0), a!, E.mul(alpha, E.sub(E.exp(a!), 1))), x);
+}
+
+/** activation(y + bias) as one kernel (bias broadcast over the last axis); layers end with it. */
+export function biasActivation(op: string, y: Tensor, bias: Tensor | undefined, activation: string): Tensor {
+  const act = activationExpr(activation);
+  if (bias) return applyExpr(op, act(E.add(E.input(0), E.input(1))), [y, bias]);
+  return activation === 'linear' ? y : fuse(op, (a) => act(E.lift(a!)), y);
 }

@@ -124,7 +124,7 @@ export class Tensor {
 
   toString(): string {
     if (this.disposed) return `Tensor(disposed, shape=${shapeStr(this.shape)}, dtype=${this.dtype})`;
-    const body = this.backend.readSync ? format(this.dataSync(), this.shape, this.dtype) : '<on device>';
+    const body = this.backend.readSync ? format(this.dataSync(), this.shape, this.dtype) : '<on device; await data()>';
     return `Tensor(${body}, shape=${shapeStr(this.shape)}, dtype=${this.dtype}, device=${this.device}${this.requiresGrad ? ', requiresGrad' : ''})`;
   }
 

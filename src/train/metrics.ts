@@ -7,18 +7,31 @@ import { noGrad } from '../tensor/autograd.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { arange } from '../ops/creation.js';
 
+/** A count on the device (read after the step, so GPUs are not stalled) or a known number. */
+export type Count = Tensor | number;
+
 /** A metric adds (numerator, denominator) per batch; its value is the ratio. */
 export interface Metric {
   readonly name: string;
-  batch(yPred: Tensor, yTrue: Tensor): [number, number];
+  batch(yPred: Tensor, yTrue: Tensor): [Count, Count];
+}
+
+/** Reads a count (freeing its tensor). */
+export async function readCount(c: Count): Promise<number> {
+  if (typeof c === 'number') return c;
+  try {
+    return (await c.data())[0]!;
+  } finally {
+    c.dispose();
+  }
 }
 
 function labelsOf(yTrue: Tensor): Tensor {
   return yTrue.rank === 2 && yTrue.shape[1] === 1 ? yTrue.reshape([-1]) : yTrue;
 }
 
-function countTrue(op: string, cond: E.Expr, inputs: Tensor[]): number {
-  return sumExpr(op, E.cast(cond, 'float32'), inputs, undefined).item();
+function countTrue(op: string, cond: E.Expr, inputs: Tensor[]): Tensor {
+  return sumExpr(op, E.cast(cond, 'float32'), inputs, undefined);
 }
 
 /** Picks sparse, categorical or binary accuracy from the shapes, as Keras's 'accuracy' does. */

@@ -15,7 +15,7 @@ import { keep, tidy } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { Callback, Logs } from './callbacks.js';
 import { type Loss, resolveLoss } from './losses.js';
-import { type Metric, resolveMetric } from './metrics.js';
+import { type Count, type Metric, readCount, resolveMetric } from './metrics.js';
 import { Progress, type Verbose } from './progress.js';
 import { loadWeights, saveWeights } from '../io/weights.js';
 
@@ -95,6 +95,26 @@ export abstract class Model extends Layer {
     }
   }
 
+  /**
+   * Integer class labels must lie in [0, classes): checked once on the host before training,
+   * so no device silently trains on a label that picks nothing.
+   */
+  private async checkLabels(op: string, x: Tensor, y: Tensor): Promise<void> {
+    if (y.dtype !== 'int32') return;
+    let classes: number | undefined;
+    try {
+      classes = this.computeOutputShape(x.shape.slice(1)).at(-1);
+    } catch {
+      return; // custom models without a declared output shape
+    }
+    if (!classes || classes < 2) return;
+    const labels = await y.data();
+    for (let i = 0; i < labels.length; i++) {
+      const v = labels[i]!;
+      if (v < 0 || v >= classes) fail(op, `label ${v} at position ${i} is out of range for a model with ${classes} outputs`);
+    }
+  }
+
   /** Regularisation penalties of all layers (e.g. dense kernelRegularizer), or null. */
   private penalty(): Tensor | null {
     let total: Tensor | null = null;
@@ -107,11 +127,14 @@ export abstract class Model extends Layer {
     return total;
   }
 
-  /** One optimisation step on a batch; returns the loss and metric counts. */
-  trainStep(x: Tensor, y: Tensor): { loss: number; metrics: [number, number][] } {
+  /**
+   * One optimisation step on a batch. Returns the loss and metric counts as device tensors
+   * (read them with readCount), so a GPU is not stalled inside the step.
+   */
+  trainStep(x: Tensor, y: Tensor): { loss: Tensor; metrics: [Count, Count][] } {
     const optimizer = this.optimizer, lossFn = this.lossFn;
     if (!optimizer || !lossFn) fail('fit', 'call compile() before fit()');
-    return tidy(() => {
+    const out = tidy(() => {
       this.train(true);
       const pred = this.apply(x);
       const dataLoss = lossFn(pred, y);
@@ -120,8 +143,11 @@ export abstract class Model extends Layer {
       loss.backward();
       optimizer.step(this.parameters());
       this.zeroGrad();
-      return { loss: dataLoss.item(), metrics: this.metrics.map((m) => m.batch(pred.detach(), y)) };
+      return { loss: dataLoss.detach(), metrics: this.metrics.map((m) => m.batch(pred.detach(), y)) };
     });
+    keep(out.loss);
+    out.metrics.flat().forEach((c) => { if (typeof c !== 'number') keep(c); });
+    return out;
   }
 
   /**
@@ -138,6 +164,7 @@ export abstract class Model extends Layer {
     if (!(x instanceof Dataset)) {
       if (!y) fail('fit', 'y is required when x is a Tensor');
       this.checkInputs('fit', x, y);
+      await this.checkLabels('fit', x, y);
       const split = opts.validationSplit ?? 0;
       if (!(split >= 0 && split < 1)) fail('fit', `validationSplit must be in [0, 1), got ${split}`);
       const n = x.shape[0]!, nVal = Math.floor(n * split);
@@ -161,12 +188,14 @@ export abstract class Model extends Layer {
       const runBatch = async (xb: Tensor, yb: Tensor): Promise<void> => {
         for (const c of callbacks) await c.onBatchBegin?.(step);
         const r = this.trainStep(xb, yb);
-        if (!Number.isFinite(r.loss)) {
-          fail('fit', `the loss became ${r.loss} at epoch ${epoch + 1}, batch ${step + 1}; lower the learning rate (now ${this.optimizer!.learningRate}) or check the inputs for NaN/Infinity`);
+        const loss = await readCount(r.loss);
+        const counts = await Promise.all(r.metrics.map(async ([num, den]) => [await readCount(num), await readCount(den)] as const));
+        if (!Number.isFinite(loss)) {
+          fail('fit', `the loss became ${loss} at epoch ${epoch + 1}, batch ${step + 1}; lower the learning rate (now ${this.optimizer!.learningRate}) or check the inputs for NaN/Infinity`);
         }
         const n = xb.shape[0]!;
-        tally.add('loss', r.loss * n, n);
-        this.metrics.forEach((m, i) => tally.add(m.name, ...r.metrics[i]!));
+        tally.add('loss', loss * n, n);
+        this.metrics.forEach((m, i) => tally.add(m.name, ...counts[i]!));
         step++;
         samples += n;
         const batchLogs = tally.logs();
@@ -221,14 +250,15 @@ export abstract class Model extends Layer {
     const tally = new Tally();
     const n = x.shape[0]!;
     for (let start = 0; start < n; start += batchSize) {
-      tidy(() => noGrad(() => {
-        const end = Math.min(n, start + batchSize);
+      const end = Math.min(n, start + batchSize);
+      const { loss, counts } = tidy(() => noGrad(() => {
         const xb = slice(x, [[start, end]]), yb = slice(y, [[start, end]]);
         this.train(false);
         const pred = this.apply(xb);
-        tally.add('loss', lossFn(pred, yb).item() * (end - start), end - start);
-        this.metrics.forEach((m) => tally.add(m.name, ...m.batch(pred, yb)));
+        return { loss: lossFn(pred, yb), counts: this.metrics.map((m) => m.batch(pred, yb)) };
       }));
+      tally.add('loss', (await readCount(loss)) * (end - start), end - start);
+      for (const [i, m] of this.metrics.entries()) tally.add(m.name, await readCount(counts[i]![0]), await readCount(counts[i]![1]));
     }
     this.train(true);
     return tally.logs(prefix);

@@ -1,6 +1,7 @@
 // Checks an op on a device against its float64 reference: forward values, and gradients
 // against central finite differences of the reference.
 import assert from 'node:assert/strict';
+import { after } from 'node:test';
 import * as tsr from '../../src/index.js';
 import { Arr } from './reference.js';
 
@@ -94,8 +95,33 @@ export async function checkOp(device: string, c: OpCase, rng = new Rng(7)): Prom
   }
 }
 
-/** Devices the suite runs on: TESSERA_TEST_DEVICES (comma-separated) or every available one. */
+// GPU devices are opened only for the passes that test them (an open Dawn device keeps a core
+// busy), and closed after each file so the process can exit
+const requested = (process.env['TESSERA_TEST_DEVICES'] ?? 'cpu').split(',').map((s) => s.trim()).filter(Boolean);
+if (requested.some((d) => d !== 'cpu')) {
+  await tsr.initDevices();
+  after(() => tsr.releaseDevices());
+}
+
+/**
+ * Devices the suite runs on: TESSERA_TEST_DEVICES (comma-separated, default cpu). A requested
+ * device that is not available fails the run with the reason, rather than passing silently.
+ */
 export function testDevices(): string[] {
-  const env = process.env['TESSERA_TEST_DEVICES'];
-  return env ? env.split(',').map((s) => s.trim()).filter(Boolean) : tsr.availableDevices();
+  for (const d of requested) {
+    if (!tsr.availableDevices().includes(d)) {
+      throw new Error(`TESSERA_TEST_DEVICES asks for '${d}', which is unavailable: ${tsr.unavailableDevices()[d] ?? 'unknown device'}`);
+    }
+  }
+  return requested;
+}
+
+/** The value of a one-element tensor, read asynchronously (works on every device). */
+export async function scalar(t: tsr.Tensor): Promise<number> {
+  return (await t.data())[0]!;
+}
+
+/** Whether the device's memory is host-visible (some input checks need a synchronous read). */
+export function hostReadable(device: string): boolean {
+  return typeof tsr.getBackend(device).readSync === 'function';
 }

@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tsr from '../../src/index.js';
-import { Rng, checkOp, testDevices, toTensor } from '../helpers/check.js';
+import { Rng, checkOp, hostReadable, testDevices, toTensor } from '../helpers/check.js';
 import { Arr, map, reduce, sumOf, unravel } from '../helpers/reference.js';
 
 function softmaxRef(a: Arr, axis: number): Arr {
@@ -55,7 +55,8 @@ for (const device of testDevices()) {
     });
     it('crossEntropy rejects out-of-range labels and wrong shapes', () => {
       const x = tsr.zeros([2, 3], { device });
-      assert.throws(() => tsr.crossEntropy(x, tsr.tensor(new Int32Array([0, 3]), { device })), /crossEntropy: label 3 at position 1 is out of range for 3 classes/);
+      // label values are checked where a synchronous read is possible; fit checks labels on the host for every device
+      if (hostReadable(device)) assert.throws(() => tsr.crossEntropy(x, tsr.tensor(new Int32Array([0, 3]), { device })), /crossEntropy: label 3 at position 1 is out of range for 3 classes/);
       assert.throws(() => tsr.crossEntropy(x, tsr.tensor(new Int32Array([0, 1, 2]), { device })), /crossEntropy: integer labels must be \[2\]/);
     });
     it('layerNorm with scale and shift', async () => {

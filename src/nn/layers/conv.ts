@@ -1,10 +1,8 @@
 // Conv2D and the pooling layers, channels-last (NHWC) like Keras.
 import { fail } from '../../core/errors.js';
-import * as E from '../../core/expr.js';
 import { getDefaultDevice } from '../../backends/registry.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { activationExpr, type ActivationName } from '../../ops/activations.js';
-import { applyExpr, fuse } from '../../ops/apply.js';
+import { activationExpr, type ActivationName, biasActivation } from '../../ops/activations.js';
 import { conv2d } from '../../ops/conv.js';
 import { avgPool2d, maxPool2d } from '../../ops/pool.js';
 import { mean } from '../../ops/reduce.js';
@@ -74,9 +72,7 @@ export class Conv2D extends Layer {
 
   forward(x: Tensor): Tensor {
     const y = conv2d(x, this.weight('kernel'), { strides: this.strides, padding: this.padding, dilations: this.dilationRate, groups: this.groups });
-    const act = activationExpr(this.activation);
-    if (this.useBias) return applyExpr(this.name, act(E.add(E.input(0), E.input(1))), [y, this.weight('bias')]);
-    return this.activation === 'linear' ? y : fuse(this.name, (a) => act(E.lift(a!)), y);
+    return biasActivation(this.name, y, this.useBias ? this.weight('bias') : undefined, this.activation);
   }
 }
 

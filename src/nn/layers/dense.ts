@@ -3,8 +3,7 @@ import { fail, shapeStr } from '../../core/errors.js';
 import * as E from '../../core/expr.js';
 import { getDefaultDevice } from '../../backends/registry.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { activationExpr, type ActivationName } from '../../ops/activations.js';
-import { applyExpr, fuse } from '../../ops/apply.js';
+import { activationExpr, type ActivationName, biasActivation } from '../../ops/activations.js';
 import { matmul } from '../../ops/matmul.js';
 import { sumExpr } from '../../ops/reduce.js';
 import { type Initializer, initialize } from '../initializers.js';
@@ -56,9 +55,7 @@ export class Dense extends Layer {
     const kernel = this.weight('kernel');
     if (x.shape[x.rank - 1] !== kernel.shape[0]) fail(this.name, `expected ${kernel.shape[0]} input features, got input of shape ${shapeStr(x.shape)}`);
     const y = matmul(x, kernel);
-    const act = activationExpr(this.activation);
-    if (this.useBias) return applyExpr(this.name, act(E.add(E.input(0), E.input(1))), [y, this.weight('bias')]);
-    return this.activation === 'linear' ? y : fuse(this.name, (a) => act(E.lift(a!)), y);
+    return biasActivation(this.name, y, this.useBias ? this.weight('bias') : undefined, this.activation);
   }
 
   /** The L2 penalty of this layer, if any. */

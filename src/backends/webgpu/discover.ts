@@ -1,0 +1,54 @@
+// Finding a WebGPU adapter: navigator.gpu in browsers, the `webgpu` package (Dawn) in Node.
+import { WebGpuBackend } from './webgpu-backend.js';
+
+export interface WebGpuOptions {
+  /** pick the adapter whose description contains this text */
+  adapterName?: string;
+  powerPreference?: 'high-performance' | 'low-power';
+}
+
+async function gpuEntry(): Promise<{ gpu: GPU; source: string } | { error: string }> {
+  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+  if (nav?.gpu) return { gpu: nav.gpu, source: 'navigator.gpu' };
+  if (typeof process === 'undefined' || !process.versions?.node) return { error: 'this browser has no navigator.gpu (WebGPU)' };
+  try {
+    const pkg = 'webgpu';
+    const dawn = (await import(pkg)) as { create: (flags: string[]) => GPU; globals: Record<string, unknown> };
+    Object.assign(globalThis, dawn.globals);
+    return { gpu: dawn.create([]), source: 'webgpu (Dawn) package' };
+  } catch (e) {
+    return { error: `the optional 'webgpu' package (Dawn) could not be loaded: ${(e as Error).message.split('\n')[0]}` };
+  }
+}
+
+/** Dawn's GPU instance must outlive every device made from it; dropping it crashes the process. */
+const keepAlive: GPU[] = [];
+
+const NO_ADAPTER_HINT =
+  'no WebGPU adapter was found; on Linux install Vulkan drivers (Debian/Ubuntu: `apt install mesa-vulkan-drivers libvulkan1`, ' +
+  'Mesa 24 or newer, e.g. from bookworm-backports) or the GPU vendor\'s driver';
+
+/** Creates the webgpu backend, or says why it cannot. */
+export async function createWebGpuBackend(opts: WebGpuOptions = {}): Promise<WebGpuBackend | { reason: string }> {
+  const entry = await gpuEntry();
+  if ('error' in entry) return { reason: entry.error };
+  keepAlive.push(entry.gpu);
+  let adapter: GPUAdapter | null = null;
+  try {
+    adapter = await entry.gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
+  } catch (e) {
+    return { reason: `requestAdapter failed (${(e as Error).message}); ${NO_ADAPTER_HINT}` };
+  }
+  if (!adapter) return { reason: `${NO_ADAPTER_HINT} (tried ${entry.source})` };
+  const info = adapter.info ?? ({} as GPUAdapterInfo);
+  const name = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'WebGPU adapter';
+  if (opts.adapterName && !name.toLowerCase().includes(opts.adapterName.toLowerCase())) {
+    return { reason: `the adapter '${name}' does not match '${opts.adapterName}'` };
+  }
+  const want: Record<string, number> = {};
+  for (const k of ['maxStorageBuffersPerShaderStage', 'maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupStorageSize'] as const) {
+    want[k] = adapter.limits[k];
+  }
+  const device = await adapter.requestDevice({ requiredLimits: want });
+  return new WebGpuBackend(device, info, name);
+}

@@ -1,0 +1,150 @@
+// The WebGPU runtime under the backend: pooled buffers, one compute pass that collects
+// dispatches until a read (the only sync point), cached pipelines, and errors that surface on
+// the next operation instead of hanging.
+import { TesseraError } from '../../core/errors.js';
+
+/** A storage buffer kernel argument; `write` only marks the intent (all bind read_write). */
+export interface Binding { buffer: GPUBuffer }
+
+export interface Kernel { pipeline: GPUComputePipeline; source: string; label: string }
+
+const STORAGE = 0x0080 | 0x0004 | 0x0008; // STORAGE | COPY_SRC | COPY_DST
+const MAP_READ = 0x0001, COPY_DST = 0x0008;
+/** Submit after this many dispatches so the device starts while the host keeps encoding. */
+const DISPATCHES_PER_SUBMIT = 256;
+const MAX_GROUPS = 65535;
+
+export class GpuRuntime {
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private dispatches = 0;
+  private readonly pool = new Map<number, GPUBuffer[]>();
+  private readonly pipelines = new Map<string, Kernel>();
+  private readonly transient: GPUBuffer[] = [];
+  private deferred: Error | null = null;
+  private lost = false;
+  bytesReserved = 0;
+
+  constructor(readonly device: GPUDevice, readonly label: string) {
+    // device.lost is not awaited: in Dawn's Node build a pending lost-promise keeps the
+    // process alive and crashes it at exit. A lost device shows up as failed reads and errors.
+    device.addEventListener?.('uncapturederror', (e) => {
+      this.deferred ??= new TesseraError('webgpu', `device error: ${(e as GPUUncapturedErrorEvent).error.message}`);
+    });
+  }
+
+  /** Throws an error that happened asynchronously, at the first op after it. */
+  check(): void {
+    if (this.deferred) {
+      const e = this.deferred;
+      if (!this.lost) this.deferred = null;
+      throw e;
+    }
+  }
+
+  createBuffer(bytes: number): GPUBuffer {
+    this.check();
+    const size = Math.max(16, Math.ceil(bytes / 16) * 16);
+    const reuse = this.pool.get(size)?.pop();
+    if (reuse) return reuse;
+    const limit = this.device.limits.maxStorageBufferBindingSize;
+    if (size > limit) throw new TesseraError('webgpu', `out of memory: a tensor of ${bytes} bytes exceeds the device's largest storage buffer (${limit} bytes)`);
+    this.device.pushErrorScope('out-of-memory');
+    const buffer = this.device.createBuffer({ size, usage: STORAGE });
+    void this.device.popErrorScope().then((err) => {
+      if (err) this.deferred ??= new TesseraError('webgpu', `out of memory: could not allocate ${bytes} bytes (${this.bytesReserved} bytes reserved by tessera): ${err.message}`);
+    });
+    this.bytesReserved += size;
+    return buffer;
+  }
+
+  releaseBuffer(buffer: GPUBuffer): void {
+    let list = this.pool.get(buffer.size);
+    if (!list) this.pool.set(buffer.size, (list = []));
+    list.push(buffer);
+  }
+
+  kernel(key: string, source: () => string, label: string): Kernel {
+    let k = this.pipelines.get(key);
+    if (k) return k;
+    const code = source();
+    this.device.pushErrorScope('validation');
+    const module = this.device.createShaderModule({ code, label });
+    const pipeline = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label });
+    void this.device.popErrorScope().then((err) => {
+      if (err) {
+        const numbered = code.split('\n').map((l, i) => `${String(i + 1).padStart(4)}: ${l}`).join('\n');
+        this.deferred ??= new TesseraError('webgpu', `kernel '${label}' failed to compile: ${err.message}\n${numbered}`);
+      }
+    });
+    this.pipelines.set(key, (k = { pipeline, source: code, label }));
+    return k;
+  }
+
+  /** Encodes one dispatch of `threads` invocations (x-major, 2-D grid beyond 65535 groups). */
+  dispatch(kernel: Kernel, meta: Int32Array, buffers: readonly GPUBuffer[], groups: [number, number, number]): void {
+    this.check();
+    const metaBuffer = this.device.createBuffer({ size: Math.max(16, Math.ceil(meta.byteLength / 16) * 16), usage: 0x0080, mappedAtCreation: true });
+    new Int32Array(metaBuffer.getMappedRange()).set(meta);
+    metaBuffer.unmap();
+    this.transient.push(metaBuffer);
+    const bindGroup = this.device.createBindGroup({
+      layout: kernel.pipeline.getBindGroupLayout(0),
+      entries: [metaBuffer, ...buffers].map((buffer, binding) => ({ binding, resource: { buffer } })),
+    });
+    if (!this.pass) {
+      this.encoder = this.device.createCommandEncoder();
+      this.pass = this.encoder.beginComputePass();
+    }
+    this.pass.setPipeline(kernel.pipeline);
+    this.pass.setBindGroup(0, bindGroup);
+    this.pass.dispatchWorkgroups(...groups);
+    if (++this.dispatches >= DISPATCHES_PER_SUBMIT) this.flush();
+  }
+
+  /** Groups for `n` one-dimensional work items of `perGroup` each. */
+  static grid(n: number, perGroup: number): [number, number, number] {
+    const groups = Math.max(1, Math.ceil(n / perGroup));
+    return groups <= MAX_GROUPS ? [groups, 1, 1] : [MAX_GROUPS, Math.ceil(groups / MAX_GROUPS), 1];
+  }
+
+  /** Submits everything encoded so far. */
+  flush(): void {
+    if (!this.pass) return;
+    this.pass.end();
+    this.device.queue.submit([this.encoder!.finish()]);
+    this.pass = null;
+    this.encoder = null;
+    this.dispatches = 0;
+    // destroyed buffers stay alive until the submitted work that uses them is done
+    for (const b of this.transient.splice(0)) b.destroy();
+  }
+
+  write(buffer: GPUBuffer, data: ArrayBufferView): void {
+    this.check();
+    // earlier dispatches must read the old contents first
+    this.flush();
+    this.device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, Math.ceil(data.byteLength / 4) * 4);
+  }
+
+  async read(buffer: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
+    this.check();
+    this.flush();
+    const size = Math.max(16, Math.ceil(bytes / 16) * 16);
+    const staging = this.device.createBuffer({ size, usage: MAP_READ | COPY_DST });
+    const enc = this.device.createCommandEncoder();
+    enc.copyBufferToBuffer(buffer, 0, staging, 0, Math.min(size, buffer.size));
+    this.device.queue.submit([enc.finish()]);
+    try {
+      await staging.mapAsync(0x0001);
+    } catch (e) {
+      this.check();
+      throw new TesseraError('webgpu', `reading a tensor failed: ${(e as Error).message}`);
+    }
+    const out = staging.getMappedRange(0, Math.ceil(bytes / 4) * 4).slice(0);
+    staging.unmap();
+    staging.destroy();
+    this.check();
+    return out;
+  }
+}
