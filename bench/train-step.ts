@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import * as tsr from '../src/index.js';
 import { findTorchPython, header, pad, timeMs } from './harness.js';
 
-interface Workload { workload: 'mlp' | 'cnn'; batch: number; steps: number; repeats: number }
+export interface Workload { workload: 'mlp' | 'cnn'; batch: number; steps: number; repeats: number }
 
 const WORKLOADS: Workload[] = [
   { workload: 'mlp', batch: 32, steps: 300, repeats: 5 },
@@ -14,7 +14,7 @@ const WORKLOADS: Workload[] = [
   { workload: 'cnn', batch: 64, steps: 6, repeats: 5 },
 ];
 
-function model(kind: 'mlp' | 'cnn'): tsr.Sequential {
+export function model(kind: 'mlp' | 'cnn'): tsr.Sequential {
   tsr.setSeed(0);
   if (kind === 'mlp') {
     return tsr.sequential([
@@ -92,4 +92,5 @@ function main(): void {
   console.log(`\nratio = tessera samples/s / PyTorch samples/s (median of ${rounds} alternating rounds; >1 means tessera is faster)`);
 }
 
-main();
+// run only when executed directly, not when imported by other benchmarks
+if (import.meta.url === `file://${process.argv[1]}`) main();

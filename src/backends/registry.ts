@@ -72,9 +72,14 @@ export function getDefaultDevice(): string {
   return defaultDevice;
 }
 
-/** 'auto' picks the fastest registered device: a GPU backend if one registered, else cpu. */
+/** A software rasteriser (lavapipe, SwiftShader) is slower than the CPU backend. */
+function isSoftware(b: Backend): boolean {
+  return /llvmpipe|lavapipe|swiftshader|software/i.test(b.info().description);
+}
+
+/** 'auto' picks a hardware GPU backend if one is registered (see initDevices), else cpu. */
 export function setDefaultDevice(name: string): string {
-  const chosen = name === 'auto' ? (availableDevices().find((n) => n !== 'cpu') ?? 'cpu') : name;
+  const chosen = name === 'auto' ? (availableDevices().find((n) => n !== 'cpu' && !isSoftware(getBackend(n))) ?? 'cpu') : name;
   getBackend(chosen);
   defaultDevice = chosen;
   return chosen;

@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import { parseArgs } from 'node:util';
-import { setDefaultDevice } from '../backends/registry.js';
+import { initDevices, releaseDevices, setDefaultDevice } from '../backends/registry.js';
 import { fail } from '../core/errors.js';
 import { fashionMnist, hint } from '../data/fashion-mnist.js';
 import { setSeed } from '../ops/random.js';
@@ -16,7 +16,7 @@ export const TRAIN_HELP = `tessera train — train a Fashion-MNIST classifier (t
 
 Options:
   --model mlp|cnn     the Keras tutorial MLP (default) or conv32-pool-conv64-pool-dense128-dense10
-  --device D          auto (default), cpu, ... (see tessera devices)
+  --device D          auto (default: a hardware GPU if there is one, else cpu), cpu or webgpu
   --epochs N          passes over the training set (default 10 for mlp, 5 for cnn)
   --batch-size N      samples per step (default 32)
   --lr X              Adam learning rate (default 0.001)
@@ -57,9 +57,26 @@ export async function train(argv: string[]): Promise<number> {
   const lr = num('lr', values.lr, false);
   const seed = num('seed', values.seed, true);
   const verbose = num('verbose', values.verbose, true) as 0 | 1 | 2;
+  const validationSplit = num('validation-split', values['validation-split'], false);
   const log = values.json ? (s: string) => process.stderr.write(s + '\n') : (s: string) => console.log(s);
 
-  const device = setDefaultDevice(values.device!);
+  if (values.device !== 'cpu') await initDevices();
+  try {
+    return await trainOn(values.device!, { kind, epochs, batchSize, lr, seed, verbose, validationSplit, values, log });
+  } finally {
+    // an open GPU device keeps Node's event loop alive
+    await releaseDevices();
+  }
+}
+
+interface TrainSettings {
+  kind: ModelKind; epochs: number; batchSize: number; lr: number; seed: number; verbose: 0 | 1 | 2; validationSplit: number;
+  values: { data?: string; plot?: string; save?: string; json?: boolean; 'validation-split'?: string };
+  log: (s: string) => void;
+}
+
+async function trainOn(deviceName: string, { kind, epochs, batchSize, lr, seed, verbose, validationSplit, values, log }: TrainSettings): Promise<number> {
+  const device = setDefaultDevice(deviceName);
   setSeed(seed);
   const data = await fashionMnist({ dir: values.data, device });
   log(`data: ${data.source} (${data.train.images.shape[0]} train / ${data.test.images.shape[0]} test images)`);
@@ -70,7 +87,6 @@ export async function train(argv: string[]): Promise<number> {
   model.compile({ optimizer: adam({ learningRate: lr }), loss: sparseCategoricalCrossentropy({ fromLogits: true }), metrics: ['accuracy'] });
   if (verbose > 0 && !values.json) model.summary(log);
   const started = performance.now();
-  const validationSplit = num('validation-split', values['validation-split'], false);
   const history = await model.fit(data.train.images, data.train.labels, {
     epochs, batchSize, validationSplit, seed, verbose: values.json ? 0 : verbose,
     validationData: validationSplit > 0 ? undefined : [data.test.images, data.test.labels],

@@ -91,11 +91,13 @@ export const sqrt = (a: ExprLike) => unary('sqrt', a);
 const FLOAT32_MIN_NORMAL = 1.1754943508222875e-38;
 
 /**
- * Flush-to-zero: subnormal results become 0. Decaying optimizer state otherwise sticks at the
- * smallest subnormal (0.9 * 1.4e-45 rounds back up), where x86 vector arithmetic is very slow.
+ * Flush-to-zero: values below `below` (default: the subnormals) become 0. Decaying optimizer
+ * state otherwise sinks into subnormals (and sticks at the smallest: 0.9 * 1.4e-45 rounds back
+ * up), where x86 vector arithmetic runs many times slower. WebAssembly cannot set the CPU's
+ * flush-to-zero mode, so kernels do it explicitly.
  */
-export function flushToZero(e: Expr): Expr {
-  return where(binary('lt', unary('abs', e), FLOAT32_MIN_NORMAL), 0, e);
+export function flushToZero(e: Expr, below = FLOAT32_MIN_NORMAL): Expr {
+  return where(binary('lt', unary('abs', e), below), 0, e);
 }
 
 const keys = new WeakMap<Expr, string>();

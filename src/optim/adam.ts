@@ -11,11 +11,16 @@ export interface AdamOptions extends OptimizerOptions {
   weightDecay?: number;
 }
 
+/** Optimizer state below this is treated as zero (see flushToZero). */
+export const NEGLIGIBLE = 1e-30;
+
 // inputs: p, g, m, v; params: step size, beta1, beta2, 1/sqrt(1 - beta2^t), epsilon, lr * weightDecay
 const p = E.input(0), g = E.input(1), m = E.input(2), v = E.input(3);
 const [stepSize, b1, b2, vScale, eps, decay] = [0, 1, 2, 3, 4, 5].map(E.param) as [E.Expr, E.Expr, E.Expr, E.Expr, E.Expr, E.Expr];
-const newM = E.flushToZero(E.add(E.mul(b1, m), E.mul(E.sub(1, b1), g)));
-const newV = E.flushToZero(E.add(E.mul(b2, v), E.mul(E.mul(E.sub(1, b2), g), g)));
+// moments below 1e-30 move no weight, and once products like stepSize * m go subnormal every
+// update of that element runs at a fraction of the speed: they become exactly 0
+const newM = E.flushToZero(E.add(E.mul(b1, m), E.mul(E.sub(1, b1), g)), NEGLIGIBLE);
+const newV = E.flushToZero(E.add(E.mul(b2, v), E.mul(E.mul(E.sub(1, b2), g), g)), NEGLIGIBLE);
 const newP = E.sub(E.sub(p, E.mul(decay, p)), E.div(E.mul(stepSize, newM), E.add(E.mul(E.sqrt(newV), vScale), eps)));
 
 export class Adam extends Optimizer {

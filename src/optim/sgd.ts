@@ -1,6 +1,7 @@
 // SGD (momentum, Nesterov) and RMSprop, each one fused kernel per parameter.
 import * as E from '../core/expr.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { NEGLIGIBLE } from './adam.js';
 import { Optimizer, type OptimizerOptions } from './optimizer.js';
 
 export interface SgdOptions extends OptimizerOptions { momentum?: number; nesterov?: boolean; weightDecay?: number }
@@ -9,7 +10,7 @@ const p = E.input(0), g = E.input(1), s = E.input(2);
 const [lrP, mom, wd] = [0, 1, 2].map(E.param) as [E.Expr, E.Expr, E.Expr];
 // PyTorch's formulation: buf = momentum * buf + g; step along buf (or g + momentum * buf for Nesterov)
 const gDecayed = E.add(g, E.mul(wd, p));
-const buf = E.flushToZero(E.add(E.mul(mom, s), gDecayed));
+const buf = E.flushToZero(E.add(E.mul(mom, s), gDecayed), NEGLIGIBLE);
 const plainP = E.sub(p, E.mul(lrP, gDecayed));
 const momentumP = E.sub(p, E.mul(lrP, buf));
 const nesterovP = E.sub(p, E.mul(lrP, E.add(gDecayed, E.mul(mom, buf))));
@@ -38,10 +39,10 @@ export class SGD extends Optimizer {
 export interface RmspropOptions extends OptimizerOptions { rho?: number; epsilon?: number; momentum?: number }
 
 const [rLr, rho, rEps, rMom] = [0, 1, 2, 3].map(E.param) as [E.Expr, E.Expr, E.Expr, E.Expr];
-const ms = E.flushToZero(E.add(E.mul(rho, s), E.mul(E.mul(E.sub(1, rho), g), g)));
+const ms = E.flushToZero(E.add(E.mul(rho, s), E.mul(E.mul(E.sub(1, rho), g), g)), NEGLIGIBLE);
 const mb = E.input(3);
 const rStep = E.div(g, E.add(E.sqrt(ms), rEps));
-const rBuf = E.flushToZero(E.add(E.mul(rMom, mb), rStep));
+const rBuf = E.flushToZero(E.add(E.mul(rMom, mb), rStep), NEGLIGIBLE);
 
 export class RMSprop extends Optimizer {
   protected readonly slots = 2;

@@ -175,6 +175,7 @@ export abstract class Model extends Layer {
     const verbose: Verbose = opts.verbose ?? 1;
     const progress = new Progress(verbose, epochs, steps);
     const callbacks = opts.callbacks ?? [];
+    const batchListeners = callbacks.filter((c) => c.onBatchEnd);
     callbacks.forEach((c) => c.setModel?.(this));
     const history: History = { epoch: [], history: {} };
     this.stopTraining = false;
@@ -198,9 +199,12 @@ export abstract class Model extends Layer {
         this.metrics.forEach((m, i) => tally.add(m.name, ...counts[i]!));
         step++;
         samples += n;
-        const batchLogs = tally.logs();
-        progress.batchEnd(step, samples, batchLogs);
-        for (const c of callbacks) await c.onBatchEnd?.(step - 1, batchLogs);
+        // per-batch logs only when something shows or receives them
+        if (progress.live || batchListeners.length) {
+          const batchLogs = tally.logs();
+          progress.batchEnd(step, samples, batchLogs);
+          for (const c of batchListeners) await c.onBatchEnd!(step - 1, batchLogs);
+        }
       };
       if (train) {
         const n = train.x.shape[0]!;

@@ -17,6 +17,9 @@ export class Progress {
   private lastDraw = 0;
   private readonly tty: boolean;
 
+  /** Whether the bar redraws during an epoch (a terminal with verbose 1). */
+  get live(): boolean { return this.tty; }
+
   constructor(private readonly verbose: Verbose, private readonly epochs: number, private readonly steps: number, private readonly out: NodeJS.WriteStream = process.stdout) {
     this.tty = verbose === 1 && !!out.isTTY;
   }
