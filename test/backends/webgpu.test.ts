@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import * as tsr from '../../src/index.js';
 import { createWebGpuBackend } from '../../src/backends/webgpu/discover.js';
 import type { WebGpuBackend } from '../../src/backends/webgpu/webgpu-backend.js';
-import { scalar, testDevices } from '../helpers/check.js';
+import { scalar, settledMemory, testDevices } from '../helpers/check.js';
 
 const skip = testDevices().includes('webgpu') ? false : 'runs in the WebGPU pass (npm run test:webgpu; CI uses Mesa lavapipe)';
 
@@ -66,7 +66,7 @@ describe('webgpu device', { skip }, () => {
       const y = tsr.randint(0, 2, [64], { seed: 4 });
       const bright = tsr.tidy(() => tsr.add(x, tsr.mul(y.cast('float32').reshape([64, 1, 1, 1]), tsr.pad(tsr.ones([8, 4, 1]), [[0, 0], [0, 4], [0, 0]]))));
       const seen: number[] = [];
-      const h = await m.fit(bright, y, { epochs: 6, batchSize: 16, verbose: 0, callbacks: [{ onEpochEnd: () => { seen.push(tsr.memory().numTensors); } }] });
+      const h = await m.fit(bright, y, { epochs: 6, batchSize: 16, verbose: 0, callbacks: [{ onEpochEnd: async () => { seen.push((await settledMemory()).numTensors); } }] });
       assert.equal(seen[5], seen[0]);
       assert.ok(h.history['accuracy']![5]! > 0.9, `accuracy ${h.history['accuracy']}`);
       assert.equal(m.predict(bright).device, 'webgpu');

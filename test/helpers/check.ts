@@ -125,3 +125,15 @@ export async function scalar(t: tsr.Tensor): Promise<number> {
 export function hostReadable(device: string): boolean {
   return typeof tsr.getBackend(device).readSync === 'function';
 }
+
+/**
+ * Live memory after unreachable tensors are collected (node --expose-gc), so counts taken at
+ * two moments compare what the code under test holds, not when the GC last ran.
+ */
+export async function settledMemory(): Promise<tsr.MemoryInfo> {
+  for (let i = 0; i < 3 && typeof globalThis.gc === 'function'; i++) {
+    globalThis.gc();
+    await new Promise((r) => setTimeout(r, 0));
+  }
+  return tsr.memory();
+}

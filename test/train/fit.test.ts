@@ -5,6 +5,7 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tsr from '../../src/index.js';
+import { settledMemory } from '../helpers/check.js';
 
 /** Three separable blobs in 2-D. */
 function blobs(n: number, seed: number): { x: tsr.Tensor; y: tsr.Tensor } {
@@ -50,7 +51,7 @@ describe('Model.fit', () => {
     const seen: [number, number][] = [];
     await m.fit(x, y, {
       epochs: 10, batchSize: 64, validationSplit: 0.1, verbose: 0,
-      callbacks: [{ onEpochEnd: () => { const mem = tsr.memory(); seen.push([mem.numTensors, mem.numBytes]); } }],
+      callbacks: [{ onEpochEnd: async () => { const mem = await settledMemory(); seen.push([mem.numTensors, mem.numBytes]); } }],
     });
     assert.deepEqual(seen[9], seen[0]);
     const before = tsr.memory();
