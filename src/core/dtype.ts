@@ -5,7 +5,7 @@ export type DType = 'float32' | 'int32' | 'bool';
 export type StorageDType = DType | 'float16' | 'bfloat16';
 export type TypedArray = Float32Array | Int32Array | Uint8Array;
 
-export const DTYPES: readonly DType[] = ['float32', 'int32', 'bool'];
+const DTYPES: readonly DType[] = ['float32', 'int32', 'bool'];
 
 export function isDType(x: unknown): x is DType {
   return typeof x === 'string' && (DTYPES as readonly string[]).includes(x);

@@ -120,26 +120,3 @@ function computeKey(e: Expr): string {
     case 'cast': return `cast:${e.dtype}(${exprKey(e.a)})`;
   }
 }
-
-/** Highest input index used, plus one. */
-export function inputCount(e: Expr): number {
-  switch (e.kind) {
-    case 'input': return e.index + 1;
-    case 'param': case 'const': return 0;
-    case 'unary': case 'cast': return inputCount(e.a);
-    case 'binary': return Math.max(inputCount(e.a), inputCount(e.b));
-    case 'where': return Math.max(inputCount(e.cond), inputCount(e.a), inputCount(e.b));
-  }
-}
-
-/** Replaces each input i by `replacement[i]` (used to compose expressions). */
-export function substitute(e: Expr, replacement: readonly Expr[]): Expr {
-  switch (e.kind) {
-    case 'input': return replacement[e.index] ?? e;
-    case 'param': case 'const': return e;
-    case 'unary': return { ...e, a: substitute(e.a, replacement) };
-    case 'cast': return { ...e, a: substitute(e.a, replacement) };
-    case 'binary': return { ...e, a: substitute(e.a, replacement), b: substitute(e.b, replacement) };
-    case 'where': return { ...e, cond: substitute(e.cond, replacement), a: substitute(e.a, replacement), b: substitute(e.b, replacement) };
-  }
-}

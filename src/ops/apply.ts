@@ -20,7 +20,7 @@ function vjpOf(expr: Expr, nInputs: number): Map<number, Expr> {
 }
 
 /** Axes of `full` that must be summed to produce a tensor of `target`'s shape. */
-export function reducedAxes(full: Shape, target: Shape): number[] {
+function reducedAxes(full: Shape, target: Shape): number[] {
   const lead = full.length - target.length;
   const axes: number[] = [];
   for (let d = 0; d < full.length; d++) {
@@ -103,10 +103,6 @@ export function fillLike(like: Tensor, shape: Shape, value: number, dtype: DType
   const out = empty(like.backend, shape, dtype);
   out.backend.elementwise([{ kind: 'const', value, dtype }], [], [out.storageView]);
   return out;
-}
-
-export function isTensor(x: unknown): x is Tensor {
-  return x instanceof Tensor;
 }
 
 /**

@@ -9,7 +9,7 @@ import { attachGrad, isGradEnabled, noGrad } from '../tensor/autograd.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { applyExpr, attachExprGrad, fuse } from './apply.js';
 import { backendOf, empty, requireFloat, viewAs } from './util.js';
-import { expand, reshape } from './views.js';
+import { reshape } from './views.js';
 
 export type Axes = number | readonly number[] | undefined;
 
@@ -127,8 +127,3 @@ function argExtremum(op: 'argmax' | 'argmin', x: Tensor, axisArg: number | undef
 /** Index of the largest value along axis (over the flattened tensor if omitted); int32. */
 export const argmax = (x: Tensor, axis?: number, keepDims = false) => argExtremum('argmax', x, axis, keepDims);
 export const argmin = (x: Tensor, axis?: number, keepDims = false) => argExtremum('argmin', x, axis, keepDims);
-
-/** Broadcasts a reduced gradient back to the input shape (used by custom rules). */
-export function unreduce(g: Tensor, full: readonly number[], axes: readonly number[]): Tensor {
-  return expand(reshape(g, keptShape(full, axes)), full);
-}

@@ -1,6 +1,6 @@
 // Turns expression trees into JavaScript source, one local per distinct subexpression.
 import type { Expr } from '../../core/expr.js';
-import { exprKey } from '../../core/expr.js';
+import { CseEmitter } from '../cse-emitter.js';
 
 /** Abramowitz & Stegun 7.1.26: |error| < 1.5e-7, below float32 resolution. */
 export function erf(x: number): number {
@@ -11,28 +11,19 @@ export function erf(x: number): number {
   return s * y;
 }
 
-export class ExprEmitter {
-  readonly lines: string[] = [];
+export class ExprEmitter extends CseEmitter {
   readonly params = new Set<number>();
-  private readonly memo = new Map<string, string>();
-  private count = 0;
 
   /** `readInput(i)` returns the JS expression that loads input i at the current index. */
-  constructor(private readonly readInput: (index: number) => string) {}
-
-  emit(e: Expr): string {
-    const key = exprKey(e);
-    const known = this.memo.get(key);
-    if (known) return known;
-    const code = this.code(e);
-    if (e.kind === 'const') return code;
-    const name = `v${this.count++}`;
-    this.lines.push(`const ${name} = ${code};`);
-    this.memo.set(key, name);
-    return name;
+  constructor(private readonly readInput: (index: number) => string) {
+    super();
   }
 
-  private code(e: Expr): string {
+  protected declare(name: string, _e: Expr, code: string): string {
+    return `const ${name} = ${code};`;
+  }
+
+  protected code(e: Expr): string {
     switch (e.kind) {
       case 'input': return this.readInput(e.index);
       case 'param': this.params.add(e.index); return `P${e.index}`;

@@ -155,29 +155,34 @@ function paramCount(e: Expr): number {
 
 /**
  * Runs the kernel in SIMD if the expression and the (collapsed) layout allow it; returns
- * false to let the JavaScript kernel take it.
+ * false to let the JavaScript kernel take it. Layouts: up to three dimensions, the innermost
+ * contiguous or broadcast in every input, outputs dense. A third (outermost) dimension runs
+ * as one kernel call per index, with the pointers moved along.
  */
 export function tryWasmElementwise(exprs: readonly Expr[], inputs: readonly View[], outs: readonly View[], dims: readonly number[], strides: readonly (readonly number[])[], params: readonly number[]): boolean {
-  if (dims.length > 2) return false;
-  const innerLen = dims[dims.length - 1] ?? 1, outerLen = dims.length === 2 ? dims[0]! : 1;
-  const total = innerLen * outerLen;
+  if (dims.length > 3) return false;
+  const rank = dims.length;
+  const innerLen = dims[rank - 1] ?? 1, rowLen = rank >= 2 ? dims[rank - 2]! : 1, slabs = rank === 3 ? dims[0]! : 1;
+  const total = innerLen * rowLen * slabs;
   for (let j = 0; j < outs.length; j++) {
     const o = outs[j]!, s = strides[inputs.length + j]!;
     const st = o.storage as CpuStorage;
     if (o.offset !== 0 || st.size !== total || st.dtype === 'bool') return false;
-    if (dims.length === 2 && (s[1] !== 1 || s[0] !== innerLen)) return false;
-    if (dims.length === 1 && s[0] !== 1) return false;
+    // dense row-major: stride of each dimension is the product of the ones inside it
+    if (rank >= 1 && s[rank - 1] !== 1) return false;
+    if (rank >= 2 && s[rank - 2] !== innerLen) return false;
+    if (rank === 3 && s[0] !== innerLen * rowLen) return false;
   }
   const innerBroadcast: boolean[] = [];
   for (let k = 0; k < inputs.length; k++) {
     const s = strides[k]!;
-    const innerStride = dims.length ? s[dims.length - 1]! : 0;
+    const innerStride = rank ? s[rank - 1]! : 0;
     if (innerStride !== 0 && innerStride !== 1) return false;
     if ((inputs[k]!.storage as CpuStorage).dtype === 'bool') return false;
     innerBroadcast.push(innerStride === 0);
   }
   // a partial last vector of a row spills into the next row: not allowed when writing in place
-  if (outerLen > 1 && innerLen % 4 !== 0 && outs.some((o) => inputs.some((x) => x.storage === o.storage))) return false;
+  if (total > innerLen && innerLen % 4 !== 0 && outs.some((o) => inputs.some((x) => x.storage === o.storage))) return false;
 
   const key = `${exprs.map(exprKey).join(';')}|${inputs.length}|${outs.length}|${innerBroadcast.map(Number).join('')}`;
   let kernel = cache.get(key);
@@ -186,13 +191,18 @@ export function tryWasmElementwise(exprs: readonly Expr[], inputs: readonly View
     cache.set(key, kernel);
   }
   if (!kernel) return false;
-  const args: number[] = [];
-  for (const x of inputs) args.push((x.storage as CpuStorage).byteOffset + x.offset * bytesPerElement((x.storage as CpuStorage).dtype));
-  for (const o of outs) args.push((o.storage as CpuStorage).byteOffset);
-  args.push(innerLen, outerLen);
-  for (let k = 0; k < inputs.length; k++) args.push(dims.length === 2 ? strides[k]![0]! * 4 : 0);
-  for (let j = 0; j < outs.length; j++) args.push(innerLen * 4);
-  for (const p of params) args.push(p);
-  kernel(...args);
+  const inBase = inputs.map((x) => (x.storage as CpuStorage).byteOffset + x.offset * bytesPerElement((x.storage as CpuStorage).dtype));
+  const outBase = outs.map((o) => (o.storage as CpuStorage).byteOffset);
+  const rowStride = (k: number) => (rank >= 2 ? strides[k]![rank - 2]! * 4 : 0);
+  const tail = [
+    innerLen, rowLen,
+    ...inputs.map((_, k) => rowStride(k)),
+    ...outs.map(() => innerLen * 4),
+    ...params,
+  ];
+  for (let slab = 0; slab < slabs; slab++) {
+    const shift = (k: number) => (rank === 3 ? slab * strides[k]![0]! * 4 : 0);
+    kernel(...inBase.map((b, k) => b + shift(k)), ...outBase.map((b) => b + slab * innerLen * rowLen * 4), ...tail);
+  }
   return true;
 }

@@ -2,7 +2,7 @@
 // undefined (NaN handling, pow of negatives, log1p), helpers pin down the CPU's semantics.
 import type { DType } from '../../core/dtype.js';
 import type { Expr } from '../../core/expr.js';
-import { exprKey } from '../../core/expr.js';
+import { CseEmitter } from '../cse-emitter.js';
 
 export const WGSL_TYPE: Record<DType, string> = { float32: 'f32', int32: 'i32', bool: 'bool' };
 /** Storage element type on the GPU: booleans are stored as u32 (WGSL has no byte storage). */
@@ -55,27 +55,17 @@ function literal(value: number, dtype: DType): string {
   return `${s.includes('.') || s.includes('e') ? s : `${s}.0`}f`;
 }
 
-export class WgslEmitter {
-  readonly lines: string[] = [];
-  private readonly memo = new Map<string, string>();
-  private count = 0;
-
+export class WgslEmitter extends CseEmitter {
   /** `load(i)` is the WGSL expression reading input i (already converted to its WGSL type). */
-  constructor(private readonly load: (index: number) => string, private readonly param: (index: number) => string) {}
-
-  emit(e: Expr): string {
-    const key = exprKey(e);
-    const known = this.memo.get(key);
-    if (known) return known;
-    const code = this.code(e);
-    if (e.kind === 'const') return code;
-    const name = `v${this.count++}`;
-    this.lines.push(`let ${name}: ${WGSL_TYPE[e.dtype]} = ${code};`);
-    this.memo.set(key, name);
-    return name;
+  constructor(private readonly load: (index: number) => string, private readonly param: (index: number) => string) {
+    super();
   }
 
-  private code(e: Expr): string {
+  protected declare(name: string, e: Expr, code: string): string {
+    return `let ${name}: ${WGSL_TYPE[e.dtype]} = ${code};`;
+  }
+
+  protected code(e: Expr): string {
     switch (e.kind) {
       case 'input': return this.load(e.index);
       case 'param': return this.param(e.index);
