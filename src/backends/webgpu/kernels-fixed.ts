@@ -6,7 +6,9 @@ import { GpuRuntime } from './runtime.js';
 import { Slots, dtypeOf } from './storage.js';
 import { STORAGE_TYPE } from './wgsl-expr.js';
 
-const TILE = 16;
+// 64x64 output tiles, 16-deep K steps; each of the 16x16 invocations keeps a 4x4 block of
+// accumulators in registers, so every shared-memory value loaded is used four times.
+const BM = 64, BN = 64, BK = 16;
 
 /** out[b] = a[b] @ b[b]; views [B, M, K] x [B, K, N] -> [B, M, N] with any strides. */
 export function matmul(rt: GpuRuntime, a: View, b: View, out: View): void {
@@ -18,32 +20,48 @@ export function matmul(rt: GpuRuntime, a: View, b: View, out: View): void {
   const meta = Int32Array.from([m, n, k, a.offset, ...a.strides, b.offset, ...b.strides, out.offset, ...out.strides]);
   const kernel = rt.kernel(`matmul|${sa}${sb}${sc}|${slots.key()}`, () => `
 ${slots.declarations((d) => STORAGE_TYPE[d])}
-var<workgroup> ta: array<f32, ${TILE * TILE}>;
-var<workgroup> tb: array<f32, ${TILE * TILE}>;
-@compute @workgroup_size(${TILE}, ${TILE}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+var<workgroup> ta: array<f32, ${BK * BM}>;
+var<workgroup> tb: array<f32, ${BK * BN}>;
+@compute @workgroup_size(16, 16) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let M = md[0]; let N = md[1]; let K = md[2];
   let bz = i32(wid.z);
-  let row = i32(wid.y) * ${TILE} + i32(lid.y);
-  let col = i32(wid.x) * ${TILE} + i32(lid.x);
+  let m0 = i32(wid.y) * ${BM}; let n0 = i32(wid.x) * ${BN};
+  let tx = i32(lid.x); let ty = i32(lid.y);
+  let t = ty * 16 + tx;
   let aBase = md[3] + bz * md[4];
   let bBase = md[7] + bz * md[8];
-  var acc = 0.0f;
-  for (var t = 0; t < K; t += ${TILE}) {
-    let ak = t + i32(lid.x);
-    let bk = t + i32(lid.y);
-    var av = 0.0f;
-    if (row < M && ak < K) { av = b${sa}[aBase + row * md[5] + ak * md[6]]; }
-    var bv = 0.0f;
-    if (col < N && bk < K) { bv = b${sb}[bBase + bk * md[9] + col * md[10]]; }
-    ta[lid.y * ${TILE}u + lid.x] = av;
-    tb[lid.y * ${TILE}u + lid.x] = bv;
+  var acc: array<array<f32, 4>, 4>;
+  for (var k0 = 0; k0 < K; k0 += ${BK}) {
+    for (var q = 0; q < 4; q++) {
+      let idx = t + q * 256;
+      let ar = idx / ${BK}; let ak = idx % ${BK};
+      var av = 0.0f;
+      if (m0 + ar < M && k0 + ak < K) { av = b${sa}[aBase + (m0 + ar) * md[5] + (k0 + ak) * md[6]]; }
+      ta[ak * ${BM} + ar] = av;
+      let bk = idx / ${BN}; let bc = idx % ${BN};
+      var bv = 0.0f;
+      if (k0 + bk < K && n0 + bc < N) { bv = b${sb}[bBase + (k0 + bk) * md[9] + (n0 + bc) * md[10]]; }
+      tb[bk * ${BN} + bc] = bv;
+    }
     workgroupBarrier();
-    for (var q = 0u; q < ${TILE}u; q++) { acc += ta[lid.y * ${TILE}u + q] * tb[q * ${TILE}u + lid.x]; }
+    for (var kk = 0; kk < ${BK}; kk++) {
+      var ra: array<f32, 4>;
+      var rb: array<f32, 4>;
+      for (var i = 0; i < 4; i++) { ra[i] = ta[kk * ${BM} + ty * 4 + i]; rb[i] = tb[kk * ${BN} + tx * 4 + i]; }
+      for (var i = 0; i < 4; i++) { for (var j = 0; j < 4; j++) { acc[i][j] += ra[i] * rb[j]; } }
+    }
     workgroupBarrier();
   }
-  if (row < M && col < N) { b${sc}[md[11] + bz * md[12] + row * md[13] + col * md[14]] = acc; }
+  for (var i = 0; i < 4; i++) {
+    let row = m0 + ty * 4 + i;
+    if (row >= M) { continue; }
+    for (var j = 0; j < 4; j++) {
+      let col = n0 + tx * 4 + j;
+      if (col < N) { b${sc}[md[11] + bz * md[12] + row * md[13] + col * md[14]] = acc[i][j]; }
+    }
+  }
 }`, 'matmul');
-  rt.dispatch(kernel, meta, slots.buffers, [Math.ceil(n / TILE), Math.ceil(m / TILE), batch]);
+  rt.dispatch(kernel, meta, slots.buffers, [Math.ceil(n / BN), Math.ceil(m / BM), batch]);
 }
 
 function geometry(g: WindowGeometry): number[] {
