@@ -1,11 +1,11 @@
 // Expression kernels in WGSL: elementwise (one invocation per output element) and reductions
 // (one workgroup per output element, a strided loop then a shared-memory tree).
 import type { Expr } from '../../core/expr.js';
-import { exprKey } from '../../core/expr.js';
-import { collapseDims } from '../../core/shape.js';
+import { exprKey, input } from '../../core/expr.js';
+import { collapseDims, contiguousStrides } from '../../core/shape.js';
 import type { ReduceKind, View } from '../backend.js';
 import { GpuRuntime } from './runtime.js';
-import { Slots, dtypeOf } from './storage.js';
+import { GpuStorage, Slots, dtypeOf } from './storage.js';
 import { STORAGE_TYPE, WGSL_HELPERS, WGSL_TYPE, WgslEmitter, fromStorage, toStorage } from './wgsl-expr.js';
 
 const WG = 64;
@@ -93,16 +93,24 @@ export function reduce(rt: GpuRuntime, kind: ReduceKind, expr: Expr, inputs: rea
   const nOut = kept.shape.reduce((a, b) => a * b, 1);
   const nRed = red.shape.reduce((a, b) => a * b, 1);
   if (kept.shape.some((d) => d === 0)) return;
+  const arg = kind === 'argmax' || kind === 'argmin';
+  // few outputs over many elements: split each into chunks on separate workgroups, then
+  // reduce the partials in a second pass (a whole reduction on one workgroup idles a GPU)
+  const parts = !arg && nOut < 2048 && nRed >= 32768 ? Math.min(1024, Math.ceil(nRed / 8192)) : 1;
+  const chunk = Math.ceil(nRed / parts);
+  const outDtype = dtypeOf(out);
+  const partial = parts > 1 ? new GpuStorage(outDtype, nOut * parts, rt.createBuffer(nOut * parts * 4)) : null;
+  const target: View = partial ? { storage: partial, shape: out.shape, strides: out.strides, offset: 0 } : out;
+  const targetKeptStrides = partial ? contiguousStrides(kept.shape).map((st) => st * parts) : kept.strides[inputs.length]!;
   const slots = new Slots();
-  const inSlot = inputs.map((v) => slots.slot(v)), outSlot = slots.slot(out);
+  const inSlot = inputs.map((v) => slots.slot(v)), outSlot = slots.slot(target);
   const meta = new Meta();
-  meta.push(nOut, nRed);
+  meta.push(nOut, nRed, parts, chunk);
   const keptDimsAt = meta.push(...kept.shape), redDimsAt = meta.push(...red.shape);
   const inKeptAt = inputs.map((v, k) => meta.push(v.offset, ...kept.strides[k]!));
   const inRedAt = inputs.map((_, k) => meta.push(0, ...(red.strides[k] ?? [])));
-  const outAt = meta.push(out.offset, ...kept.strides[inputs.length]!);
+  const outAt = meta.push(target.offset, ...targetKeptStrides);
   const paramAt = meta.push(...params.map(f32Bits));
-  const arg = kind === 'argmax' || kind === 'argmin';
   const accType = WGSL_TYPE[expr.dtype === 'bool' ? 'int32' : expr.dtype];
   const key = `red|${kind}|${exprKey(expr)}|${kept.shape.length}|${red.shape.length}|${inSlot}|${outSlot}|${slots.key()}`;
   const better = (v: string, vi: string, a: string, ai: string) => kind === 'argmax'
@@ -123,16 +131,18 @@ export function reduce(rt: GpuRuntime, kind: ReduceKind, expr: Expr, inputs: rea
       `var<workgroup> sval: array<${arg ? 'f32' : accType}, ${WG}>;`,
       `var<workgroup> sbest: array<i32, ${WG}>;`,
       `@compute @workgroup_size(${WG}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {`,
-      'let o = i32(wid.x + wid.y * 65535u);',
+      'let w = i32(wid.x + wid.y * 65535u);',
+      'let o = w / md[2]; let chunkOf = w % md[2];',
+      'let lo = chunkOf * md[3]; let hi = min(md[1], lo + md[3]);',
       'let l = i32(lid.x);',
       ...offsets('o', kept.shape.length, keptDimsAt, [...inputs.map((_, k) => ({ name: `k${k}`, at: inKeptAt[k]! })), { name: 'ko', at: outAt }], 'p'),
       `var acc: ${arg ? 'f32' : accType} = ${arg ? identity(kind, 'f32') : identity(kind, accType)};`,
       'var best = -1i;',
       // blocked: each invocation folds ${WG} terms into a partial before adding it to its total,
       // which keeps float sums accurate however the compiler reorders arithmetic
-      `for (var blk = l; blk < md[1]; blk += ${WG * WG}) {`,
+      `for (var blk = lo + l; blk < hi; blk += ${WG * WG}) {`,
       `var part: ${arg ? 'f32' : accType} = ${arg ? '0.0f' : identity(kind, accType)};`,
-      `for (var r = blk; r < min(md[1], blk + ${WG * WG}); r += ${WG}) {`,
+      `for (var r = blk; r < min(hi, blk + ${WG * WG}); r += ${WG}) {`,
       ...offsets('r', red.shape.length, redDimsAt, inputs.map((_, k) => ({ name: `q${k}`, at: inRedAt[k]! })), 'z'),
       ...loads, ...em.lines, ...accumulate,
       '}',
@@ -144,9 +154,15 @@ export function reduce(rt: GpuRuntime, kind: ReduceKind, expr: Expr, inputs: rea
       'if (l < s) {', ...tree, '}',
       'workgroupBarrier();',
       '}',
-      `if (l == 0 && o < md[0]) { b${outSlot}[ko] = ${toStorage(dtypeOf(out), arg ? 'max(sbest[0], 0)' : `${WGSL_TYPE[dtypeOf(out)]}(sval[0])`)}; }`,
+      `if (l == 0 && o < md[0]) { b${outSlot}[ko + chunkOf] = ${toStorage(outDtype, arg ? 'max(sbest[0], 0)' : `${WGSL_TYPE[outDtype]}(sval[0])`)}; }`,
       '}',
     ].join('\n');
   }, `reduce ${kind} ${exprKey(expr).slice(0, 80)}`);
-  rt.dispatch(kernel, meta.array, slots.buffers, GpuRuntime.grid(nOut, 1));
+  rt.dispatch(kernel, meta.array, slots.buffers, GpuRuntime.grid(nOut * parts, 1));
+  if (!partial) return;
+  // second pass: the partials [...kept, parts] reduce into the real output
+  const r = kept.shape.length;
+  reduce(rt, kind, input(0, outDtype), [{ storage: partial, shape: [...kept.shape, parts], strides: [...targetKeptStrides, 1], offset: 0 }], [r],
+    { storage: out.storage, shape: [...kept.shape, 1], strides: [...kept.strides[inputs.length]!, 0], offset: out.offset });
+  rt.releaseBuffer(partial.buffer);
 }
