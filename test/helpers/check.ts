@@ -131,9 +131,15 @@ export function hostReadable(device: string): boolean {
  * two moments compare what the code under test holds, not when the GC last ran.
  */
 export async function settledMemory(): Promise<tsr.MemoryInfo> {
-  for (let i = 0; i < 3 && typeof globalThis.gc === 'function'; i++) {
+  if (typeof globalThis.gc !== 'function') return tsr.memory();
+  // finalizers run in their own tasks after a collection: wait until the count stops moving
+  let last = -1;
+  for (let i = 0; i < 20; i++) {
     globalThis.gc();
-    await new Promise((r) => setTimeout(r, 0));
+    await new Promise((r) => setTimeout(r, 10));
+    const now = tsr.memory().numTensors;
+    if (now === last) break;
+    last = now;
   }
   return tsr.memory();
 }
