@@ -4,7 +4,7 @@
 //   npm run build && node dist/bench/webgpu.js [--sizes 256,512,1024]
 import * as tsr from '../src/index.js';
 import { header, pad } from './harness.js';
-import { tesseraStepMs } from './train-step.js';
+import { model, tesseraStepMs } from './train-step.js';
 
 async function matmulMs(device: string, n: number, calls: number): Promise<number> {
   const a = tsr.rand([n, n], { seed: 1, device }), b = tsr.rand([n, n], { seed: 2, device });
@@ -50,7 +50,6 @@ async function main(): Promise<void> {
 /** Median ms per step on the default device, synchronised by reading the loss each step. */
 async function stepOnDevice(workload: 'mlp' | 'cnn', batch: number, steps: number): Promise<number> {
   const runs: number[] = [];
-  const { model } = await import('./train-step.js');
   const m = model(workload), opt = tsr.optimizers.adam();
   const x = tsr.rand(workload === 'mlp' ? [batch, 784] : [batch, 28, 28, 1], { seed: 1 }), y = tsr.randint(0, 10, [batch], { seed: 2 });
   const step = () => tsr.tidy(() => { const l = tsr.crossEntropy(m.apply(x), y); l.backward(); opt.step(m.parameters()); m.zeroGrad(); return l; });

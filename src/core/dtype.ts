@@ -29,6 +29,11 @@ export function dtypeOfArray(a: TypedArray): DType {
   return 'bool';
 }
 
+/** The IEEE-754 bits of v rounded to float32, as an unsigned 32-bit integer. */
+export function float32Bits(v: number): number {
+  return new Uint32Array(Float32Array.of(v).buffer)[0]!;
+}
+
 /** Result type of mixing two dtypes in arithmetic: bool < int32 < float32. */
 export function promoteTypes(a: DType, b: DType): DType {
   const rank = { bool: 0, int32: 1, float32: 2 } as const;

@@ -1,5 +1,6 @@
 // Adam and AdamW: moments and weights updated by one fused kernel per parameter.
 import * as E from '../core/expr.js';
+import { assignExpr } from '../ops/apply.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Optimizer, type OptimizerOptions } from './optimizer.js';
 
@@ -41,7 +42,7 @@ export class Adam extends Optimizer {
 
   protected update(param: Tensor, grad: Tensor, [mt, vt]: Tensor[], lr: number, step: number): void {
     const params = [lr / (1 - this.beta1 ** step), this.beta1, this.beta2, 1 / Math.sqrt(1 - this.beta2 ** step), this.epsilon, lr * this.weightDecay];
-    this.assign('adam', [param, mt!, vt!], [newP, newM, newV], [param, grad, mt!, vt!], params);
+    assignExpr('adam', [param, mt!, vt!], [newP, newM, newV], [param, grad, mt!, vt!], params);
   }
 }
 

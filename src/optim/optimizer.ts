@@ -2,7 +2,7 @@
 // gradient clipping by global norm, all without reading values back to the host.
 import { fail } from '../core/errors.js';
 import * as E from '../core/expr.js';
-import { applyExpr, assignExpr } from '../ops/apply.js';
+import { applyExpr } from '../ops/apply.js';
 import { zerosLike } from '../ops/creation.js';
 import { sumExpr } from '../ops/reduce.js';
 import { noGrad } from '../tensor/autograd.js';
@@ -87,9 +87,5 @@ export abstract class Optimizer {
   dispose(): void {
     for (const s of this.state.values()) s.forEach((t) => t.dispose());
     this.state.clear();
-  }
-
-  protected assign(op: string, targets: Tensor[], exprs: E.Expr[], inputs: Tensor[], params: number[]): void {
-    assignExpr(op, targets, exprs, inputs, params);
   }
 }

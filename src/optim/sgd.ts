@@ -1,5 +1,6 @@
 // SGD (momentum, Nesterov) and RMSprop, each one fused kernel per parameter.
 import * as E from '../core/expr.js';
+import { assignExpr } from '../ops/apply.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { NEGLIGIBLE } from './adam.js';
 import { Optimizer, type OptimizerOptions } from './optimizer.js';
@@ -31,8 +32,8 @@ export class SGD extends Optimizer {
 
   protected update(param: Tensor, grad: Tensor, slots: Tensor[], lr: number): void {
     const params = [lr, this.momentum, this.weightDecay];
-    if (!this.momentum) this.assign('sgd', [param], [plainP], [param, grad], params);
-    else this.assign('sgd', [param, slots[0]!], [this.nesterov ? nesterovP : momentumP, buf], [param, grad, slots[0]!], params);
+    if (!this.momentum) assignExpr('sgd', [param], [plainP], [param, grad], params);
+    else assignExpr('sgd', [param, slots[0]!], [this.nesterov ? nesterovP : momentumP, buf], [param, grad, slots[0]!], params);
   }
 }
 
@@ -58,7 +59,7 @@ export class RMSprop extends Optimizer {
   }
 
   protected update(param: Tensor, grad: Tensor, [sq, mbuf]: Tensor[], lr: number): void {
-    this.assign('rmsprop', [param, sq!, mbuf!], [E.sub(p, E.mul(rLr, rBuf)), ms, rBuf], [param, grad, sq!, mbuf!], [lr, this.rho, this.epsilon, this.momentum]);
+    assignExpr('rmsprop', [param, sq!, mbuf!], [E.sub(p, E.mul(rLr, rBuf)), ms, rBuf], [param, grad, sq!, mbuf!], [lr, this.rho, this.epsilon, this.momentum]);
   }
 }
 

@@ -3,18 +3,18 @@
 // expressions and layouts run as generated JavaScript.
 import type { Expr } from '../../core/expr.js';
 import { exprKey } from '../../core/expr.js';
-import { bytesPerElement } from '../../core/dtype.js';
+import { bytesPerElement, float32Bits } from '../../core/dtype.js';
 import type { View } from '../backend.js';
 import { heap } from './heap.js';
 import type { CpuStorage } from './storage.js';
-import { F32, I32, V128, f32Bits, kernelModule, op, v128Const } from './wasm-encoder.js';
+import { F32, I32, V128, kernelModule, op, v128Const } from './wasm-encoder.js';
 
 type Kernel = (...args: number[]) => void;
 
 const F = { abs: 0xe0, neg: 0xe1, sqrt: 0xe3, add: 0xe4, sub: 0xe5, mul: 0xe6, div: 0xe7, min: 0xe8, max: 0xe9, floor: 0x68, eq: 0x41, ne: 0x42, lt: 0x43, gt: 0x44, le: 0x45, ge: 0x46, splat: 0x13, fromInt: 0xfa } as const;
 const I = { abs: 0xa0, neg: 0xa1, add: 0xae, sub: 0xb1, mul: 0xb5, min: 0xb6, max: 0xb8, eq: 0x37, ne: 0x38, lt: 0x39, gt: 0x3b, le: 0x3d, ge: 0x3f, splat: 0x11, fromFloat: 0xf8 } as const;
 const V = { load: 0x00, loadSplat: 0x09, store: 0x0b, not: 0x4d, and: 0x4e, or: 0x50, bitselect: 0x52 } as const;
-const ONE_F32 = f32Bits(1);
+const ONE_F32 = float32Bits(1);
 
 /** Whether every node has a SIMD form here (transcendental functions run in JavaScript). */
 function supported(e: Expr): boolean {
@@ -60,7 +60,7 @@ class BodyEmitter {
       case 'input': this.code.push(...this.loadInput(e.index)); return;
       case 'param': this.code.push(...op.localGet(this.paramLocal(e.index))); return;
       case 'const':
-        this.code.push(...v128Const(e.dtype === 'float32' ? f32Bits(e.value) : e.dtype === 'int32' ? e.value | 0 : e.value ? -1 : 0));
+        this.code.push(...v128Const(e.dtype === 'float32' ? float32Bits(e.value) : e.dtype === 'int32' ? e.value | 0 : e.value ? -1 : 0));
         return;
       case 'cast': {
         this.emit(e.a);

@@ -80,11 +80,6 @@ export function instantiateKernel(params: number[], locals: number[], body: numb
   return new WebAssembly.Instance(module, { e: { m: memory } }).exports['k'] as (...args: number[]) => void;
 }
 
-export function f32Bits(v: number): number {
-  const view = new DataView(new ArrayBuffer(4));
-  view.setFloat32(0, v, true);
-  return view.getUint32(0, true);
-}
 
 /** A module importing memory "e"."m" and exporting one function "k". */
 export function kernelModule(params: number[], locals: number[], body: number[]): Uint8Array<ArrayBuffer> {

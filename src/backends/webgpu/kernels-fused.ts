@@ -1,6 +1,7 @@
 // Expression kernels in WGSL: elementwise (one invocation per output element) and reductions
 // (one workgroup per output element, a strided loop then a shared-memory tree).
 import type { Expr } from '../../core/expr.js';
+import { float32Bits } from '../../core/dtype.js';
 import { exprKey, input } from '../../core/expr.js';
 import { collapseDims, contiguousStrides } from '../../core/shape.js';
 import type { ReduceKind, View } from '../backend.js';
@@ -12,9 +13,6 @@ const WG = 64;
 /** Invocation index from a possibly 2-D grid of 64-wide groups. */
 const LINEAR_ID = 'let i = i32(gid.x + gid.y * 4194240u);';
 
-function f32Bits(v: number): number {
-  return new Int32Array(Float32Array.of(v).buffer)[0]!;
-}
 
 class Meta {
   readonly values: number[] = [];
@@ -48,7 +46,7 @@ export function elementwise(rt: GpuRuntime, exprs: readonly Expr[], inputs: read
   meta.push(n);
   const dimsAt = meta.push(...dims);
   const viewAt = [...inputs, ...outs].map((v, k) => meta.push(v.offset, ...strides[k]!));
-  const paramAt = meta.push(...params.map(f32Bits));
+  const paramAt = meta.push(...params.map(float32Bits));
   const key = `ew|${exprs.map(exprKey).join(';')}|${rank}|${inSlot}|${outSlot}|${slots.key()}|${inputs.map(dtypeOf)}`;
   const kernel = rt.kernel(key, () => {
     const em = new WgslEmitter((k) => `x${k}`, (p) => `bitcast<f32>(md[${paramAt + p}])`);
@@ -110,7 +108,7 @@ export function reduce(rt: GpuRuntime, kind: ReduceKind, expr: Expr, inputs: rea
   const inKeptAt = inputs.map((v, k) => meta.push(v.offset, ...kept.strides[k]!));
   const inRedAt = inputs.map((_, k) => meta.push(0, ...(red.strides[k] ?? [])));
   const outAt = meta.push(target.offset, ...targetKeptStrides);
-  const paramAt = meta.push(...params.map(f32Bits));
+  const paramAt = meta.push(...params.map(float32Bits));
   const accType = WGSL_TYPE[expr.dtype === 'bool' ? 'int32' : expr.dtype];
   const key = `red|${kind}|${exprKey(expr)}|${kept.shape.length}|${red.shape.length}|${inSlot}|${outSlot}|${slots.key()}`;
   const better = (v: string, vi: string, a: string, ai: string) => kind === 'argmax'

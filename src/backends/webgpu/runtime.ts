@@ -3,9 +3,6 @@
 // the next operation instead of hanging.
 import { TesseraError } from '../../core/errors.js';
 
-/** A storage buffer kernel argument; `write` only marks the intent (all bind read_write). */
-export interface Binding { buffer: GPUBuffer }
-
 export interface Kernel { pipeline: GPUComputePipeline; source: string; label: string }
 
 const STORAGE = 0x0080 | 0x0004 | 0x0008; // STORAGE | COPY_SRC | COPY_DST
@@ -22,7 +19,6 @@ export class GpuRuntime {
   private readonly pipelines = new Map<string, Kernel>();
   private readonly transient: GPUBuffer[] = [];
   private deferred: Error | null = null;
-  private lost = false;
   bytesReserved = 0;
 
   constructor(readonly device: GPUDevice, readonly label: string) {
@@ -37,7 +33,7 @@ export class GpuRuntime {
   check(): void {
     if (this.deferred) {
       const e = this.deferred;
-      if (!this.lost) this.deferred = null;
+      this.deferred = null;
       throw e;
     }
   }
