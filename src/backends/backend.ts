@@ -38,9 +38,21 @@ export interface DeviceInfo {
   readonly details: Record<string, string | number>;
 }
 
+/** Measures how long each kernel takes on the device, for the profiler. */
+export interface KernelTimer {
+  /** what the times come from, e.g. 'WebGPU timestamp queries' */
+  readonly clock: string;
+  /** From now on, report each kernel's device time with the op label current at launch. */
+  start(record: (label: string, ms: number) => void): void;
+  /** Stops timing; resolves once every started kernel's time has been reported. */
+  stop(): Promise<void>;
+}
+
 export interface Backend {
   readonly name: string;
   info(): DeviceInfo;
+  /** Absent where the device cannot time its kernels (the profiler then reports counts only). */
+  readonly timer?: KernelTimer;
 
   // memory
   alloc(dtype: DType, size: number): Storage;

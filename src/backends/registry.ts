@@ -8,12 +8,15 @@ const unavailable = new Map<string, string>();
 let defaultDevice = 'cpu';
 let discovery: Promise<void> | undefined;
 
+const CUDA_REASON = 'this version of tessera has no CUDA backend yet; NVIDIA GPUs are used through the webgpu device (Vulkan driver)';
+
 /**
  * Looks for accelerators (WebGPU) and registers those that work; safe to call often.
  * @example await tsr.initDevices(); tsr.setDefaultDevice('auto');
  */
 export function initDevices(): Promise<void> {
   discovery ??= (async () => {
+    unavailable.set('cuda', CUDA_REASON);
     if (typeof process !== 'undefined' && process.env?.['TESSERA_DISABLE_WEBGPU']) {
       unavailable.set('webgpu', 'disabled by TESSERA_DISABLE_WEBGPU');
       return;
@@ -73,14 +76,44 @@ export function getDefaultDevice(): string {
 }
 
 /** A software rasteriser (lavapipe, SwiftShader) is slower than the CPU backend. */
-function isSoftware(b: Backend): boolean {
+export function isSoftware(b: Backend): boolean {
   return /llvmpipe|lavapipe|swiftshader|software/i.test(b.info().description);
 }
 
-/** 'auto' picks a hardware GPU backend if one is registered (see initDevices), else cpu. */
+/** What 'auto' means now: a hardware GPU backend if one is registered (see initDevices), else cpu, and why. */
+export function autoDevice(): { device: string; why: string } {
+  const gpus = availableDevices().filter((n) => getBackend(n).info().kind === 'gpu');
+  const hardware = gpus.find((n) => !isSoftware(getBackend(n)));
+  if (hardware) return { device: hardware, why: `GPU found: ${getBackend(hardware).info().description}` };
+  if (gpus.length) return { device: 'cpu', why: `the only GPU adapter is a software renderer (${getBackend(gpus[0]!).info().description}), slower than the CPU backend` };
+  const reasons = [...unavailable].map(([n, r]) => `${n}: ${r}`);
+  return { device: 'cpu', why: discovery ? `no GPU available (${reasons.join('; ')})` : 'GPUs were not looked for (call await tsr.initDevices() first)' };
+}
+
+/** Sets the device new tensors go to; 'auto' picks via autoDevice(). Returns the device chosen. */
 export function setDefaultDevice(name: string): string {
-  const chosen = name === 'auto' ? (availableDevices().find((n) => n !== 'cpu' && !isSoftware(getBackend(n))) ?? 'cpu') : name;
+  const chosen = name === 'auto' ? autoDevice().device : name;
   getBackend(chosen);
   defaultDevice = chosen;
   return chosen;
+}
+
+/**
+ * Runs fn with `name` as the default device, then restores the previous one (after the promise
+ * settles if fn is async).
+ * @example const y = tsr.withDevice('webgpu', () => tsr.matmul(tsr.rand([64, 64]), tsr.rand([64, 64])));
+ */
+export function withDevice<T>(name: string, fn: () => T): T {
+  const before = defaultDevice;
+  setDefaultDevice(name);
+  let result: T;
+  try {
+    result = fn();
+  } catch (e) {
+    defaultDevice = before;
+    throw e;
+  }
+  if (result instanceof Promise) return result.finally(() => { defaultDevice = before; }) as T;
+  defaultDevice = before;
+  return result;
 }

@@ -3,13 +3,15 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import { parseArgs } from 'node:util';
-import { initDevices, releaseDevices, setDefaultDevice } from '../backends/registry.js';
+import { autoDevice, initDevices, releaseDevices, setDefaultDevice } from '../backends/registry.js';
+import { setLogDevicePlacement } from '../backends/trace.js';
+import { profile } from '../devices/profile.js';
 import { fail } from '../core/errors.js';
 import { fashionMnist, hint } from '../data/fashion-mnist.js';
 import { setSeed } from '../ops/random.js';
 import { adam } from '../optim/adam.js';
 import { sparseCategoricalCrossentropy } from '../train/losses.js';
-import { buildModel, type ModelKind } from './models.js';
+import { buildModel, type ModelKind } from '../train/fashion-models.js';
 import { trainingChart } from './plot.js';
 
 export const TRAIN_HELP = `tessera train — train a Fashion-MNIST classifier (the main job)
@@ -30,7 +32,9 @@ Options:
   --save DIR          write the trained weights (DIR/weights.safetensors) and the run's
                       settings and results (DIR/train.json)
   --json              print one JSON object with the results as the last line
-  --verbose 0|1|2     progress display (default 1)`;
+  --verbose 0|1|2     progress display (default 1)
+  --profile           print where training time went: per op, device time and calls
+  --log-device-placement  print each op with the device it runs on`;
 
 export async function train(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -40,7 +44,7 @@ export async function train(argv: string[]): Promise<number> {
       epochs: { type: 'string' }, 'batch-size': { type: 'string', default: '32' }, lr: { type: 'string', default: '0.001' },
       data: { type: 'string' }, seed: { type: 'string', default: '0' }, 'validation-split': { type: 'string', default: '0' },
       plot: { type: 'string' }, save: { type: 'string' }, json: { type: 'boolean', default: false }, verbose: { type: 'string', default: '1' },
-      help: { type: 'boolean', default: false },
+      profile: { type: 'boolean', default: false }, 'log-device-placement': { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -60,6 +64,7 @@ export async function train(argv: string[]): Promise<number> {
   const validationSplit = num('validation-split', values['validation-split'], false);
   const log = values.json ? (s: string) => process.stderr.write(s + '\n') : (s: string) => console.log(s);
 
+  if (values['log-device-placement']) setLogDevicePlacement(true);
   if (values.device !== 'cpu') await initDevices();
   try {
     return await trainOn(values.device!, { kind, epochs, batchSize, lr, seed, verbose, validationSplit, values, log });
@@ -71,7 +76,7 @@ export async function train(argv: string[]): Promise<number> {
 
 interface TrainSettings {
   kind: ModelKind; epochs: number; batchSize: number; lr: number; seed: number; verbose: 0 | 1 | 2; validationSplit: number;
-  values: { data?: string; plot?: string; save?: string; json?: boolean; 'validation-split'?: string };
+  values: { data?: string; plot?: string; save?: string; json?: boolean; profile?: boolean; 'validation-split'?: string };
   log: (s: string) => void;
 }
 
@@ -81,16 +86,24 @@ async function trainOn(deviceName: string, { kind, epochs, batchSize, lr, seed, 
   const data = await fashionMnist({ dir: values.data, device });
   log(`data: ${data.source} (${data.train.images.shape[0]} train / ${data.test.images.shape[0]} test images)`);
   if (!data.full) log(`note: this is the small embedded sample, so accuracy is below the full set's. ${hint('fashion-mnist')}`);
-  log(`device: ${device}`);
+  log(`device: ${device}${deviceName === 'auto' ? ` (auto: ${autoDevice().why})` : ''}`);
 
   const model = buildModel(kind);
   model.compile({ optimizer: adam({ learningRate: lr }), loss: sparseCategoricalCrossentropy({ fromLogits: true }), metrics: ['accuracy'] });
   if (verbose > 0 && !values.json) model.summary(log);
   const started = performance.now();
-  const history = await model.fit(data.train.images, data.train.labels, {
+  const fit = () => model.fit(data.train.images, data.train.labels, {
     epochs, batchSize, validationSplit, seed, verbose: values.json ? 0 : verbose,
     validationData: validationSplit > 0 ? undefined : [data.test.images, data.test.labels],
   });
+  let history;
+  if (values.profile) {
+    const profiled = await profile(fit);
+    history = profiled.result;
+    log(`\nprofile of fit (${epochs} epochs):\n${profiled.report.format()}\n`);
+  } else {
+    history = await fit();
+  }
   const seconds = (performance.now() - started) / 1000;
   const trained = data.train.images.shape[0]! - Math.floor(data.train.images.shape[0]! * validationSplit);
   const samplesPerSec = (trained * epochs) / seconds;

@@ -5,7 +5,7 @@ import { checkShape, sizeOf } from '../core/shape.js';
 import { getDefaultDevice } from '../backends/registry.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { fillLike } from './apply.js';
-import { empty } from './util.js';
+import { created } from './util.js';
 
 export interface CreateOptions {
   shape?: readonly number[];
@@ -70,7 +70,7 @@ export function tensor(values: NestedValues | TypedArray, opts: CreateOptions = 
   if (sizeOf(shape) !== data.length) fail('tensor', `${data.length} values do not fill shape ${shapeStr(shape)} (${sizeOf(shape)} elements)`);
   const host = allocArray(dtype, data.length);
   host.set(data as ArrayLike<number>);
-  const out = empty(opts.device ?? getDefaultDevice(), shape, dtype);
+  const out = created('tensor', opts.device ?? getDefaultDevice(), shape, dtype);
   out.backend.write(out.storageView.storage, host);
   if (opts.requiresGrad) out.requireGrad();
   return out;
@@ -80,7 +80,7 @@ export interface FillOptions { dtype?: DType; device?: string; requiresGrad?: bo
 
 export function full(shape: readonly number[], value: number, opts: FillOptions = {}): Tensor {
   const s = checkShape('full', shape);
-  const out = empty(opts.device ?? getDefaultDevice(), s, opts.dtype ?? 'float32');
+  const out = created('full', opts.device ?? getDefaultDevice(), s, opts.dtype ?? 'float32');
   out.backend.elementwise([{ kind: 'const', value, dtype: out.dtype }], [], [out.storageView]);
   if (opts.requiresGrad) out.requireGrad();
   return out;
@@ -95,7 +95,7 @@ function fromHost(op: string, values: number[], dtype: DType, shape: readonly nu
   if (!isDType(dtype)) fail(op, `unknown dtype '${String(dtype)}'`);
   const host = allocArray(dtype, values.length);
   host.set(values);
-  const out = empty(device ?? getDefaultDevice(), shape, dtype);
+  const out = created(op, device ?? getDefaultDevice(), shape, dtype);
   out.backend.write(out.storageView.storage, host);
   return out;
 }

@@ -7,7 +7,7 @@ import type { RandomKind } from '../backends/backend.js';
 import { getDefaultDevice } from '../backends/registry.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { applyExpr } from './apply.js';
-import { empty } from './util.js';
+import { created } from './util.js';
 
 export interface RandomOptions {
   /** non-negative integer; without one, draws continue the global stream (see setSeed) */
@@ -44,7 +44,7 @@ export function draw(op: string, kind: RandomKind, shape: readonly number[], opt
     seed = checkSeed(op, opts.seed);
     counter = 0;
   }
-  const out = empty(opts.device ?? getDefaultDevice(), s, 'float32');
+  const out = created(op, opts.device ?? getDefaultDevice(), s, 'float32');
   out.backend.random(kind, seed, counter, out.storageView);
   return out;
 }

@@ -4,6 +4,7 @@ import { fail, shapeStr } from '../core/errors.js';
 import { type Shape, broadcastStrides, sizeOf } from '../core/shape.js';
 import type { Backend, View } from '../backends/backend.js';
 import { getBackend } from '../backends/registry.js';
+import { noteOp } from '../backends/trace.js';
 import { StorageRef } from '../tensor/memory.js';
 import { Tensor } from '../tensor/tensor.js';
 import { contiguousStrides } from '../core/shape.js';
@@ -22,6 +23,7 @@ export function backendOf(op: string, tensors: readonly Tensor[]): Backend {
     }
   }
   if (!backend) fail(op, 'needs at least one tensor input');
+  noteOp(op, backend.name);
   return backend;
 }
 
@@ -30,6 +32,13 @@ export function empty(backend: Backend | string, shape: Shape, dtype: DType): Te
   const b = typeof backend === 'string' ? getBackend(backend) : backend;
   const ref = new StorageRef(b, b.alloc(dtype, sizeOf(shape)));
   return new Tensor(ref, [...shape], contiguousStrides(shape), 0, dtype);
+}
+
+/** A new tensor made by the op `op` from host data or constants (noted for placement and profiling). */
+export function created(op: string, device: Backend | string, shape: Shape, dtype: DType): Tensor {
+  const out = empty(device, shape, dtype);
+  noteOp(op, out.device);
+  return out;
 }
 
 /** The tensor read as if it had the (broadcast) shape `shape`. */

@@ -1,6 +1,7 @@
 // Reverse-mode autodiff: ops attach a node to their output; backward() sweeps the graph in
 // reverse topological order, accumulating gradients and reducing them to each input's shape.
 import { fail, shapeStr } from '../core/errors.js';
+import { inBackward } from '../backends/trace.js';
 import { keep, tidy } from './scope.js';
 import type { Tensor } from './tensor.js';
 
@@ -101,7 +102,7 @@ export function runBackward(root: Tensor, gradient?: Tensor): void {
         continue;
       }
       const { inputs, backward } = t.node;
-      const results = backward(g, inputs.map((x) => x.requiresGrad));
+      const results = inBackward(t.node.op, t.device, () => backward(g, inputs.map((x) => x.requiresGrad)));
       inputs.forEach((x, i) => {
         const gi = results[i];
         if (!gi || !x.requiresGrad) return;

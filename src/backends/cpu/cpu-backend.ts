@@ -6,6 +6,7 @@ import type { Expr } from '../../core/expr.js';
 import { philoxFill } from '../../core/philox.js';
 import type { Backend, DeviceInfo, RandomKind, ReduceKind, Storage, View, WindowGeometry } from '../backend.js';
 import { BLAS_HINT, probeBlas } from './blas.js';
+import { hostClockTimer } from '../host-timer.js';
 import { runElementwise } from './elementwise.js';
 import { gather, scatterAdd } from './gather.js';
 import { runMatmul } from './matmul.js';
@@ -28,6 +29,7 @@ function cpuFeatures(): string {
 
 export class CpuBackend implements Backend {
   readonly name = 'cpu';
+  readonly timer = hostClockTimer(this);
   private readonly blas = probeBlas();
   private warned = false;
 

@@ -41,7 +41,9 @@ export async function createWebGpuBackend(opts: WebGpuOptions = {}): Promise<Web
   }
   if (!adapter) return { reason: `${NO_ADAPTER_HINT} (tried ${entry.source})` };
   const info = adapter.info ?? ({} as GPUAdapterInfo);
-  const name = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'WebGPU adapter';
+  // e.g. "NVIDIA H100 80GB HBM3 (nvidia, NVIDIA: 550.54)"; lavapipe's device name says llvmpipe
+  const extra = [info.vendor, info.description].filter(Boolean).join(', ');
+  const name = `${info.device || info.architecture || 'WebGPU adapter'}${extra ? ` (${extra})` : ''}`;
   if (opts.adapterName && !name.toLowerCase().includes(opts.adapterName.toLowerCase())) {
     return { reason: `the adapter '${name}' does not match '${opts.adapterName}'` };
   }
@@ -49,6 +51,8 @@ export async function createWebGpuBackend(opts: WebGpuOptions = {}): Promise<Web
   for (const k of ['maxStorageBuffersPerShaderStage', 'maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupStorageSize'] as const) {
     want[k] = adapter.limits[k];
   }
-  const device = await adapter.requestDevice({ requiredLimits: want });
+  // timestamps let the profiler and `tessera verify` time kernels on the GPU itself
+  const requiredFeatures = (['timestamp-query'] as const).filter((f) => adapter!.features.has(f));
+  const device = await adapter.requestDevice({ requiredLimits: want, requiredFeatures });
   return new WebGpuBackend(device, info, name);
 }

@@ -2,6 +2,8 @@
 // dispatches until a read (the only sync point), cached pipelines, and errors that surface on
 // the next operation instead of hanging.
 import { TesseraError } from '../../core/errors.js';
+import { currentOpLabel } from '../trace.js';
+import { TimestampTimer } from './timestamps.js';
 
 export interface Kernel { pipeline: GPUComputePipeline; source: string; label: string }
 
@@ -20,8 +22,11 @@ export class GpuRuntime {
   private readonly transient: GPUBuffer[] = [];
   private deferred: Error | null = null;
   bytesReserved = 0;
+  /** present when the device has 'timestamp-query' */
+  readonly timer: TimestampTimer | undefined;
 
   constructor(readonly device: GPUDevice, readonly label: string) {
+    this.timer = device.features.has('timestamp-query') ? new TimestampTimer(device, () => this.flush()) : undefined;
     // device.lost is not awaited: in Dawn's Node build a pending lost-promise keeps the
     // process alive and crashes it at exit. A lost device shows up as failed reads and errors.
     device.addEventListener?.('uncapturederror', (e) => {
@@ -88,14 +93,22 @@ export class GpuRuntime {
       layout: kernel.pipeline.getBindGroupLayout(0),
       entries: [metaBuffer, ...buffers].map((buffer, binding) => ({ binding, resource: { buffer } })),
     });
-    if (!this.pass) {
-      this.encoder = this.device.createCommandEncoder();
-      this.pass = this.encoder.beginComputePass();
+    this.encoder ??= this.device.createCommandEncoder();
+    const timed = this.timer?.active === true;
+    if (timed) {
+      // a pass of its own, so the GPU stamps this dispatch alone
+      this.pass?.end();
+      this.pass = this.encoder.beginComputePass(this.timer!.passFor(currentOpLabel()));
     }
+    this.pass ??= this.encoder.beginComputePass();
     this.pass.setPipeline(kernel.pipeline);
     this.pass.setBindGroup(0, bindGroup);
     this.pass.dispatchWorkgroups(...groups);
-    if (++this.dispatches >= DISPATCHES_PER_SUBMIT) this.flush();
+    if (timed) {
+      this.pass.end();
+      this.pass = null;
+    }
+    if (++this.dispatches >= DISPATCHES_PER_SUBMIT || (timed && this.timer!.full)) this.flush();
   }
 
   /** Groups for `n` one-dimensional work items of `perGroup` each. */
@@ -106,9 +119,11 @@ export class GpuRuntime {
 
   /** Submits everything encoded so far. */
   flush(): void {
-    if (!this.pass) return;
-    this.pass.end();
-    this.device.queue.submit([this.encoder!.finish()]);
+    if (!this.encoder) return;
+    this.pass?.end();
+    const readStamps = this.timer?.resolveInto(this.encoder);
+    this.device.queue.submit([this.encoder.finish()]);
+    readStamps?.();
     this.pass = null;
     this.encoder = null;
     this.dispatches = 0;

@@ -2,7 +2,7 @@
 // tensor is the only sync point.
 import type { DType, TypedArray } from '../../core/dtype.js';
 import type { Expr } from '../../core/expr.js';
-import type { Backend, DeviceInfo, RandomKind, ReduceKind, Storage, View, WindowGeometry } from '../backend.js';
+import type { Backend, DeviceInfo, KernelTimer, RandomKind, ReduceKind, Storage, View, WindowGeometry } from '../backend.js';
 import * as fixed from './kernels-fixed.js';
 import { elementwise, reduce } from './kernels-fused.js';
 import { GpuRuntime } from './runtime.js';
@@ -11,9 +11,11 @@ import { GpuStorage, bufferOf } from './storage.js';
 export class WebGpuBackend implements Backend {
   readonly name = 'webgpu';
   readonly runtime: GpuRuntime;
+  readonly timer: KernelTimer | undefined;
 
   constructor(device: GPUDevice, private readonly adapterInfo: GPUAdapterInfo, private readonly adapterName: string) {
     this.runtime = new GpuRuntime(device, adapterName);
+    this.timer = this.runtime.timer;
   }
 
   /** Destroys the device (see releaseDevices). */
@@ -34,6 +36,7 @@ export class WebGpuBackend implements Backend {
         maxBufferSize: l.maxBufferSize, maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
         maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX, maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
         maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+        features: [...this.runtime.device.features].filter((f) => ['timestamp-query', 'shader-f16', 'subgroups'].includes(f)).join(' ') || 'none',
         reservedBytes: this.runtime.bytesReserved,
       },
     };

@@ -1,6 +1,6 @@
 // The two Fashion-MNIST models of the main job: the Keras tutorial MLP and a small CNN.
 import { layers } from '../nn/index.js';
-import { type Sequential, sequential } from '../train/sequential.js';
+import { type Sequential, sequential } from './sequential.js';
 
 export type ModelKind = 'mlp' | 'cnn';
 

@@ -1,0 +1,96 @@
+// `tessera bench`: how much faster each device trains the Fashion-MNIST models than the CPU.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { availableDevices, getBackend, initDevices, isSoftware, releaseDevices } from '../backends/registry.js';
+import { setLogDevicePlacement } from '../backends/trace.js';
+import { fail } from '../core/errors.js';
+import { type BenchOptions, runBench, trainStepMs } from '../devices/bench.js';
+import { benchChart, benchMarkdown, formatBench } from '../devices/bench-report.js';
+import { profile } from '../devices/profile.js';
+import type { ModelKind } from '../train/fashion-models.js';
+
+export const BENCH_HELP = `tessera bench — training speed and matmul throughput per device, and speed-up over the CPU
+
+Options:
+  --models LIST         mlp,cnn (default both)
+  --batch-sizes LIST    default 32,256
+  --devices LIST        cpu,webgpu,... (default: cpu and every hardware GPU; name a software
+                        adapter such as lavapipe explicitly to include it)
+  --steps N             timed training steps per repeat (default 20)
+  --warmup N            untimed steps first (default 3)
+  --repeats N           repeats; the median is reported (default 3)
+  --matmul-sizes LIST   n for n x n x n float32 matmuls (default 256,1024,2048)
+  --json                print the results as JSON
+  --out DIR             write DIR/bench.md, DIR/bench.json and DIR/speedup.svg
+  --profile             then profile one repeat of each configuration: time per op on the device
+  --log-device-placement  print each op with the device it runs on`;
+
+function list(name: string, v: string, parse: (s: string) => string | number): (string | number)[] {
+  const items = v.split(',').map((s) => s.trim()).filter(Boolean);
+  if (!items.length) fail('bench', `--${name} needs at least one value`);
+  return items.map(parse);
+}
+
+function positiveInt(name: string) {
+  return (s: string) => {
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < 1) fail('bench', `--${name} expects positive integers, got '${s}'`);
+    return n;
+  };
+}
+
+export async function bench(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      models: { type: 'string', default: 'mlp,cnn' }, 'batch-sizes': { type: 'string', default: '32,256' }, devices: { type: 'string' },
+      steps: { type: 'string', default: '20' }, warmup: { type: 'string', default: '3' }, repeats: { type: 'string', default: '3' },
+      'matmul-sizes': { type: 'string', default: '256,1024,2048' }, json: { type: 'boolean', default: false }, out: { type: 'string' },
+      profile: { type: 'boolean', default: false }, 'log-device-placement': { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) { console.log(BENCH_HELP); return 0; }
+  const models = list('models', values.models!, (s) => {
+    if (s !== 'mlp' && s !== 'cnn') fail('bench', `--models takes mlp and cnn, got '${s}'`);
+    return s;
+  }) as ModelKind[];
+  const int = (name: 'steps' | 'warmup' | 'repeats') => positiveInt(name)(values[name]!) as number;
+  const log = values.json ? (s: string) => process.stderr.write(s + '\n') : (s: string) => console.log(s);
+  if (values['log-device-placement']) setLogDevicePlacement(true);
+  await initDevices();
+  try {
+    const devices = values.devices
+      ? (list('devices', values.devices, String) as string[])
+      : availableDevices().filter((d) => d === 'cpu' || !isSoftware(getBackend(d)));
+    for (const d of devices) getBackend(d);
+    const opts: BenchOptions = {
+      models, devices,
+      batchSizes: list('batch-sizes', values['batch-sizes']!, positiveInt('batch-sizes')) as number[],
+      steps: int('steps'), warmupSteps: int('warmup') , repeats: int('repeats'),
+      matmulSizes: list('matmul-sizes', values['matmul-sizes']!, positiveInt('matmul-sizes')) as number[],
+      progress: values.json ? undefined : (line) => log(`  ${line}`),
+    };
+    log(`bench: ${devices.map((d) => `${d} (${getBackend(d).info().description})`).join(', ')}`);
+    const report = await runBench(opts);
+    if (values.json) console.log(JSON.stringify(report));
+    else log(`\n${formatBench(report)}`);
+    if (values.out) {
+      await mkdir(values.out, { recursive: true });
+      await writeFile(join(values.out, 'speedup.svg'), benchChart(report));
+      await writeFile(join(values.out, 'bench.md'), benchMarkdown(report, 'speedup.svg'));
+      await writeFile(join(values.out, 'bench.json'), JSON.stringify(report, null, 2) + '\n');
+      log(`report: ${join(values.out, 'bench.md')}, ${join(values.out, 'speedup.svg')}, ${join(values.out, 'bench.json')}`);
+    }
+    if (values.profile) {
+      for (const model of models) for (const batch of opts.batchSizes) for (const device of devices) {
+        const { report: p } = await profile(() => trainStepMs(device, model, batch, opts.steps, 1, 1));
+        log(`\nprofile: ${model} batch ${batch} on ${device}, ${opts.steps + 1} steps\n${p.format()}`);
+      }
+    }
+    return 0;
+  } finally {
+    await releaseDevices();
+  }
+}

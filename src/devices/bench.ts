@@ -1,0 +1,151 @@
+// `tessera bench`: training speed of the Fashion-MNIST models on each device, and matmul
+// throughput, with every device's speed-up over the CPU backend, measured in one run.
+import { getBackend, withDevice } from '../backends/registry.js';
+import { crossEntropy, matmul, rand, randint, setSeed } from '../ops/index.js';
+import { adam } from '../optim/adam.js';
+import { tidy } from '../tensor/scope.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { type ModelKind, buildModel } from '../train/fashion-models.js';
+import { float32Peak } from './peak.js';
+
+export interface BenchOptions {
+  models: readonly ModelKind[];
+  batchSizes: readonly number[];
+  devices: readonly string[];
+  /** timed training steps per repeat */
+  steps: number;
+  warmupSteps: number;
+  repeats: number;
+  matmulSizes: readonly number[];
+  /** called with a line as each measurement finishes */
+  progress?: (line: string) => void;
+}
+
+export interface StepResult {
+  model: ModelKind; batch: number; device: string;
+  /** median over repeats, each ending with a device sync */
+  msPerStep: number;
+  samplesPerSec: number;
+  /** samples/s over the CPU backend's for the same model and batch; null without a CPU run */
+  speedupVsCpu: number | null;
+}
+
+export interface MatmulResult {
+  device: string; n: number; msPerCall: number; tflops: number;
+  peakTflops: number | null; peakSource: string | null;
+  /** set when a smaller size already took too long on this device */
+  skipped?: string;
+}
+
+export interface BenchReport {
+  date: string;
+  devices: { name: string; description: string }[];
+  options: Omit<BenchOptions, 'progress'>;
+  steps: StepResult[];
+  matmul: MatmulResult[];
+}
+
+/** One matmul size takes longer than this per call on a slow device: larger sizes are skipped. */
+const MATMUL_SLOW_MS = 2000;
+
+const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** Median ms per training step (forward, backward, Adam) on `device`, synchronised by reading the loss. */
+export async function trainStepMs(device: string, kind: ModelKind, batch: number, steps: number, warmupSteps: number, repeats: number): Promise<number> {
+  return withDevice(device, async () => {
+    setSeed(0);
+    const model = buildModel(kind);
+    const optimizer = adam({ learningRate: 1e-3 });
+    const x = rand([batch, 28, 28]), y = randint(0, 10, [batch]);
+    const step = () => tidy(() => {
+      const loss = crossEntropy(model.apply(x), y);
+      loss.backward();
+      optimizer.step(model.parameters());
+      model.zeroGrad();
+      return loss;
+    });
+    const run = async (n: number) => {
+      let last: Tensor | undefined;
+      for (let i = 0; i < n; i++) { last?.dispose(); last = step(); }
+      if (last) { await last.data(); last.dispose(); }
+    };
+    try {
+      await run(warmupSteps);
+      const times: number[] = [];
+      for (let r = 0; r < repeats; r++) {
+        const t = performance.now();
+        await run(steps);
+        times.push((performance.now() - t) / steps);
+      }
+      return median(times);
+    } finally {
+      model.dispose();
+      optimizer.dispose();
+      x.dispose();
+      y.dispose();
+    }
+  });
+}
+
+/** Median ms per n x n x n float32 matmul on `device` (after one warm-up call that compiles). */
+export async function matmulMs(device: string, n: number, repeats: number): Promise<number> {
+  const a = rand([n, n], { seed: 1, device }), b = rand([n, n], { seed: 2, device });
+  try {
+    let t = performance.now();
+    const warm = matmul(a, b);
+    await warm.data();
+    warm.dispose();
+    // enough calls per repeat to outlast timer noise, from the warm-up's duration
+    const calls = Math.max(1, Math.min(50, Math.round(200 / Math.max(0.01, performance.now() - t))));
+    const times: number[] = [];
+    for (let r = 0; r < repeats; r++) {
+      t = performance.now();
+      let c: Tensor | undefined;
+      for (let i = 0; i < calls; i++) { c?.dispose(); c = matmul(a, b); }
+      await c!.data();
+      c!.dispose();
+      times.push((performance.now() - t) / calls);
+    }
+    return median(times);
+  } finally {
+    a.dispose();
+    b.dispose();
+  }
+}
+
+export async function runBench(opts: BenchOptions): Promise<BenchReport> {
+  const say = opts.progress ?? (() => undefined);
+  const steps: StepResult[] = [];
+  for (const model of opts.models) {
+    for (const batch of opts.batchSizes) {
+      for (const device of opts.devices) {
+        const ms = await trainStepMs(device, model, batch, opts.steps, opts.warmupSteps, opts.repeats);
+        steps.push({ model, batch, device, msPerStep: ms, samplesPerSec: (batch * 1000) / ms, speedupVsCpu: null });
+        say(`${model} batch ${batch} on ${device}: ${ms.toFixed(2)} ms/step`);
+      }
+    }
+  }
+  for (const s of steps) {
+    const cpu = steps.find((c) => c.device === 'cpu' && c.model === s.model && c.batch === s.batch);
+    s.speedupVsCpu = cpu ? s.samplesPerSec / cpu.samplesPerSec : null;
+  }
+  const mm: MatmulResult[] = [];
+  for (const device of opts.devices) {
+    const peak = float32Peak(getBackend(device).info());
+    let tooSlow: string | undefined;
+    for (const n of opts.matmulSizes) {
+      const base = { device, n, peakTflops: peak?.tflops ?? null, peakSource: peak?.source ?? null };
+      if (tooSlow) { mm.push({ ...base, msPerCall: NaN, tflops: NaN, skipped: tooSlow }); continue; }
+      const ms = await matmulMs(device, n, opts.repeats);
+      mm.push({ ...base, msPerCall: ms, tflops: (2 * n ** 3) / ms / 1e9 });
+      say(`matmul ${n} on ${device}: ${ms.toFixed(2)} ms`);
+      if (ms > MATMUL_SLOW_MS) tooSlow = `${n}^3 took ${(ms / 1000).toFixed(1)} s per call`;
+    }
+  }
+  const { progress: _, ...options } = opts;
+  return {
+    date: new Date().toISOString(),
+    devices: opts.devices.map((name) => ({ name, description: getBackend(name).info().description })),
+    options, steps, matmul: mm,
+  };
+}
