@@ -19,4 +19,6 @@ export * from './train/index.js';
 export * as datasets from './data/fashion-mnist.js';
 export * as data from './data/index.js';
 export * as nn from './nn/index.js';
+export { loadModel, type LoadOptions } from './io/load-model.js';
+export type { SaveOptions } from './io/model-dir.js';
 export { saveSafetensors, loadSafetensors, encodeSafetensors, decodeSafetensors } from './io/safetensors.js';

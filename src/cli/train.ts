@@ -1,5 +1,5 @@
 // `tessera train`: trains the Fashion-MNIST MLP or CNN and reports test accuracy and speed.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import { parseArgs } from 'node:util';
@@ -12,6 +12,8 @@ import { setSeed } from '../ops/random.js';
 import { adam } from '../optim/adam.js';
 import { sparseCategoricalCrossentropy } from '../train/losses.js';
 import { buildModel, type ModelKind } from '../train/fashion-models.js';
+import { loadModel } from '../io/load-model.js';
+import type { Sequential } from '../train/sequential.js';
 import { trainingChart } from './plot.js';
 
 export const TRAIN_HELP = `tessera train — train a Fashion-MNIST classifier (the main job)
@@ -29,8 +31,11 @@ Options:
                       (0) training uses all of it and the test set draws the validation curve,
                       as in the Keras tutorial
   --plot FILE.svg     write loss/accuracy curves per epoch
-  --save DIR          write the trained weights (DIR/weights.safetensors) and the run's
-                      settings and results (DIR/train.json)
+  --save DIR          save the trained model with its optimizer state (DIR/model.json and
+                      safetensors files, see tsr.loadModel) and the run's results (DIR/train.json)
+  --resume DIR        continue training a model saved with --save: its weights, optimizer
+                      state and random-generator position; --epochs then counts the extra
+                      epochs, and the result equals one uninterrupted run
   --json              print one JSON object with the results as the last line
   --verbose 0|1|2     progress display (default 1)
   --profile           print where training time went: per op, device time and calls
@@ -43,7 +48,7 @@ export async function train(argv: string[]): Promise<number> {
       model: { type: 'string', default: 'mlp' }, device: { type: 'string', default: 'auto' },
       epochs: { type: 'string' }, 'batch-size': { type: 'string', default: '32' }, lr: { type: 'string', default: '0.001' },
       data: { type: 'string' }, seed: { type: 'string', default: '0' }, 'validation-split': { type: 'string', default: '0' },
-      plot: { type: 'string' }, save: { type: 'string' }, json: { type: 'boolean', default: false }, verbose: { type: 'string', default: '1' },
+      plot: { type: 'string' }, save: { type: 'string' }, resume: { type: 'string' }, json: { type: 'boolean', default: false }, verbose: { type: 'string', default: '1' },
       profile: { type: 'boolean', default: false }, 'log-device-placement': { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -76,7 +81,7 @@ export async function train(argv: string[]): Promise<number> {
 
 interface TrainSettings {
   kind: ModelKind; epochs: number; batchSize: number; lr: number; seed: number; verbose: 0 | 1 | 2; validationSplit: number;
-  values: { data?: string; plot?: string; save?: string; json?: boolean; profile?: boolean; 'validation-split'?: string };
+  values: { data?: string; plot?: string; save?: string; resume?: string; json?: boolean; profile?: boolean; 'validation-split'?: string };
   log: (s: string) => void;
 }
 
@@ -88,12 +93,20 @@ async function trainOn(deviceName: string, { kind, epochs, batchSize, lr, seed, 
   if (!data.full) log(`note: this is the small embedded sample, so accuracy is below the full set's. ${hint('fashion-mnist')}`);
   log(`device: ${device}${deviceName === 'auto' ? ` (auto: ${autoDevice().why})` : ''}`);
 
-  const model = buildModel(kind);
-  model.compile({ optimizer: adam({ learningRate: lr }), loss: sparseCategoricalCrossentropy({ fromLogits: true }), metrics: ['accuracy'] });
+  let model: Sequential;
+  if (values.resume) {
+    model = await loadModel(values.resume, { device, restoreRandomState: true });
+    if (!model.optimizer) fail('train', `${values.resume} has no training config to resume (was it saved with --save?)`);
+    log(`resuming: ${values.resume} after ${model.epochsTrained} epochs (its architecture, optimizer and learning rate)`);
+  } else {
+    model = buildModel(kind);
+    model.compile({ optimizer: adam({ learningRate: lr }), loss: sparseCategoricalCrossentropy({ fromLogits: true }), metrics: ['accuracy'] });
+  }
+  const initialEpoch = model.epochsTrained;
   if (verbose > 0 && !values.json) model.summary(log);
   const started = performance.now();
   const fit = () => model.fit(data.train.images, data.train.labels, {
-    epochs, batchSize, validationSplit, seed, verbose: values.json ? 0 : verbose,
+    epochs: initialEpoch + epochs, initialEpoch, batchSize, validationSplit, seed, verbose: values.json ? 0 : verbose,
     validationData: validationSplit > 0 ? undefined : [data.test.images, data.test.labels],
   });
   let history;
@@ -118,10 +131,9 @@ async function trainOn(deviceName: string, { kind, epochs, batchSize, lr, seed, 
     testAccuracy: test['accuracy'], testLoss: test['loss'], samplesPerSec, seconds, history: history.history,
   };
   if (values.save) {
-    await mkdir(values.save, { recursive: true });
-    await model.saveWeights(join(values.save, 'weights.safetensors'));
+    await model.save(values.save, { includeOptimizer: true });
     await writeFileAtomic(join(values.save, 'train.json'), [Buffer.from(JSON.stringify(result, null, 2) + '\n')]);
-    log(`saved: ${values.save}/weights.safetensors, ${values.save}/train.json`);
+    log(`saved: ${values.save} (model.json, weights and optimizer state; train.json)`);
   }
   if (values.json) console.log(JSON.stringify(result));
   return 0;

@@ -45,6 +45,9 @@ export interface BenchReport {
   matmul: MatmulResult[];
 }
 
+/** Warm-up lasts at least this long: V8 needs some hundreds of calls to optimise a step. */
+const WARMUP_MS = 2000;
+
 /** One matmul size takes longer than this per call on a slow device: larger sizes are skipped. */
 const MATMUL_SLOW_MS = 2000;
 
@@ -70,7 +73,10 @@ export async function trainStepMs(device: string, kind: ModelKind, batch: number
       if (last) { await last.data(); last.dispose(); }
     };
     try {
+      // warm up for the steps asked and at least WARMUP_MS, so JIT tiers and kernel caches settle
+      const warmStart = performance.now();
       await run(warmupSteps);
+      while (performance.now() - warmStart < WARMUP_MS) await run(Math.max(1, warmupSteps));
       const times: number[] = [];
       for (let r = 0; r < repeats; r++) {
         const t = performance.now();

@@ -30,8 +30,11 @@ export abstract class Layer {
   protected built = false;
   private readonly ownWeights = new Map<string, Tensor>();
   private readonly ownState = new Map<string, Tensor>();
+  /** the constructor's options, for getConfig */
+  private readonly args: LayerArgs;
 
   constructor(prefix: string, args: LayerArgs = {}) {
+    this.args = { ...args };
     this.name = args.name ?? uniqueName(prefix);
     if (args.inputShape) this.declaredInputShape = [...args.inputShape];
     this.trainable = args.trainable ?? true;
@@ -142,6 +145,22 @@ export abstract class Layer {
     for (const c of this.children()) c.to(device);
     return this;
   }
+
+  /**
+   * The options this layer was made with, as JSON (Keras's get_config), so loadModel can make
+   * it again. Options that are functions (a custom initializer) cannot be saved.
+   */
+  getConfig(): Record<string, unknown> {
+    const config: Record<string, unknown> = { ...this.args, name: this.name, trainable: this.trainable };
+    for (const [key, value] of Object.entries(config)) {
+      if (typeof value === 'function') fail(this.name, `cannot save the architecture: option '${key}' is a function; use a named option (e.g. an initializer name), or save the weights alone with saveWeights`);
+    }
+    return JSON.parse(JSON.stringify(config)) as Record<string, unknown>;
+  }
+
+  /** Counters kept on the host that training depends on (dropout's call count), for checkpoints. */
+  hostState(): Record<string, number> { return {}; }
+  restoreHostState(_state: Record<string, number>): void {}
 
   /** Frees every weight. */
   dispose(): void {

@@ -20,6 +20,17 @@ let globalSeed = 0;
 let globalCounter = 0;
 
 /** Restarts the global random stream (used by draws that pass no seed). */
+/** The global generator's position, saved in checkpoints so dropout continues the same stream. */
+export function randomState(): { seed: number; counter: number } {
+  return { seed: globalSeed, counter: globalCounter };
+}
+
+export function setRandomState(state: { seed: number; counter: number }): void {
+  if (!Number.isSafeInteger(state?.counter) || state.counter < 0) fail('setRandomState', `invalid counter ${JSON.stringify(state?.counter)}`);
+  globalSeed = checkSeed('setRandomState', state.seed);
+  globalCounter = state.counter;
+}
+
 export function setSeed(seed: number): void {
   globalSeed = checkSeed('setSeed', seed);
   globalCounter = 0;

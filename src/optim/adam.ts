@@ -32,7 +32,7 @@ export class Adam extends Optimizer {
   readonly weightDecay: number;
 
   constructor(opts: AdamOptions = {}, name = 'adam') {
-    super(1e-3, opts);
+    super(name, 1e-3, opts);
     this.beta1 = opts.beta1 ?? 0.9;
     this.beta2 = opts.beta2 ?? 0.999;
     // PyTorch's default; Keras uses 1e-7

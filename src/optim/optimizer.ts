@@ -1,5 +1,6 @@
 // Optimizer base: per-parameter state, the step counter, learning-rate schedules and
 // gradient clipping by global norm, all without reading values back to the host.
+import { describe } from '../core/described.js';
 import { fail } from '../core/errors.js';
 import * as E from '../core/expr.js';
 import { applyExpr } from '../ops/apply.js';
@@ -23,7 +24,9 @@ export abstract class Optimizer {
   private lr: LearningRate;
   private readonly state = new Map<Tensor, Tensor[]>();
 
-  constructor(defaultLr: number, opts: OptimizerOptions) {
+  /** `kind` and `opts` are recorded (see describe) so checkpoints can rebuild the optimizer. */
+  constructor(kind: string, defaultLr: number, opts: OptimizerOptions) {
+    describe(this, kind, opts);
     this.lr = opts.learningRate ?? defaultLr;
     if (typeof this.lr === 'number' && !(this.lr >= 0 && Number.isFinite(this.lr))) fail('optimizer', `learningRate must be a non-negative number, got ${this.lr}`);
     this.clipNorm = opts.clipNorm;
@@ -81,6 +84,17 @@ export abstract class Optimizer {
   /** Slot tensors by parameter, for checkpoints. */
   stateOf(p: Tensor): readonly Tensor[] | undefined {
     return this.state.get(p);
+  }
+
+  /** Number of state tensors kept per parameter. */
+  get slotCount(): number {
+    return this.slots;
+  }
+
+  /** Sets p's slots from saved values (a checkpoint being restored). */
+  restoreState(p: Tensor, values: readonly Float32Array[]): void {
+    if (values.length !== this.slots) fail('optimizer', `expected ${this.slots} state arrays per parameter, got ${values.length}`);
+    this.slotsOf(p).forEach((slot, i) => slot.backend.write(slot.storageView.storage, values[i]!));
   }
 
   /** Frees all optimizer state. */

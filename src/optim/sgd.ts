@@ -23,7 +23,7 @@ export class SGD extends Optimizer {
   readonly weightDecay: number;
 
   constructor(opts: SgdOptions = {}) {
-    super(0.01, opts);
+    super('sgd', 0.01, opts);
     this.momentum = opts.momentum ?? 0;
     this.nesterov = opts.nesterov ?? false;
     this.weightDecay = opts.weightDecay ?? 0;
@@ -52,7 +52,7 @@ export class RMSprop extends Optimizer {
   readonly momentum: number;
 
   constructor(opts: RmspropOptions = {}) {
-    super(1e-3, opts);
+    super('rmsprop', 1e-3, opts);
     this.rho = opts.rho ?? 0.9;
     this.epsilon = opts.epsilon ?? 1e-7;
     this.momentum = opts.momentum ?? 0;

@@ -3,6 +3,7 @@
 import { appendFile, writeFile } from 'node:fs/promises';
 import { fail } from '../core/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { ModelCheckpoint, type ModelCheckpointOptions } from './model-checkpoint.js';
 
 export type Logs = Record<string, number>;
 
@@ -122,4 +123,6 @@ export const callbacks = {
   earlyStopping: (opts: EarlyStoppingOptions = {}) => new EarlyStopping(opts),
   learningRateScheduler: (schedule: (epoch: number, lr: number) => number) => new LearningRateScheduler(schedule),
   csvLogger: (path: string, append = false) => new CSVLogger(path, append),
+  /** @example tsr.callbacks.modelCheckpoint({ dir: 'ckpt', monitor: 'val_accuracy', includeOptimizer: true }) */
+  modelCheckpoint: (opts: ModelCheckpointOptions) => new ModelCheckpoint(opts),
 };

@@ -4,3 +4,4 @@ export { Sequential, sequential } from './sequential.js';
 export * as losses from './losses.js';
 export * as metrics from './metrics.js';
 export { callbacks, EarlyStopping, LearningRateScheduler, CSVLogger, type Callback, type Logs } from './callbacks.js';
+export { ModelCheckpoint, type ModelCheckpointOptions } from './model-checkpoint.js';

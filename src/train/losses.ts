@@ -1,4 +1,5 @@
 // Losses (Keras's names): each maps (predictions, targets) to a scalar mean over the batch.
+import { type Description, describe, descriptionOf, rebuild } from '../core/described.js';
 import { fail, shapeStr } from '../core/errors.js';
 import * as E from '../core/expr.js';
 import { input } from '../core/expr.js';
@@ -19,27 +20,27 @@ const asFloat = (t: Tensor) => (t.dtype === 'float32' ? t : cast(t, 'float32'));
 
 /** Integer class labels [N] against scores [N, C]. */
 export function sparseCategoricalCrossentropy(opts: { fromLogits?: boolean } = {}): Loss {
-  return (yPred, yTrue) => {
+  return describe<Loss>((yPred, yTrue) => {
     const labels = yTrue.dtype === 'int32' ? yTrue : cast(yTrue, 'int32');
     if (opts.fromLogits) return crossEntropy(yPred, labels.rank === 2 && labels.shape[1] === 1 ? labels.reshape([-1]) : labels);
     // probabilities: log them first (clipped like Keras, so 0 does not give -Infinity)
     const logp = yPred.clip(1e-7, 1 - 1e-7).log();
     return crossEntropy(logSoftmax(logp, -1), labels.rank === 2 ? labels.reshape([-1]) : labels);
-  };
+  }, 'sparseCategoricalCrossentropy', opts);
 }
 
 /** One-hot (or probability) targets [N, C] against scores [N, C]. */
 export function categoricalCrossentropy(opts: { fromLogits?: boolean } = {}): Loss {
-  return (yPred, yTrue) => {
+  return describe<Loss>((yPred, yTrue) => {
     sameShapeOrFail('categoricalCrossentropy', yPred, yTrue);
     if (opts.fromLogits) return crossEntropy(yPred, asFloat(yTrue));
     return crossEntropy(logSoftmax(yPred.clip(1e-7, 1 - 1e-7).log(), -1), asFloat(yTrue));
-  };
+  }, 'categoricalCrossentropy', opts);
 }
 
 /** Binary targets in {0, 1} against probabilities or logits of the same shape. */
 export function binaryCrossentropy(opts: { fromLogits?: boolean } = {}): Loss {
-  return (yPred, yTrue) => {
+  return describe<Loss>((yPred, yTrue) => {
     sameShapeOrFail('binaryCrossentropy', yPred, yTrue);
     const x = input(0), t = input(1);
     // from logits: max(x, 0) - x t + log1p(exp(-|x|)), stable for large |x|
@@ -47,33 +48,33 @@ export function binaryCrossentropy(opts: { fromLogits?: boolean } = {}): Loss {
       ? E.add(E.sub(E.binary('max', x, 0), E.mul(x, t)), E.unary('log1p', E.exp(E.neg(E.unary('abs', x)))))
       : E.neg(E.add(E.mul(t, E.log(E.binary('max', x, 1e-7))), E.mul(E.sub(1, t), E.log(E.binary('max', E.sub(1, x), 1e-7)))));
     return sumExpr('binaryCrossentropy', E.div(perElement, yPred.size), [yPred, asFloat(yTrue)], undefined);
-  };
+  }, 'binaryCrossentropy', opts);
 }
 
 export function meanSquaredError(): Loss {
-  return (yPred, yTrue) => {
+  return describe<Loss>((yPred, yTrue) => {
     sameShapeOrFail('meanSquaredError', yPred, yTrue);
     const d = E.sub(input(0), input(1));
     return sumExpr('meanSquaredError', E.div(E.mul(d, d), yPred.size), [yPred, asFloat(yTrue)], undefined);
-  };
+  }, 'meanSquaredError');
 }
 
 export function meanAbsoluteError(): Loss {
-  return (yPred, yTrue) => {
+  return describe<Loss>((yPred, yTrue) => {
     sameShapeOrFail('meanAbsoluteError', yPred, yTrue);
     return sumExpr('meanAbsoluteError', E.div(E.unary('abs', E.sub(input(0), input(1))), yPred.size), [yPred, asFloat(yTrue)], undefined);
-  };
+  }, 'meanAbsoluteError');
 }
 
 /** Quadratic within delta of the target, linear beyond. */
 export function huber(opts: { delta?: number } = {}): Loss {
   const delta = opts.delta ?? 1;
-  return (yPred, yTrue) => {
+  return describe<Loss>((yPred, yTrue) => {
     sameShapeOrFail('huber', yPred, yTrue);
     const a = E.unary('abs', E.sub(input(0), input(1)));
     const per = E.where(E.binary('le', a, delta), E.mul(0.5, E.mul(a, a)), E.sub(E.mul(delta, a), 0.5 * delta * delta));
     return sumExpr('huber', E.div(per, yPred.size), [yPred, asFloat(yTrue)], undefined);
-  };
+  }, 'huber', opts);
 }
 
 const BY_NAME: Record<string, () => Loss> = {
@@ -90,4 +91,15 @@ export function resolveLoss(loss: Loss | string): Loss {
   const make = BY_NAME[loss];
   if (!make) fail('compile', `unknown loss '${loss}' (expected one of ${Object.keys(BY_NAME).join(', ')}, or a function)`);
   return make();
+}
+
+const FACTORIES: Record<string, (...args: never[]) => Loss> = { sparseCategoricalCrossentropy, categoricalCrossentropy, binaryCrossentropy, meanSquaredError, meanAbsoluteError, huber };
+
+/** How a built-in loss was made, for saving; null for a custom function. */
+export function lossDescription(loss: Loss): Description | null {
+  return descriptionOf(loss) ?? null;
+}
+
+export function lossFromDescription(d: Description): Loss {
+  return rebuild(d, FACTORIES, 'loss');
 }

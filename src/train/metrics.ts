@@ -95,6 +95,10 @@ export function resolveMetric(m: Metric | string): Metric {
     case 'topKAccuracy': case 'top5Accuracy': return topKAccuracy(5);
     case 'precision': return precision;
     case 'recall': return recall;
-    default: return fail('compile', `unknown metric '${m}' (expected accuracy, topKAccuracy, precision, recall, or a Metric object)`);
+    default: {
+      const topK = /^top(\d+)Accuracy$/.exec(m);
+      if (topK) return topKAccuracy(Number(topK[1]));
+      return fail('compile', `unknown metric '${m}' (expected accuracy, topKAccuracy, precision, recall, or a Metric object)`);
+    }
   }
 }

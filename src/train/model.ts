@@ -18,6 +18,7 @@ import { type Loss, resolveLoss } from './losses.js';
 import { type Count, type Metric, readCount, resolveMetric } from './metrics.js';
 import { Progress, type Verbose } from './progress.js';
 import { loadWeights, saveWeights } from '../io/weights.js';
+import { type ArchitectureConfig, type SaveOptions, saveModel } from '../io/model-dir.js';
 
 export interface CompileOptions {
   optimizer: Optimizer | 'adam' | 'adamw' | 'sgd' | 'rmsprop';
@@ -63,6 +64,8 @@ class Tally {
 
 export abstract class Model extends Layer {
   stopTraining = false;
+  /** epochs completed by fit (counting from initialEpoch); saved with the model for resuming */
+  epochsTrained = 0;
   optimizer?: Optimizer;
   private lossFn?: Loss;
   private metrics: Metric[] = [];
@@ -237,6 +240,7 @@ export abstract class Model extends Layer {
       logs = tally.logs();
       if (val) Object.assign(logs, await this.evaluateLogs(val[0], val[1], batchSize, 'val_'));
       progress.epochEnd(epoch, samples, logs);
+      this.epochsTrained = epoch + 1;
       history.epoch.push(epoch);
       for (const [k, v] of Object.entries(logs)) (history.history[k] ??= []).push(v);
       for (const c of callbacks) await c.onEpochEnd?.(epoch, logs);
@@ -271,6 +275,26 @@ export abstract class Model extends Layer {
   /** Loss and metrics over (x, y), in inference mode. @example const { loss, accuracy } = await model.evaluate(x, y) */
   async evaluate(x: Tensor, y: Tensor, opts: { batchSize?: number } = {}): Promise<Logs> {
     return this.evaluateLogs(x, y, opts.batchSize ?? 32);
+  }
+
+  /** What compile() set up, for saving: the loss function and metrics (the optimizer is public). */
+  get compiledWith(): { loss?: Loss; metrics: readonly Metric[] } {
+    return { loss: this.lossFn, metrics: this.metrics };
+  }
+
+  /** The model's structure as JSON; Sequential models have one, custom subclasses do not. */
+  architecture(): ArchitectureConfig {
+    return fail('save', `${this.name} is a custom Model subclass, whose forward() cannot be saved as JSON; save its weights with saveWeights() and rebuild it in code`);
+  }
+
+  /**
+   * Saves the architecture and training config (model.json) and the weights (safetensors),
+   * with the optimizer state too if asked, so training can resume exactly. Atomic: a crash
+   * during a save leaves the previous save in `dir` loadable.
+   * @example await model.save('checkpoints/run1', { includeOptimizer: true })
+   */
+  save(dir: string, opts: SaveOptions = {}): Promise<void> {
+    return saveModel(this, dir, opts);
   }
 
   /** Writes all weights to a safetensors file (atomically). @example await model.saveWeights('weights.safetensors') */

@@ -2,7 +2,9 @@
 import { fail } from '../core/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Layer, type LayerArgs } from '../nn/layer.js';
+import type { ArchitectureConfig } from '../io/model-dir.js';
 import { Model } from './model.js';
+import { exportOnnx } from '../io/onnx-export.js';
 
 export class Sequential extends Model {
   readonly layers: Layer[];
@@ -43,6 +45,19 @@ export class Sequential extends Model {
     let y = x;
     for (const l of this.layers) y = l.forward(y);
     return y;
+  }
+
+  /**
+   * Writes the model as ONNX (opset 17) for inference elsewhere (onnxruntime, TensorRT, ...).
+   * Inputs and outputs keep tessera's layout (images NHWC); the batch size is free.
+   * @example await model.exportOnnx('model.onnx')
+   */
+  exportOnnx(path: string): Promise<void> {
+    return exportOnnx(this, path);
+  }
+
+  override architecture(): ArchitectureConfig {
+    return { class: 'Sequential', name: this.name, inputShape: this.inputShape ?? null, layers: this.layers.map((l) => ({ class: l.constructor.name, config: l.getConfig() })) };
   }
 
   /** Keras-style table of layers, output shapes and parameter counts. */

@@ -49,4 +49,27 @@ describe('tessera train', () => {
     const unknown = tessera(['frobnicate']);
     assert.equal(unknown.status, 2);
   });
+
+  it('--save then --resume in a new process gives the weights of one uninterrupted run', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tessera-resume-'));
+    const common = ['train', '--data', sample, '--verbose', '0', '--validation-split', '0.8', '--device', 'cpu', '--json'];
+    const run = (args: string[]) => {
+      const r = tessera([...common, ...args]);
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+    };
+    run(['--epochs', '2', '--save', join(dir, 'half')]);
+    const resumed = run(['--epochs', '2', '--resume', join(dir, 'half'), '--save', join(dir, 'resumed')]);
+    run(['--epochs', '4', '--save', join(dir, 'straight')]);
+    const weights = async (d: string) => {
+      const json = JSON.parse(await readFile(join(dir, d, 'model.json'), 'utf8'));
+      assert.equal(json.epochsTrained, 4);
+      return readFile(join(dir, d, json.weights));
+    };
+    assert.ok((await weights('resumed')).equals(await weights('straight')), 'resumed weights differ from the uninterrupted run');
+    assert.equal(resumed.history.loss.length, 2);
+    const bad = tessera(['train', '--resume', join(dir, 'nothing-here')]);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /loadModel: .*nothing-here\/model\.json: cannot read/);
+  });
 });

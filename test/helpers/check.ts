@@ -133,12 +133,13 @@ export function hostReadable(device: string): boolean {
 export async function settledMemory(): Promise<tsr.MemoryInfo> {
   if (typeof globalThis.gc !== 'function') return tsr.memory();
   // finalizers run in their own tasks after a collection: wait until the count stops moving
-  let last = -1;
-  for (let i = 0; i < 20; i++) {
+  // (three quiet rounds in a row: under a loaded machine a finalizer can lag a round)
+  let last = -1, quiet = 0;
+  for (let i = 0; i < 60 && quiet < 3; i++) {
     globalThis.gc();
     await new Promise((r) => setTimeout(r, 10));
     const now = tsr.memory().numTensors;
-    if (now === last) break;
+    quiet = now === last ? quiet + 1 : 0;
     last = now;
   }
   return tsr.memory();

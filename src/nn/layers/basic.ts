@@ -60,6 +60,13 @@ export class Dropout extends Layer {
     this.seed = args.seed ?? dropoutSeed++;
   }
   computeOutputShape(inputShape: readonly number[]): number[] { return [...inputShape]; }
+  /** the seed drawn at construction is part of the config, so a loaded model draws the same masks */
+  override getConfig(): Record<string, unknown> { return { ...super.getConfig(), seed: this.seed }; }
+  override hostState(): Record<string, number> { return { calls: this.calls }; }
+  override restoreHostState(state: Record<string, number>): void {
+    if (!Number.isSafeInteger(state['calls']) || state['calls']! < 0) fail(this.name, `invalid saved call count ${JSON.stringify(state['calls'])}`);
+    this.calls = state['calls']!;
+  }
   forward(x: Tensor): Tensor {
     if (!this.training || this.rate === 0) return x;
     // a fresh, reproducible mask per call: seed and call number select the stream

@@ -1,0 +1,141 @@
+// tsr.loadModel(dir): rebuilds a model saved by model.save(), checking every field of
+// model.json before anything is built or allocated.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { withDevice, getDefaultDevice } from '../backends/registry.js';
+import { TesseraError } from '../core/errors.js';
+import { setRandomState } from '../ops/random.js';
+import { optimizerFromConfig } from '../optim/serial.js';
+import { LAYER_CLASSES } from '../nn/registry.js';
+import { lossFromDescription } from '../train/losses.js';
+import { resolveMetric } from '../train/metrics.js';
+import { Sequential } from '../train/sequential.js';
+import { GENERATION_FILE, MODEL_JSON, type ModelFile } from './model-dir.js';
+import { loadSafetensors } from './safetensors.js';
+import { loadWeights } from './weights.js';
+
+export interface LoadOptions {
+  /** device for the weights (default: the default device) */
+  device?: string;
+  /** also restore the global random generator's position saved with the model (exact resume) */
+  restoreRandomState?: boolean;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+/** Checks model.json's structure; the message names the file and the field. */
+function validate(raw: unknown, path: string): ModelFile {
+  const bad = (detail: string): never => { throw new TesseraError('loadModel', `${path}: ${detail}`); };
+  if (!isObject(raw)) bad('not a JSON object');
+  const f = raw as Record<string, unknown>;
+  if (f['format'] !== 'tessera-model') bad(`format is ${JSON.stringify(f['format'])}, expected "tessera-model"`);
+  if (f['version'] !== 1) bad(`version ${JSON.stringify(f['version'])} is not supported (this tessera reads version 1)`);
+  // file names must be plain names in this folder, of the form save() writes
+  const fileName = (v: unknown, kind: string) => (typeof v === 'string' && GENERATION_FILE.exec(v)?.[1] === kind ? v : bad(`${kind} file name ${JSON.stringify(v)} is not of the form ${kind}-N.safetensors`));
+  fileName(f['weights'], 'weights');
+  const arch = f['architecture'];
+  if (!isObject(arch) || arch['class'] !== 'Sequential') bad('architecture.class must be "Sequential"');
+  const a = arch as Record<string, unknown>;
+  if (typeof a['name'] !== 'string') bad('architecture.name must be a string');
+  if (a['inputShape'] !== null && !(Array.isArray(a['inputShape']) && a['inputShape'].every((d) => isCount(d) && d > 0))) bad(`architecture.inputShape ${JSON.stringify(a['inputShape'])} must be null or positive integers`);
+  if (!Array.isArray(a['layers']) || a['layers'].length === 0) bad('architecture.layers must be a non-empty array');
+  (a['layers'] as unknown[]).forEach((l, i) => {
+    if (!isObject(l) || typeof l['class'] !== 'string' || !isObject(l['config'])) bad(`architecture.layers[${i}] must be {class, config}`);
+    const cls = (l as Record<string, unknown>)['class'] as string;
+    if (!Object.hasOwn(LAYER_CLASSES, cls)) bad(`architecture.layers[${i}] has unknown class '${cls}' (known: ${Object.keys(LAYER_CLASSES).join(', ')})`);
+  });
+  if (f['training'] !== null && !isObject(f['training'])) bad('training must be null or an object');
+  if (isObject(f['training']) && !Array.isArray(f['training']['metrics'])) bad('training.metrics must be an array');
+  const os = f['optimizerState'];
+  if (os !== null && !(isObject(os) && isCount(os['iterations']))) bad('optimizerState must be null or {file, iterations}');
+  if (isObject(os)) fileName(os['file'], 'optimizer');
+  if (!isCount(f['epochsTrained'])) bad('epochsTrained must be a non-negative integer');
+  if (!isObject(f['random']) || !isCount(f['random']['seed']) || !isCount(f['random']['counter'])) bad('random must be {seed, counter}');
+  if (!isObject(f['layerState']) || !Object.values(f['layerState']).every((st) => isObject(st) && Object.values(st).every(isCount))) bad('layerState must map layer names to {counter: count}');
+  return raw as unknown as ModelFile;
+}
+
+async function readModelFile(dir: string): Promise<ModelFile> {
+  const path = join(dir, MODEL_JSON);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new TesseraError('loadModel', `${path}: cannot read (${(e as Error).message}); is ${dir} a folder written by model.save()?`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new TesseraError('loadModel', `${path}: not valid JSON (${(e as Error).message})`);
+  }
+  return validate(raw, path);
+}
+
+/**
+ * Loads a model saved with model.save(): architecture, weights, and (when saved) the
+ * training config and optimizer state, so fit() continues where it stopped.
+ * @example const model = await tsr.loadModel('checkpoints/run1');
+ */
+export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Sequential> {
+  const file = await readModelFile(dir);
+  const path = join(dir, MODEL_JSON);
+  const device = opts.device ?? getDefaultDevice();
+  const model = inFile(path, () => withDevice(device, () => {
+    const layers = file.architecture.layers.map((l) => new LAYER_CLASSES[l.class]!(l.config as never));
+    const m = new Sequential(layers, { name: file.architecture.name });
+    if (!m.isBuilt) {
+      if (!file.architecture.inputShape) throw new TesseraError('loadModel', `${join(dir, MODEL_JSON)}: the architecture has no input shape, so its weights cannot be built`);
+      m.ensureBuilt(file.architecture.inputShape);
+    }
+    return m;
+  }));
+  try {
+    await loadWeights(model, join(dir, file.weights));
+    const t = file.training;
+    if (t?.optimizer && t.loss) {
+      inFile(path, () => model.compile({ optimizer: optimizerFromConfig(t.optimizer!), loss: lossFromDescription(t.loss!), metrics: t.metrics.map((name) => resolveMetric(String(name))) }));
+      if (file.optimizerState) await restoreOptimizer(model, join(dir, file.optimizerState.file), file.optimizerState.iterations);
+    }
+    model.epochsTrained = file.epochsTrained;
+    for (const layer of model.children()) {
+      const saved = file.layerState[layer.name];
+      if (saved) inFile(path, () => layer.restoreHostState(saved));
+    }
+    if (opts.restoreRandomState) setRandomState(file.random);
+    return model;
+  } catch (e) {
+    model.optimizer?.dispose();
+    model.dispose();
+    throw e;
+  }
+}
+
+/** Runs fn; a TesseraError from it (a bad layer option, say) is reported against the file. */
+function inFile<T>(path: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof TesseraError) throw new TesseraError('loadModel', `${path}: ${e.message}`);
+    throw e;
+  }
+}
+
+async function restoreOptimizer(model: Sequential, path: string, iterations: number): Promise<void> {
+  const opt = model.optimizer!;
+  const { tensors } = await loadSafetensors(path);
+  for (const [name, p] of model.namedTensors({ trainableOnly: true })) {
+    const slots: Float32Array[] = [];
+    for (let i = 0; `${name}/${i}` in tensors; i++) {
+      const s = tensors[`${name}/${i}`]!;
+      if (s.dtype !== 'float32' || s.shape.length !== p.shape.length || s.shape.some((d, k) => d !== p.shape[k])) {
+        throw new TesseraError('loadModel', `${path}: optimizer state '${name}/${i}' is ${s.dtype} ${JSON.stringify(s.shape)}, the parameter is float32 ${JSON.stringify(p.shape)}`);
+      }
+      slots.push(s.data as Float32Array);
+    }
+    // no slots: the parameter had not been updated yet when saved
+    if (slots.length) opt.restoreState(p, slots);
+  }
+  opt.iterations = iterations;
+}

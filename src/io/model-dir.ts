@@ -1,0 +1,95 @@
+// A saved model is a folder: model.json (architecture, training config, file names) and
+// safetensors files for the weights and, optionally, the optimizer state. Each save writes new
+// files under a new generation number and then replaces model.json atomically, so a crash at
+// any moment leaves a model.json that names a complete, earlier set of files.
+import { mkdir, readdir, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fail } from '../core/errors.js';
+import { randomState } from '../ops/random.js';
+import { type OptimizerConfig, optimizerConfig } from '../optim/serial.js';
+import type { Description } from '../core/described.js';
+import { lossDescription } from '../train/losses.js';
+import type { Model } from '../train/model.js';
+import { writeFileAtomic } from './atomic.js';
+import { type NamedArray, saveSafetensors } from './safetensors.js';
+import { saveWeights } from './weights.js';
+
+export interface SaveOptions {
+  /** also save the optimizer's state (moments, step count) so training resumes exactly */
+  includeOptimizer?: boolean;
+}
+
+export interface LayerEntry { class: string; config: Record<string, unknown> }
+export interface ArchitectureConfig { class: 'Sequential'; name: string; inputShape: number[] | null; layers: LayerEntry[] }
+
+export interface TrainingConfig {
+  optimizer: OptimizerConfig | null;
+  loss: Description | null;
+  metrics: string[];
+  /** why part of the config could not be saved (custom functions) */
+  notes: string[];
+}
+
+export interface ModelFile {
+  format: 'tessera-model';
+  version: 1;
+  generation: number;
+  architecture: ArchitectureConfig;
+  training: TrainingConfig | null;
+  weights: string;
+  optimizerState: { file: string; iterations: number } | null;
+  epochsTrained: number;
+  random: { seed: number; counter: number };
+  /** per-layer host counters (dropout call counts), by layer name */
+  layerState: Record<string, Record<string, number>>;
+}
+
+export const MODEL_JSON = 'model.json';
+export const GENERATION_FILE = /^(weights|optimizer)-(\d+)\.safetensors$/;
+
+export async function saveModel(model: Model, dir: string, opts: SaveOptions = {}): Promise<void> {
+  const architecture = model.architecture();
+  if (!model.isBuilt) fail('save', `${model.name} has no weights yet: give the first layer inputShape, or call the model once`);
+  const opt = model.optimizer;
+  if (opts.includeOptimizer && !opt) fail('save', 'includeOptimizer needs a compiled model (call compile() first)');
+  await mkdir(dir, { recursive: true });
+  const existing = await readdir(dir).catch(() => [] as string[]);
+  const generation = 1 + Math.max(0, ...existing.map((f) => Number(GENERATION_FILE.exec(f)?.[2] ?? 0)));
+  const weights = `weights-${generation}.safetensors`;
+  await saveWeights(model, join(dir, weights), { generation: String(generation) });
+
+  let optimizerState: ModelFile['optimizerState'] = null;
+  if (opts.includeOptimizer && opt) {
+    const tensors: Record<string, NamedArray> = {};
+    for (const [name, p] of model.namedTensors({ trainableOnly: true })) {
+      const slots = opt.stateOf(p) ?? [];
+      for (let i = 0; i < slots.length; i++) tensors[`${name}/${i}`] = { dtype: 'float32', shape: [...p.shape], data: await slots[i]!.data() };
+    }
+    const file = `optimizer-${generation}.safetensors`;
+    await saveSafetensors(join(dir, file), tensors, { format: 'tessera-optimizer' });
+    optimizerState = { file, iterations: opt.iterations };
+  }
+
+  const compiled = model.compiledWith;
+  const notes: string[] = [];
+  let optimizer: OptimizerConfig | null = null;
+  if (opt) {
+    const c = optimizerConfig(opt);
+    if ('reason' in c) notes.push(`optimizer not saved: ${c.reason}`);
+    else optimizer = c;
+  }
+  const loss = compiled.loss ? lossDescription(compiled.loss) : null;
+  if (compiled.loss && !loss) notes.push('loss not saved: it is a custom function; compile() the loaded model again');
+  const training: TrainingConfig | null = opt ? { optimizer, loss, metrics: compiled.metrics.map((m) => m.name), notes } : null;
+  const file: ModelFile = {
+    format: 'tessera-model', version: 1, generation, architecture, training, weights, optimizerState,
+    epochsTrained: model.epochsTrained, random: randomState(),
+    layerState: Object.fromEntries(model.children().map((l) => [l.name, l.hostState()] as const).filter(([, st]) => Object.keys(st).length)),
+  };
+  // the commit point: until this rename, model.json names the previous generation
+  await writeFileAtomic(join(dir, MODEL_JSON), [Buffer.from(JSON.stringify(file, null, 2) + '\n')]);
+  for (const f of existing) {
+    const m = GENERATION_FILE.exec(f);
+    if (m && Number(m[2]) !== generation) await unlink(join(dir, f)).catch(() => undefined);
+  }
+}

@@ -1,0 +1,11 @@
+// Layer classes by name, for rebuilding a saved architecture.
+import { Activation, Dropout, Flatten, Reshape } from './layers/basic.js';
+import { AveragePooling2D, Conv2D, GlobalAveragePooling2D, MaxPooling2D } from './layers/conv.js';
+import { Dense } from './layers/dense.js';
+import { Embedding } from './layers/embedding.js';
+import { BatchNormalization, LayerNormalization } from './layers/normalization.js';
+import type { Layer } from './layer.js';
+
+export const LAYER_CLASSES: Record<string, new (args: never) => Layer> = {
+  Dense, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Activation, Dropout, BatchNormalization, LayerNormalization, Embedding,
+};
