@@ -1,6 +1,7 @@
 // The device registry: which backends exist, which is the default, and why others are absent.
 import { fail } from '../core/errors.js';
 import type { Backend } from './backend.js';
+import type { WebGpuOptions } from './webgpu/discover.js';
 import { CpuBackend } from './cpu/cpu-backend.js';
 
 const backends = new Map<string, Backend>();
@@ -10,19 +11,27 @@ let discovery: Promise<void> | undefined;
 
 const CUDA_REASON = 'this version of tessera has no CUDA backend yet; NVIDIA GPUs are used through the webgpu device (Vulkan driver)';
 
+export interface DeviceOptions {
+  /** WebGPU adapter choice: the first whose name contains `adapterName` (also TESSERA_WEBGPU_ADAPTER) */
+  webgpu?: WebGpuOptions;
+}
+
 /**
- * Looks for accelerators (WebGPU) and registers those that work; safe to call often.
+ * Looks for accelerators (WebGPU) and registers those that work; safe to call often (options
+ * apply when devices are opened: the first call, or the first after releaseDevices).
  * @example await tsr.initDevices(); tsr.setDefaultDevice('auto');
+ * @example await tsr.initDevices({ webgpu: { adapterName: 'NVIDIA' } });
  */
-export function initDevices(): Promise<void> {
+export function initDevices(opts: DeviceOptions = {}): Promise<void> {
   discovery ??= (async () => {
     unavailable.set('cuda', CUDA_REASON);
-    if (typeof process !== 'undefined' && process.env?.['TESSERA_DISABLE_WEBGPU']) {
+    const env = typeof process !== 'undefined' ? process.env : {};
+    if (env?.['TESSERA_DISABLE_WEBGPU']) {
       unavailable.set('webgpu', 'disabled by TESSERA_DISABLE_WEBGPU');
       return;
     }
     const { createWebGpuBackend } = await import('./webgpu/discover.js');
-    const made = await createWebGpuBackend();
+    const made = await createWebGpuBackend({ adapterName: env?.['TESSERA_WEBGPU_ADAPTER'] || undefined, ...opts.webgpu });
     if ('reason' in made) unavailable.set('webgpu', made.reason);
     else backends.set('webgpu', made);
   })();

@@ -101,8 +101,28 @@ describe('webgpu device', { skip }, () => {
     assert.throws(() => tsr.zeros([n], { device: 'webgpu' }), new RegExp(`webgpu: out of memory: a tensor of ${n * 4} bytes exceeds the device's largest storage buffer`));
   });
 
+  it('an adapter can be chosen by part of its name', async () => {
+    const info = tsr.getBackend('webgpu').info();
+    const part = String(info.details['device']).slice(0, 8);
+    const r = await createWebGpuBackend({ adapterName: part.toUpperCase() });
+    assert.ok(!('reason' in r), JSON.stringify(r));
+    assert.equal((r as WebGpuBackend).info().description, info.description);
+    (r as WebGpuBackend).release();
+  });
+
+  it('a lost device is an error on the next op and read, not a hang', async () => {
+    const made = await createWebGpuBackend();
+    assert.ok(!('reason' in made));
+    const gpu = made as WebGpuBackend;
+    const s = gpu.alloc('float32', 4);
+    gpu.write(s, Float32Array.of(1, 2, 3, 4));
+    gpu.runtime.device.destroy();
+    await assert.rejects(gpu.read(s), /webgpu: the GPU device was lost or destroyed/);
+    assert.throws(() => gpu.alloc('float32', 4), /webgpu: the GPU device was lost or destroyed/, 'later ops fail at once');
+  });
+
   it('an adapter that is not there is reported with what was tried and how to get one', async () => {
     const r = await createWebGpuBackend({ adapterName: 'no-such-gpu-xyz' });
-    assert.ok('reason' in r && /does not match 'no-such-gpu-xyz'/.test(r.reason));
+    assert.ok('reason' in r && /no adapter matches 'no-such-gpu-xyz'; found: '.+'/.test(r.reason), JSON.stringify(r));
   });
 });

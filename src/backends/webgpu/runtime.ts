@@ -34,8 +34,12 @@ export class GpuRuntime {
     });
   }
 
+  /** Set once the device is gone: every later op fails with it. */
+  private lost: TesseraError | null = null;
+
   /** Throws an error that happened asynchronously, at the first op after it. */
   check(): void {
+    if (this.lost) throw this.lost;
     if (this.deferred) {
       const e = this.deferred;
       this.deferred = null;
@@ -150,7 +154,9 @@ export class GpuRuntime {
       await staging.mapAsync(0x0001);
     } catch (e) {
       this.check();
-      throw new TesseraError('webgpu', `reading a tensor failed: ${(e as Error).message}`);
+      // a mapping is refused only when the device is gone (lost or destroyed)
+      this.lost = new TesseraError('webgpu', `the GPU device was lost or destroyed (reading a tensor failed${(e as Error).message ? `: ${(e as Error).message}` : ''}); its tensors are gone: call tsr.releaseDevices() and tsr.initDevices() to open it again`);
+      throw this.lost;
     }
     const out = staging.getMappedRange(0, Math.ceil(bytes / 4) * 4).slice(0);
     staging.unmap();
