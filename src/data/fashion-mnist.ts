@@ -1,9 +1,7 @@
 // Fashion-MNIST and MNIST loaders: a given folder, $TESSERA_DATA, Debian's packaged copy, and
 // finally the real sample shipped with tessera, so training works on a fresh machine.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { TesseraError } from '../core/errors.js';
+import { env, requireNode } from '../core/platform.js';
 import { tensor } from '../ops/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { type IdxArray, readIdx } from './idx.js';
@@ -24,10 +22,11 @@ export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dre
 
 const FILES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'];
 
-const SAMPLE_DIR = fileURLToPath(new URL('../../../data/fashion-mnist-sample', import.meta.url));
+const sampleDir = () => requireNode('url', 'datasets').fileURLToPath(new URL('../../../data/fashion-mnist-sample', import.meta.url));
 
 function filesIn(dir: string): string[] | null {
-  const found = FILES.map((f) => [join(dir, `${f}.gz`), join(dir, f)].find(existsSync));
+  const { existsSync } = requireNode('fs', 'datasets'), { join } = requireNode('path', 'datasets');
+  const found = FILES.map((f) => [join(dir, `${f}.gz`), join(dir, f)].find((p) => existsSync(p)));
   return found.every(Boolean) ? (found as string[]) : null;
 }
 
@@ -53,15 +52,15 @@ export interface LoadOptions {
 
 async function load(name: string, debianDir: string, opts: LoadOptions, classNames: readonly string[]): Promise<ImageDataset> {
   const looked: string[] = [];
-  const candidates = [opts.dir, process.env['TESSERA_DATA'], debianDir].filter((d): d is string => !!d);
+  const candidates = [opts.dir, env('TESSERA_DATA'), debianDir].filter((d): d is string => !!d);
   for (const dir of candidates) {
     looked.push(dir);
     const files = filesIn(dir);
     if (files) return read(files, dir, true, opts.device, classNames);
     if (dir === opts.dir) throw new TesseraError('datasets', `${name}: ${dir} does not hold ${FILES.join(', ')} (.gz or raw)`);
   }
-  const sample = name === 'fashion-mnist' ? filesIn(SAMPLE_DIR) : null;
-  if (sample && opts.allowSample !== false) return read(sample, `${SAMPLE_DIR} (embedded sample)`, false, opts.device, classNames);
+  const sample = name === 'fashion-mnist' ? filesIn(sampleDir()) : null;
+  if (sample && opts.allowSample !== false) return read(sample, `${sampleDir()} (embedded sample)`, false, opts.device, classNames);
   throw new TesseraError('datasets', `${name} not found; looked in ${looked.join(', ') || '(nowhere)'}. ${hint(name)}`);
 }
 

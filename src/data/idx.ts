@@ -1,6 +1,5 @@
 // IDX files (the MNIST family's format), raw or gzip, validated before any large allocation.
-import { readFile } from 'node:fs/promises';
-import { gunzipSync } from 'node:zlib';
+import { requireNode } from '../core/platform.js';
 import { TesseraError } from '../core/errors.js';
 
 export interface IdxArray {
@@ -34,13 +33,13 @@ export function parseIdx(bytes: Uint8Array, file = '<bytes>'): IdxArray {
 export async function readIdx(file: string): Promise<IdxArray> {
   let bytes: Uint8Array;
   try {
-    bytes = await readFile(file);
+    bytes = await requireNode('fs/promises', 'readIdx').readFile(file);
   } catch (e) {
     bad(file, `cannot read: ${(e as Error).message}`);
   }
   if (file.endsWith('.gz') || (bytes[0] === 0x1f && bytes[1] === 0x8b)) {
     try {
-      bytes = gunzipSync(bytes);
+      bytes = requireNode('zlib', 'readIdx').gunzipSync(bytes);
     } catch (e) {
       bad(file, `corrupt gzip data (${(e as Error).message})`);
     }

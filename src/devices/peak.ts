@@ -1,5 +1,5 @@
 // Float32 peak throughput, where it is known, so benchmarks can say how close they come.
-import * as fs from 'node:fs';
+import { nodeBuiltin } from '../core/platform.js';
 import type { DeviceInfo } from '../backends/backend.js';
 
 /** Vendor figures for float32 on the regular (non-tensor) cores, TFLOP/s, by adapter name. */
@@ -21,7 +21,7 @@ export function float32Peak(info: DeviceInfo): Peak | null {
 /** cores x clock x float32 FLOPs per cycle (two FMA units of the widest vector width). */
 function cpuPeakEstimate(cores: number): Peak | null {
   try {
-    const text = fs.readFileSync('/proc/cpuinfo', 'utf8');
+    const text = nodeBuiltin('fs')?.readFileSync('/proc/cpuinfo', 'utf8') ?? '';
     const mhz = Number(/^cpu MHz\s*:\s*([\d.]+)/m.exec(text)?.[1]);
     const flags = new Set((/^flags\s*:(.*)$/m.exec(text)?.[1] ?? '').trim().split(/\s+/));
     if (!(mhz > 0)) return null;

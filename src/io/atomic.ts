@@ -1,10 +1,10 @@
 // Atomic file replacement: write a temporary file in the same folder, fsync, rename. A crash or
 // a full disk mid-write leaves the previous file intact.
-import { open, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
 import { TesseraError } from '../core/errors.js';
+import { requireNode } from '../core/platform.js';
 
 export async function writeFileAtomic(path: string, chunks: readonly Uint8Array[]): Promise<void> {
+  const { open, rename, unlink } = requireNode('fs/promises', 'save'), { basename, dirname, join } = requireNode('path', 'save');
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.tmp`);
   let handle;
   try {

@@ -1,9 +1,10 @@
 // tsr.loadModel(dir): rebuilds a model saved by model.save(), checking every field of
 // model.json before anything is built or allocated.
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { withDevice, getDefaultDevice } from '../backends/registry.js';
 import { TesseraError } from '../core/errors.js';
+import { requireNode } from '../core/platform.js';
+
+const join = (dir: string, file: string) => requireNode('path', 'loadModel').join(dir, file);
 import { setRandomState } from '../ops/random.js';
 import { optimizerFromConfig } from '../optim/serial.js';
 import { LAYER_CLASSES } from '../nn/registry.js';
@@ -60,7 +61,7 @@ async function readModelFile(dir: string): Promise<ModelFile> {
   const path = join(dir, MODEL_JSON);
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = await requireNode('fs/promises', 'loadModel').readFile(path, 'utf8');
   } catch (e) {
     throw new TesseraError('loadModel', `${path}: cannot read (${(e as Error).message}); is ${dir} a folder written by model.save()?`);
   }

@@ -2,9 +2,8 @@
 // safetensors files for the weights and, optionally, the optimizer state. Each save writes new
 // files under a new generation number and then replaces model.json atomically, so a crash at
 // any moment leaves a model.json that names a complete, earlier set of files.
-import { mkdir, readdir, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
 import { fail } from '../core/errors.js';
+import { requireNode } from '../core/platform.js';
 import { randomState } from '../ops/random.js';
 import { type OptimizerConfig, optimizerConfig } from '../optim/serial.js';
 import type { Description } from '../core/described.js';
@@ -52,6 +51,7 @@ export async function saveModel(model: Model, dir: string, opts: SaveOptions = {
   if (!model.isBuilt) fail('save', `${model.name} has no weights yet: give the first layer inputShape, or call the model once`);
   const opt = model.optimizer;
   if (opts.includeOptimizer && !opt) fail('save', 'includeOptimizer needs a compiled model (call compile() first)');
+  const { mkdir, readdir, unlink } = requireNode('fs/promises', 'save'), { join } = requireNode('path', 'save');
   await mkdir(dir, { recursive: true });
   const existing = await readdir(dir).catch(() => [] as string[]);
   const generation = 1 + Math.max(0, ...existing.map((f) => Number(GENERATION_FILE.exec(f)?.[2] ?? 0)));
@@ -87,7 +87,7 @@ export async function saveModel(model: Model, dir: string, opts: SaveOptions = {
     layerState: Object.fromEntries(model.children().map((l) => [l.name, l.hostState()] as const).filter(([, st]) => Object.keys(st).length)),
   };
   // the commit point: until this rename, model.json names the previous generation
-  await writeFileAtomic(join(dir, MODEL_JSON), [Buffer.from(JSON.stringify(file, null, 2) + '\n')]);
+  await writeFileAtomic(join(dir, MODEL_JSON), [new TextEncoder().encode(JSON.stringify(file, null, 2) + '\n')]);
   for (const f of existing) {
     const m = GENERATION_FILE.exec(f);
     if (m && Number(m[2]) !== generation) await unlink(join(dir, f)).catch(() => undefined);

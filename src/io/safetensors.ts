@@ -1,9 +1,9 @@
 // The safetensors format (PyTorch / Hugging Face): an 8-byte little-endian header length, a
 // JSON header of {name: {dtype, shape, data_offsets}}, then raw little-endian data. Readers
 // validate everything against the file size before allocating anything.
-import { readFile } from 'node:fs/promises';
 import { type DType, type TypedArray } from '../core/dtype.js';
 import { TesseraError } from '../core/errors.js';
+import { requireNode } from '../core/platform.js';
 import { writeFileAtomic } from './atomic.js';
 
 export interface NamedArray {
@@ -31,10 +31,11 @@ export function encodeSafetensors(tensors: Record<string, NamedArray>, metadata:
   }
   let json = JSON.stringify(header);
   // pad so the data section starts 8-byte aligned, as the reference writer does
-  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
-  const head = Buffer.alloc(8);
-  head.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
-  const parts: Uint8Array[] = [head, Buffer.from(json, 'utf8')];
+  let text = new TextEncoder().encode(json);
+  text = new TextEncoder().encode(json + ' '.repeat((8 - ((8 + text.length) % 8)) % 8));
+  const head = new Uint8Array(8);
+  new DataView(head.buffer).setBigUint64(0, BigInt(text.length), true);
+  const parts: Uint8Array[] = [head, text];
   for (const name of names) {
     const d = tensors[name]!.data;
     parts.push(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
@@ -100,7 +101,7 @@ export function decodeSafetensors(bytes: Uint8Array, file = '<bytes>'): { tensor
 export async function loadSafetensors(path: string): Promise<{ tensors: Record<string, NamedArray>; metadata: Record<string, string> }> {
   let bytes: Uint8Array;
   try {
-    bytes = await readFile(path);
+    bytes = await requireNode('fs/promises', 'loadSafetensors').readFile(path);
   } catch (e) {
     throw new TesseraError('loadSafetensors', `${path}: cannot read (${(e as Error).message})`);
   }

@@ -1,7 +1,7 @@
 // Training callbacks: the hooks fit() calls, and the standard ones (early stopping,
 // learning-rate schedule, CSV log).
-import { appendFile, writeFile } from 'node:fs/promises';
 import { fail } from '../core/errors.js';
+import { requireNode } from '../core/platform.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { ModelCheckpoint, type ModelCheckpointOptions } from './model-checkpoint.js';
 
@@ -108,9 +108,10 @@ export class CSVLogger implements Callback {
   constructor(readonly path: string, private readonly append = false) {}
   async onTrainBegin(): Promise<void> {
     this.keys = null;
-    if (!this.append) await writeFile(this.path, '');
+    if (!this.append) await requireNode('fs/promises', 'csvLogger').writeFile(this.path, '');
   }
   async onEpochEnd(epoch: number, logs: Logs): Promise<void> {
+    const { appendFile } = requireNode('fs/promises', 'csvLogger');
     if (!this.keys) {
       this.keys = Object.keys(logs);
       await appendFile(this.path, ['epoch', ...this.keys].join(',') + '\n');

@@ -2,6 +2,23 @@
 
 export type Verbose = 0 | 1 | 2;
 
+/** Where progress goes: a Node stream, or (in browsers) the console, a line at a time. */
+export interface ProgressOutput { write(text: string): unknown; isTTY?: boolean }
+
+function defaultOutput(): ProgressOutput {
+  const stdout = (globalThis as { process?: { stdout?: ProgressOutput } }).process?.stdout;
+  if (stdout) return stdout;
+  let pending = '';
+  return {
+    write(text: string) {
+      pending += text;
+      const lines = pending.split('\n');
+      pending = lines.pop()!;
+      for (const line of lines) console.log(line);
+    },
+  };
+}
+
 function fmt(logs: Record<string, number>): string {
   return Object.entries(logs).map(([k, v]) => ` - ${k}: ${Math.abs(v) >= 1e4 ? v.toExponential(3) : v.toFixed(4)}`).join('');
 }
@@ -20,7 +37,7 @@ export class Progress {
   /** Whether the bar redraws during an epoch (a terminal with verbose 1). */
   get live(): boolean { return this.tty; }
 
-  constructor(private readonly verbose: Verbose, private readonly epochs: number, private readonly steps: number, private readonly out: NodeJS.WriteStream = process.stdout) {
+  constructor(private readonly verbose: Verbose, private readonly epochs: number, private readonly steps: number, private readonly out: ProgressOutput = defaultOutput()) {
     this.tty = verbose === 1 && !!out.isTTY;
   }
 

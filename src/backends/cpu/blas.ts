@@ -1,5 +1,5 @@
 // Finds a system BLAS at run time through koffi and exposes cblas_sgemm; no compiler needed.
-import { createRequire } from 'node:module';
+import { env, nodeBuiltin } from '../../core/platform.js';
 
 const ROW_MAJOR = 101;
 export const NO_TRANS = 111;
@@ -28,7 +28,7 @@ export interface BlasProbe {
 
 /** Where BLAS usually lives, fastest first; the dynamic loader resolves bare names. */
 function candidates(): string[] {
-  const fromEnv = process.env['TESSERA_BLAS'];
+  const fromEnv = env('TESSERA_BLAS');
   const list = fromEnv ? [fromEnv] : [];
   if (process.platform === 'darwin') {
     list.push('/System/Library/Frameworks/Accelerate.framework/Accelerate', 'libopenblas.dylib', '/opt/homebrew/opt/openblas/lib/libopenblas.dylib', '/usr/local/opt/openblas/lib/libopenblas.dylib');
@@ -60,10 +60,12 @@ let probed: BlasProbe | undefined;
 /** Loads the first BLAS that exports cblas_sgemm; TESSERA_BLAS=none forces the built-in GEMM. */
 export function probeBlas(): BlasProbe {
   if (probed) return probed;
-  if (process.env['TESSERA_BLAS'] === 'none') return (probed = { library: null, tried: [], reason: 'disabled by TESSERA_BLAS=none' });
+  if (env('TESSERA_BLAS') === 'none') return (probed = { library: null, tried: [], reason: 'disabled by TESSERA_BLAS=none' });
+  const nodeModule = nodeBuiltin('module');
+  if (!nodeModule) return (probed = { library: null, tried: [], reason: 'no FFI outside Node.js (browsers use the built-in GEMM)' });
   let koffi: typeof import('koffi');
   try {
-    koffi = createRequire(import.meta.url)('koffi');
+    koffi = nodeModule.createRequire(import.meta.url)('koffi');
   } catch (e) {
     return (probed = { library: null, tried: [], reason: `the koffi FFI package could not be loaded (${(e as Error).message})` });
   }

@@ -1,6 +1,5 @@
 // The CPU device: generated JavaScript for elementwise and reductions, the system BLAS for products.
-import * as fs from 'node:fs';
-import os from 'node:os';
+import { env, nodeBuiltin } from '../../core/platform.js';
 import type { DType, TypedArray } from '../../core/dtype.js';
 import type { Expr } from '../../core/expr.js';
 import { philoxFill } from '../../core/philox.js';
@@ -19,7 +18,7 @@ import { SIMD } from './elementwise.js';
 function cpuFeatures(): string {
   try {
     // Linux lists instruction sets in /proc/cpuinfo; elsewhere we report the model only
-    const text = fs.readFileSync('/proc/cpuinfo', 'utf8');
+    const text = nodeBuiltin('fs')?.readFileSync('/proc/cpuinfo', 'utf8') ?? '';
     const flags = new Set((/^flags\s*:(.*)$/m.exec(text)?.[1] ?? '').trim().split(/\s+/));
     return ['avx512f', 'avx2', 'fma', 'avx', 'sse4_2', 'neon', 'asimd'].filter((f) => flags.has(f)).join(' ');
   } catch {
@@ -34,14 +33,16 @@ export class CpuBackend implements Backend {
   private warned = false;
 
   info(): DeviceInfo {
-    const cpus = os.cpus();
+    // browsers tell the core count only
+    const cpus = nodeBuiltin('os')?.cpus();
+    const cores = cpus?.length ?? (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
     const lib = this.blas.library;
     return {
       name: 'cpu',
       kind: 'cpu',
-      description: `${cpus[0]?.model.trim() ?? 'CPU'} (${cpus.length} cores)`,
+      description: `${cpus?.[0]?.model.trim() ?? 'CPU'} (${cores} cores)`,
       details: {
-        cores: cpus.length,
+        cores,
         features: cpuFeatures(),
         blas: lib ? `${lib.vendor} (${lib.path})` : `none: ${this.blas.reason}; ${BLAS_HINT}`,
       },
@@ -78,7 +79,7 @@ export class CpuBackend implements Backend {
     const lib = this.blas.library;
     if (!lib && !this.warned && a.shape[1]! * b.shape[2]! * a.shape[2]! >= 64 * 64 * 64) {
       this.warned = true;
-      if (!process.env['TESSERA_QUIET']) process.stderr.write(`tessera: no BLAS found, matrix products use the slower built-in kernel; ${BLAS_HINT}\n`);
+      if (!env('TESSERA_QUIET')) console.warn(`tessera: no BLAS found, matrix products use the slower built-in kernel; ${BLAS_HINT}`);
     }
     runMatmul(a, b, out, lib);
   }

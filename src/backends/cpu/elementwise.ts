@@ -1,4 +1,5 @@
 // Fused elementwise kernels on the CPU: JavaScript generated from the expression IR, cached.
+import { env } from '../../core/platform.js';
 import type { Expr } from '../../core/expr.js';
 import { exprKey } from '../../core/expr.js';
 import { collapseDims } from '../../core/shape.js';
@@ -11,7 +12,7 @@ type Kernel = (ins: unknown[], inOff: number[], inStr: number[][], outs: unknown
 
 const cache = new Map<string, Kernel>();
 /** TESSERA_CPU_SIMD=0 runs every kernel as JavaScript, without WebAssembly (for comparison). */
-export const SIMD = process.env['TESSERA_CPU_SIMD'] !== '0' && typeof WebAssembly === 'object';
+export const SIMD = env('TESSERA_CPU_SIMD') !== '0' && typeof WebAssembly === 'object';
 
 function compile(exprs: readonly Expr[], nIn: number, nOut: number, rank: number): Kernel {
   const dims = Array.from({ length: rank }, (_, d) => `n${d}`);

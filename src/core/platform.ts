@@ -1,0 +1,33 @@
+// Node-only facilities, reached at run time so the library also loads in browsers (where they
+// are simply absent): no module of the library imports a Node built-in statically.
+import type * as fs from 'node:fs';
+import type * as fsp from 'node:fs/promises';
+import type * as os from 'node:os';
+import type * as path from 'node:path';
+import type * as mod from 'node:module';
+import type * as url from 'node:url';
+import type * as zlib from 'node:zlib';
+
+interface Builtins { fs: typeof fs; 'fs/promises': typeof fsp; os: typeof os; path: typeof path; module: typeof mod; url: typeof url; zlib: typeof zlib }
+
+type NodeProcess = { getBuiltinModule?: (name: string) => unknown; env?: Record<string, string | undefined> };
+const proc = (globalThis as { process?: NodeProcess }).process;
+
+export const isNode = typeof proc?.getBuiltinModule === 'function';
+
+/** A Node built-in module, or null outside Node. */
+export function nodeBuiltin<K extends keyof Builtins>(name: K): Builtins[K] | null {
+  return isNode ? (proc!.getBuiltinModule!(`node:${name}`) as Builtins[K]) : null;
+}
+
+/** The same, for code that only runs in Node (files, the CLI): outside Node a clear error. */
+export function requireNode<K extends keyof Builtins>(name: K, what: string): Builtins[K] {
+  const m = nodeBuiltin(name);
+  if (!m) throw new Error(`${what} needs Node.js (it uses node:${name})`);
+  return m;
+}
+
+/** An environment variable; undefined in browsers. */
+export function env(name: string): string | undefined {
+  return proc?.env?.[name];
+}
