@@ -9,8 +9,6 @@ const unavailable = new Map<string, string>();
 let defaultDevice = 'cpu';
 let discovery: Promise<void> | undefined;
 
-const CUDA_REASON = 'this version of tessera has no CUDA backend yet; NVIDIA GPUs are used through the webgpu device (Vulkan driver)';
-
 export interface DeviceOptions {
   /** WebGPU adapter choice: the first whose name contains `adapterName` (also TESSERA_WEBGPU_ADAPTER) */
   webgpu?: WebGpuOptions;
@@ -24,8 +22,16 @@ export interface DeviceOptions {
  */
 export function initDevices(opts: DeviceOptions = {}): Promise<void> {
   discovery ??= (async () => {
-    unavailable.set('cuda', CUDA_REASON);
     const env = typeof process !== 'undefined' ? process.env : {};
+    // CUDA first: where both see an NVIDIA GPU, 'auto' prefers the faster path
+    if (env?.['TESSERA_DISABLE_CUDA']) unavailable.set('cuda', 'disabled by TESSERA_DISABLE_CUDA');
+    else if (typeof process === 'undefined' || !process.versions?.node) unavailable.set('cuda', 'CUDA needs Node.js; in browsers use webgpu');
+    else {
+      const { createCudaBackend } = await import('./cuda/cuda-backend.js');
+      const cuda = createCudaBackend();
+      if ('reason' in cuda) unavailable.set('cuda', cuda.reason);
+      else backends.set('cuda', cuda);
+    }
     if (env?.['TESSERA_DISABLE_WEBGPU']) {
       unavailable.set('webgpu', 'disabled by TESSERA_DISABLE_WEBGPU');
       return;

@@ -7,8 +7,9 @@ import type * as path from 'node:path';
 import type * as mod from 'node:module';
 import type * as url from 'node:url';
 import type * as zlib from 'node:zlib';
+import type * as childProcess from 'node:child_process';
 
-interface Builtins { fs: typeof fs; 'fs/promises': typeof fsp; os: typeof os; path: typeof path; module: typeof mod; url: typeof url; zlib: typeof zlib }
+interface Builtins { fs: typeof fs; 'fs/promises': typeof fsp; os: typeof os; path: typeof path; module: typeof mod; url: typeof url; zlib: typeof zlib; child_process: typeof childProcess }
 
 type NodeProcess = { getBuiltinModule?: (name: string) => unknown; env?: Record<string, string | undefined> };
 const proc = (globalThis as { process?: NodeProcess }).process;

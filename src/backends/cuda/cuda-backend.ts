@@ -1,0 +1,123 @@
+// The cuda device: NVIDIA GPUs through whatever CUDA 12 or 13 driver and libraries are
+// installed, found and loaded at run time (no compile step, no pinned CUDA version).
+import type { DType, TypedArray } from '../../core/dtype.js';
+import type { Expr } from '../../core/expr.js';
+import { env } from '../../core/platform.js';
+import type { Backend, DeviceInfo, KernelTimer, RandomKind, ReduceKind, Storage, View, WindowGeometry } from '../backend.js';
+import { type CudaDiscovery, discoverCuda } from './discover.js';
+import { CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, CudaDriver } from './driver.js';
+import { type MatmulPrecision, matmul } from './gemm.js';
+import * as L from './launch.js';
+import { CudaRuntime } from './runtime.js';
+
+export class CudaBackend implements Backend {
+  readonly name = 'cuda';
+  readonly timer: KernelTimer;
+  /** float32 products: TF32 tensor cores by default; 'highest' keeps full float32 */
+  precision: MatmulPrecision;
+  private readonly blas: unknown;
+  private readonly details: Record<string, string | number>;
+
+  constructor(readonly runtime: CudaRuntime, libraries: CudaDiscovery['found']) {
+    const d = runtime.driver;
+    this.timer = runtime.timer;
+    this.precision = env('TESSERA_CUDA_PRECISION') === 'highest' ? 'highest' : 'tf32';
+    const handle: unknown[] = [null];
+    d.checkBlas('cublasCreate_v2', handle);
+    this.blas = handle[0];
+    d.checkBlas('cublasSetStream_v2', this.blas, runtime.stream);
+    const version = (f: (out: number[]) => void) => { const v = [0]; f(v); return v[0]!; };
+    const driverVersion = version((v) => d.check('cuDriverGetVersion', v));
+    const nvrtc = [0], nvrtcMinor = [0];
+    d.nvrtc.nvrtcVersion(nvrtc, nvrtcMinor);
+    const name = new Uint8Array(256);
+    d.check('cuDeviceGetName', name, name.length, runtime.device);
+    const total = [0];
+    d.check('cuDeviceTotalMem_v2', total, runtime.device);
+    this.details = {
+      name: new TextDecoder().decode(name.subarray(0, name.indexOf(0))),
+      computeCapability: runtime.arch.replace('sm_', '').replace(/^(\d+)(\d)$/, '$1.$2'),
+      multiprocessors: runtime.attribute(CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT),
+      memoryBytes: total[0]!,
+      driver: `${Math.floor(driverVersion / 1000)}.${(driverVersion % 1000) / 10}`,
+      nvrtc: `${nvrtc[0]}.${nvrtcMinor[0]} (${libraries.nvrtc!.path})`,
+      cublas: `${version((v) => d.checkBlas('cublasGetVersion_v2', this.blas, v))} (${libraries.cublas!.path})`,
+      libcuda: libraries.cuda!.path,
+    };
+  }
+
+  info(): DeviceInfo {
+    return {
+      name: 'cuda', kind: 'gpu', description: `${this.details['name']} (CUDA, compute ${this.details['computeCapability']})`,
+      details: { ...this.details, matmulPrecision: this.precision, reservedBytes: this.runtime.bytesReserved, usedBytes: this.runtime.bytesInUse },
+    };
+  }
+
+  release(): void {
+    this.runtime.synchronize();
+    this.runtime.driver.checkBlas('cublasDestroy_v2', this.blas);
+    this.runtime.close();
+  }
+
+  alloc(dtype: DType, size: number): Storage {
+    const bytes = size * L.BYTES[dtype];
+    return new L.CudaStorage(dtype, size, this.runtime.alloc(bytes), bytes);
+  }
+  free(storage: Storage): void {
+    const s = storage as L.CudaStorage;
+    this.runtime.release(s.ptr, s.bytes);
+  }
+  write(storage: Storage, data: TypedArray): void {
+    const s = storage as L.CudaStorage;
+    // from pageable memory the copy is staged before the call returns, so data may change after
+    if (s.bytes > 0) this.runtime.driver.check('cuMemcpyHtoDAsync_v2', s.ptr, data, Math.min(s.bytes, data.byteLength), this.runtime.stream);
+  }
+  async read(storage: Storage): Promise<TypedArray> {
+    const s = storage as L.CudaStorage;
+    const out = s.dtype === 'float32' ? new Float32Array(s.size) : s.dtype === 'int32' ? new Int32Array(s.size) : new Uint8Array(s.size);
+    if (s.bytes > 0) this.runtime.driver.check('cuMemcpyDtoHAsync_v2', out, s.ptr, out.byteLength, this.runtime.stream);
+    this.runtime.synchronize();
+    return out;
+  }
+
+  elementwise(exprs: readonly Expr[], inputs: readonly View[], outs: readonly View[], params?: readonly number[]): void {
+    L.elementwise(this.runtime, exprs, inputs, outs, params);
+  }
+  reduce(kind: ReduceKind, expr: Expr, inputs: readonly View[], axes: readonly number[], out: View, params?: readonly number[]): void {
+    L.reduce(this.runtime, kind, expr, inputs, axes, out, params);
+  }
+  matmul(a: View, b: View, out: View): void { matmul(this.runtime, this.blas, this.precision, a, b, out); }
+  im2col(x: View, out: View, g: WindowGeometry): void { L.im2col(this.runtime, x, out, g); }
+  col2im(cols: View, out: View, g: WindowGeometry): void { L.col2im(this.runtime, cols, out, g); }
+  pool2d(kind: 'max' | 'avg', x: View, out: View, g: WindowGeometry, argmax?: View): void { L.pool2d(this.runtime, kind, x, out, g, argmax); }
+  pool2dBackward(kind: 'max' | 'avg', gradOut: View, gradIn: View, g: WindowGeometry, argmax?: View): void {
+    L.pool2dBackward(this.runtime, kind, gradOut, gradIn, g, argmax);
+  }
+  gather(x: View, indices: View, out: View): void { L.gather(this.runtime, x, indices, out); }
+  scatterAdd(src: View, indices: View, out: View): void { L.scatterAdd(this.runtime, src, indices, out); }
+  random(kind: RandomKind, seed: number, counterOffset: number, out: View): void { L.random(this.runtime, kind, seed, counterOffset, out); }
+}
+
+/** Finds CUDA, opens GPU 0 (or TESSERA_CUDA_DEVICE), or says what is missing and where it looked. */
+export function createCudaBackend(): CudaBackend | { reason: string } {
+  const found = discoverCuda();
+  const missing = (['cuda', 'nvrtc', 'cublas'] as const).filter((k) => !found.found[k]);
+  if (missing.length) {
+    const what = missing.map((m) => ({ cuda: 'the NVIDIA driver (libcuda.so.1)', nvrtc: 'NVRTC (libnvrtc.so.12/13)', cublas: 'cuBLAS (libcublas.so.12/13)' })[m]).join(', ');
+    return { reason: `${what} not found; searched TESSERA_CUDA_PATH, CUDA_PATH, CUDA_HOME, LD_LIBRARY_PATH, the ldconfig cache, /usr/local/cuda* and Python's nvidia-* wheels (${found.searched.length} folders). Install the NVIDIA driver and a CUDA 12/13 toolkit, or \`pip install nvidia-cublas-cu12 nvidia-cuda-nvrtc-cu12\`` };
+  }
+  try {
+    const driver = new CudaDriver(found.found as Required<Pick<CudaDiscovery['found'], 'cuda' | 'nvrtc' | 'cublas'>>);
+    const status = driver.status('cuInit', 0);
+    if (status !== 0) return { reason: `cuInit failed with status ${status} (${status === 100 ? 'no CUDA-capable GPU' : 'driver problem'}); libcuda: ${found.found.cuda!.path}` };
+    const devices = [0];
+    driver.check('cuDeviceGetCount', devices);
+    if (devices[0] === 0) return { reason: 'the NVIDIA driver sees no GPU' };
+    const ordinal = Number(env('TESSERA_CUDA_DEVICE') ?? 0);
+    const dev = [0];
+    driver.check('cuDeviceGet', dev, ordinal);
+    return new CudaBackend(new CudaRuntime(driver, dev[0]!), found.found);
+  } catch (e) {
+    return { reason: (e as Error).message };
+  }
+}

@@ -1,0 +1,114 @@
+// The CUDA backend's primitives: each fills a kernel's integer struct and pointer list from
+// views (as the WebGPU backend does) and launches it on the runtime's stream.
+import type { DType } from '../../core/dtype.js';
+import { float32Bits } from '../../core/dtype.js';
+import type { Expr } from '../../core/expr.js';
+import { input } from '../../core/expr.js';
+import { collapseDims, contiguousStrides } from '../../core/shape.js';
+import type { RandomKind, ReduceKind, Storage, View, WindowGeometry } from '../backend.js';
+import { splitSeed } from '../../core/philox.js';
+import * as K from './kernels.js';
+import { CudaRuntime } from './runtime.js';
+
+export class CudaStorage implements Storage {
+  constructor(readonly dtype: DType, readonly size: number, readonly ptr: bigint, readonly bytes: number) {}
+}
+
+export const BYTES: Record<DType, number> = { float32: 4, int32: 4, bool: 1 };
+const ptrOf = (v: View) => (v.storage as CudaStorage).ptr;
+const dtypeOf = (v: View) => (v.storage as CudaStorage).dtype;
+const count = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+export function elementwise(rt: CudaRuntime, exprs: readonly Expr[], inputs: readonly View[], outs: readonly View[], params: readonly number[] = []): void {
+  const n = count(outs[0]!.shape);
+  if (n === 0) return;
+  const views = [...inputs, ...outs];
+  const { shape: dims, strides } = collapseDims(outs[0]!.shape, views.map((v) => v.strides));
+  const inD = inputs.map(dtypeOf), outD = outs.map(dtypeOf);
+  const k = rt.kernel(K.elementwiseKey(exprs, inD, outD, dims.length, params.length), () => K.elementwiseKernel(exprs, inD, outD, dims.length, params.length));
+  const meta = [n, ...dims, ...views.flatMap((v, i) => [v.offset, ...strides[i]!]), ...params.map(float32Bits)];
+  rt.launch(k, meta, views.map(ptrOf), CudaRuntime.grid(n));
+}
+
+export function reduce(rt: CudaRuntime, kind: ReduceKind, expr: Expr, inputs: readonly View[], axes: readonly number[], out: View, params: readonly number[] = []): void {
+  const full = inputs[0]!.shape;
+  const keptAxes = full.map((_, d) => d).filter((d) => !axes.includes(d));
+  const pick = (list: readonly number[], which: readonly number[]) => which.map((d) => list[d]!);
+  const kept = collapseDims(pick(full, keptAxes), [...inputs.map((v) => pick(v.strides, keptAxes)), pick(out.strides, keptAxes)]);
+  const red = collapseDims(pick(full, axes), inputs.map((v) => pick(v.strides, axes)));
+  const nOut = count(kept.shape), nRed = count(red.shape);
+  if (nOut === 0) return;
+  const arg = kind === 'argmax' || kind === 'argmin';
+  // few outputs over many elements: chunks on separate blocks, partials reduced in a second pass
+  const parts = !arg && nOut < 2048 && nRed >= 65536 ? Math.min(1024, Math.ceil(nRed / 16384)) : 1;
+  const chunk = Math.max(1, Math.ceil(nRed / parts));
+  const outD = dtypeOf(out);
+  const partialBytes = nOut * parts * BYTES[outD];
+  const partial = parts > 1 ? new CudaStorage(outD, nOut * parts, rt.alloc(partialBytes), partialBytes) : null;
+  const targetOffset = partial ? 0 : out.offset;
+  const targetStrides = partial ? contiguousStrides(kept.shape).map((s) => s * parts) : kept.strides[inputs.length]!;
+  const inD = inputs.map(dtypeOf);
+  const k = rt.kernel(K.reduceKey(kind, expr, inD, outD, kept.shape.length, red.shape.length, params.length),
+    () => K.reduceKernel(kind, expr, inD, outD, kept.shape.length, red.shape.length, params.length));
+  const meta = [
+    nOut, nRed, parts, chunk, ...kept.shape, ...red.shape,
+    ...inputs.flatMap((v, i) => [v.offset, ...kept.strides[i]!]),
+    ...inputs.flatMap((_, i) => [0, ...(red.strides[i] ?? [])]),
+    targetOffset, ...targetStrides, ...params.map(float32Bits),
+  ];
+  rt.launch(k, meta, [...inputs.map(ptrOf), partial ? partial.ptr : ptrOf(out)], [nOut * parts, 1, 1], [K.BLOCK, 1, 1]);
+  if (!partial) return;
+  const r = kept.shape.length;
+  reduce(rt, kind, input(0, outD), [{ storage: partial, shape: [...kept.shape, parts], strides: [...targetStrides, 1], offset: 0 }], [r],
+    { storage: out.storage, shape: [...kept.shape, 1], strides: [...kept.strides[inputs.length]!, 0], offset: out.offset });
+  rt.release(partial.ptr, partialBytes);
+}
+
+function geometry(g: WindowGeometry): number[] {
+  return [g.batch, g.inH, g.inW, g.channels, g.kernelH, g.kernelW, g.strideH, g.strideW, g.padTop, g.padLeft, g.dilationH, g.dilationW, g.outH, g.outW];
+}
+
+function fixed(rt: CudaRuntime, key: string, make: () => K.KernelSource, threads: number, meta: number[], views: readonly View[]): void {
+  if (threads === 0) return;
+  rt.launch(rt.kernel(key, make), [threads, ...meta], views.map(ptrOf), CudaRuntime.grid(threads));
+}
+
+export function im2col(rt: CudaRuntime, x: View, cols: View, g: WindowGeometry): void {
+  fixed(rt, 'im2col', K.im2colKernel, g.batch * g.outH * g.outW * g.kernelH * g.kernelW * g.channels, [...geometry(g), x.offset, ...x.strides, cols.offset], [x, cols]);
+}
+
+export function col2im(rt: CudaRuntime, cols: View, dx: View, g: WindowGeometry): void {
+  fixed(rt, 'col2im', K.col2imKernel, g.batch * g.inH * g.inW * g.channels, [...geometry(g), dx.offset, ...dx.strides, cols.offset], [cols, dx]);
+}
+
+export function pool2d(rt: CudaRuntime, kind: 'max' | 'avg', x: View, out: View, g: WindowGeometry, argmax?: View): void {
+  // without an argmax view the kernel still takes a pointer; it writes nothing through it
+  fixed(rt, `pool|${kind}|${!!argmax}`, () => K.poolKernel(kind, !!argmax), g.batch * g.outH * g.outW * g.channels,
+    [...geometry(g), x.offset, ...x.strides, out.offset, argmax?.offset ?? 0], [x, out, argmax ?? out]);
+}
+
+export function pool2dBackward(rt: CudaRuntime, kind: 'max' | 'avg', gradOut: View, gradIn: View, g: WindowGeometry, argmax?: View): void {
+  fixed(rt, `poolback|${kind}`, () => K.poolBackwardKernel(kind), g.batch * g.inH * g.inW * g.channels,
+    [...geometry(g), gradOut.offset, gradIn.offset, argmax?.offset ?? 0], [gradOut, gradIn, argmax ?? gradOut]);
+}
+
+export function gather(rt: CudaRuntime, x: View, indices: View, out: View): void {
+  const [outer, len, inner] = x.shape as [number, number, number];
+  const n = out.shape[1]!;
+  fixed(rt, `gather|${dtypeOf(x)}`, () => K.gatherKernel(dtypeOf(x)), outer * n * inner,
+    [len, n, inner, x.offset, indices.offset, indices.strides[0] ?? 1, ...x.strides, out.offset, ...out.strides], [x, indices, out]);
+}
+
+export function scatterAdd(rt: CudaRuntime, src: View, indices: View, out: View): void {
+  const [outer, len, inner] = out.shape as [number, number, number];
+  const n = src.shape[1]!;
+  fixed(rt, 'scatterAdd', K.scatterAddKernel, outer * len * inner,
+    [len, n, inner, src.offset, indices.offset, indices.strides[0] ?? 1, ...src.strides, out.offset, ...out.strides], [src, indices, out]);
+}
+
+export function random(rt: CudaRuntime, kind: RandomKind, seed: number, counterOffset: number, out: View): void {
+  const [lo, hi] = splitSeed(seed);
+  // the struct holds int32: unsigned values travel as their bit pattern
+  fixed(rt, `philox|${kind}`, () => K.randomKernel(kind), count(out.shape),
+    [lo | 0, hi | 0, out.offset, (counterOffset % 4294967296) | 0, Math.floor(counterOffset / 4294967296) | 0], [out]);
+}
