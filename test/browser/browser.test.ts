@@ -50,6 +50,8 @@ it('trains on the CPU and passes verify on WebGPU in headless Chromium', { skip,
       const { port } = server.address() as { port: number };
       chrome = spawn(chromium!, [
         '--headless=new', '--no-sandbox', '--no-first-run', `--user-data-dir=${join(dir, 'profile')}`,
+        // no connections to the outside: this machine's network is closed
+        '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic',
         // WebGPU on Chromium's built-in software Vulkan, so no GPU or driver is needed
         '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-webgpu-adapter=swiftshader',
         `http://127.0.0.1:${port}/`,
