@@ -11,8 +11,11 @@ import { contiguousStrides } from '../core/shape.js';
 
 export type TensorLike = Tensor | number;
 
-/** The one backend all tensors live on; mixing devices is an error naming both. */
-export function backendOf(op: string, tensors: readonly Tensor[]): Backend {
+/**
+ * The one backend all tensors live on; mixing devices is an error naming both. The op is noted
+ * for the placement log and the profiler unless `note` is false (views, which run no kernel).
+ */
+export function backendOf(op: string, tensors: readonly Tensor[], note = true): Backend {
   let backend: Backend | undefined;
   for (const t of tensors) {
     if (!(t instanceof Tensor)) fail(op, `expected a Tensor, got ${typeof t}`);
@@ -23,7 +26,7 @@ export function backendOf(op: string, tensors: readonly Tensor[]): Backend {
     }
   }
   if (!backend) fail(op, 'needs at least one tensor input');
-  noteOp(op, backend.name);
+  if (note) noteOp(op, backend.name);
   return backend;
 }
 

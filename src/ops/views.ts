@@ -1,4 +1,5 @@
 // Shape ops that share storage where the strides allow: reshape, permute, expand, slice...
+import { noteOp } from '../backends/trace.js';
 import { fail, shapeStr } from '../core/errors.js';
 import { input } from '../core/expr.js';
 import { broadcastShapes, broadcastStrides, checkShape, contiguousStrides, normalizeAxes, normalizeAxis, sameShape, sizeOf } from '../core/shape.js';
@@ -58,8 +59,9 @@ function withGrad(out: Tensor, op: string, x: Tensor, back: (g: Tensor) => Tenso
 
 /** A contiguous copy (or x itself if already contiguous). */
 export function contiguous(x: Tensor): Tensor {
-  backendOf('contiguous', [x]);
+  backendOf('contiguous', [x], false);
   if (sameShape(x.strides.filter((_, i) => x.shape[i] !== 1), contiguousStrides(x.shape).filter((_, i) => x.shape[i] !== 1))) return x;
+  noteOp('contiguous', x.device);
   const out = empty(x.backend, x.shape, x.dtype);
   x.backend.elementwise([input(0, x.dtype)], [x.storageView], [out.storageView]);
   return withGrad(out, 'contiguous', x, (g) => g);
@@ -67,7 +69,7 @@ export function contiguous(x: Tensor): Tensor {
 
 /** Same elements, new shape (one dimension may be -1); shares storage when the layout allows. */
 export function reshape(x: Tensor, shapeArg: readonly number[]): Tensor {
-  backendOf('reshape', [x]);
+  backendOf('reshape', [x], false);
   const shape = resolveShape('reshape', x, shapeArg);
   const strides = viewStrides(x, shape);
   const src = strides ? x : contiguous(x);
@@ -77,7 +79,7 @@ export function reshape(x: Tensor, shapeArg: readonly number[]): Tensor {
 
 /** Like reshape, but an error instead of a copy when the layout does not allow a view. */
 export function view(x: Tensor, shapeArg: readonly number[]): Tensor {
-  backendOf('view', [x]);
+  backendOf('view', [x], false);
   const shape = resolveShape('view', x, shapeArg);
   const strides = viewStrides(x, shape);
   if (!strides) fail('view', `a tensor of shape ${shapeStr(x.shape)} with strides [${x.strides.join(', ')}] cannot be viewed as ${shapeStr(shape)} without a copy; use reshape()`);
@@ -107,7 +109,7 @@ export function unsqueeze(x: Tensor, axis: number): Tensor {
 
 /** Reorders axes without copying. @example x.permute([0, 2, 1]) */
 export function permute(x: Tensor, perm: readonly number[]): Tensor {
-  backendOf('permute', [x]);
+  backendOf('permute', [x], false);
   if (perm.length !== x.rank) fail('permute', `permutation [${perm.join(', ')}] has ${perm.length} entries for a tensor of rank ${x.rank}`);
   const p = perm.map((a) => normalizeAxis('permute', a, x.rank));
   if (new Set(p).size !== p.length) fail('permute', `[${perm.join(', ')}] is not a permutation`);
@@ -132,7 +134,7 @@ export function swapAxes(x: Tensor, a: number, b: number): Tensor {
 
 /** Broadcasts to `shape` without copying (stride 0 on repeated axes). */
 export function expand(x: Tensor, shapeArg: readonly number[]): Tensor {
-  backendOf('expand', [x]);
+  backendOf('expand', [x], false);
   const shape = shapeArg.map((d, i) => (d === -1 ? x.shape[i - (shapeArg.length - x.rank)] ?? 1 : d));
   const full = broadcastShapes('expand', x.shape, shape);
   if (!sameShape(full, shape)) fail('expand', `cannot expand ${shapeStr(x.shape)} to ${shapeStr(shapeArg)}`);
@@ -181,7 +183,7 @@ function sliceView(x: Tensor, parts: readonly AxisSlice[]): Tensor {
  * @example x.slice([null, [0, -1], [null, null, -1]]) // all rows, drop last column, reversed last axis
  */
 export function slice(x: Tensor, ranges: readonly SliceRange[]): Tensor {
-  backendOf('slice', [x]);
+  backendOf('slice', [x], false);
   if (ranges.length > x.rank) fail('slice', `${ranges.length} ranges for a tensor of rank ${x.rank} (shape ${shapeStr(x.shape)})`);
   const parts = x.shape.map((size, d) => resolveRange(d, size, ranges[d]));
   const out = sliceView(x, parts);

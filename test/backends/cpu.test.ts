@@ -64,6 +64,35 @@ describe('cpu backend', () => {
     assert.equal(rows.shape[0], 19);
   });
 
+  it('SIMD pooling (channels in fours) matches the JavaScript kernels, NaN, ties, padding and strided input included', async () => {
+    const cpu = tsr.getBackend('cpu');
+    const { pool2d } = await import('../../src/backends/cpu/window.js');
+    const { simdPool } = await import('../../src/backends/cpu/wasm-pool.js');
+    const { windowGeometry } = await import('../../src/ops/window-geometry.js');
+    const rng = new Rng(9);
+    for (const [h, w, c, k, s, pad] of [[7, 6, 8, 3, 2, 'same'], [4, 4, 4, 2, 2, 'valid'], [5, 5, 12, 3, 1, 'same']] as const) {
+      const data = Float32Array.from({ length: 2 * h * w * c }, () => Math.round(rng.next() * 6) / 2);
+      data[5] = NaN;
+      // a view with the two spatial axes swapped: strided, channels still contiguous
+      const st = cpu.alloc('float32', data.length);
+      cpu.write(st, data);
+      const x = { storage: st, shape: [2, w, h, c], strides: [h * w * c, c, w * c, 1], offset: 0 };
+      const g = windowGeometry('pool', x.shape, k, k, s, pad);
+      const n = 2 * g.outH * g.outW * c;
+      for (const kind of ['max', 'avg'] as const) {
+        const run = (simd: boolean) => {
+          const out = cpu.alloc('float32', n), arg = cpu.alloc('int32', n);
+          const o = { storage: out, shape: [2, g.outH, g.outW, c], strides: [g.outH * g.outW * c, g.outW * c, c, 1], offset: 0 };
+          const a = { ...o, storage: arg };
+          if (simd) assert.ok(simdPool(kind, x, o, g, kind === 'max' ? a : undefined), 'the SIMD kernel takes this layout');
+          else pool2d(kind, x, o, g, kind === 'max' ? a : undefined);
+          return [[...cpu.readSync!(out)], kind === 'max' ? [...cpu.readSync!(arg)] : []];
+        };
+        assert.deepEqual(run(true), run(false), `${kind} ${h}x${w}x${c} k${k} s${s} ${pad}`);
+      }
+    }
+  });
+
   it('zeros() of reused memory is zero, and tensors survive heap growth', async () => {
     const small = tsr.full([10], 7);
     small.dispose();

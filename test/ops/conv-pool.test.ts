@@ -39,7 +39,7 @@ for (const device of testDevices()) {
       });
     });
     for (const kind of ['max', 'avg'] as const) {
-      for (const [shape, size, strides, padding] of [[[2, 4, 4, 3], 2, 2, 'valid'], [[1, 5, 7, 2], 3, 2, 'same'], [[1, 5, 5, 1], 2, 1, 'valid']] as const) {
+      for (const [shape, size, strides, padding] of [[[2, 4, 4, 3], 2, 2, 'valid'], [[1, 5, 7, 2], 3, 2, 'same'], [[1, 5, 5, 1], 2, 1, 'valid'], [[2, 6, 6, 8], 2, 2, 'valid'], [[1, 5, 6, 4], 3, 2, 'same'], [[1, 4, 5, 4], 3, 1, 'same']] as const) {
         it(`${kind}Pool2d ${JSON.stringify(shape)} size ${size} stride ${strides} ${padding}`, async () => {
           const g = windowRef(shape[1], shape[2], size, size, [strides, strides], padding);
           const run = kind === 'max' ? tsr.maxPool2d : tsr.avgPool2d;

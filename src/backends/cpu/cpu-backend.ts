@@ -13,6 +13,7 @@ import { columnSum, runReduce } from './reduce.js';
 import { CpuStorage, dataOf } from './storage.js';
 import { col2im, im2col, pool2d, pool2dBackward } from './window.js';
 import { wasmCol2im, wasmIm2col, wasmPool } from './wasm-window.js';
+import { simdPool } from './wasm-pool.js';
 import { SIMD } from './elementwise.js';
 
 function cpuFeatures(): string {
@@ -90,7 +91,7 @@ export class CpuBackend implements Backend {
     if (!(SIMD && wasmCol2im(cols, out, g))) col2im(cols, out, g);
   }
   pool2d(kind: 'max' | 'avg', x: View, out: View, g: WindowGeometry, argmax?: View): void {
-    if (!(SIMD && wasmPool(kind, x, out, g, argmax))) pool2d(kind, x, out, g, argmax);
+    if (!(SIMD && (simdPool(kind, x, out, g, argmax) || wasmPool(kind, x, out, g, argmax)))) pool2d(kind, x, out, g, argmax);
   }
   pool2dBackward(kind: 'max' | 'avg', gradOut: View, gradIn: View, g: WindowGeometry, argmax?: View): void {
     pool2dBackward(kind, gradOut, gradIn, g, argmax);
