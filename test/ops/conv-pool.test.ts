@@ -15,6 +15,10 @@ const CONV: ConvCase[] = [
   { x: [1, 5, 5, 4], w: [3, 3, 2, 6], strides: [1, 1], padding: 'same', groups: 2 },
   { x: [2, 4, 4, 3], w: [1, 1, 3, 5], strides: [1, 1], padding: 'valid' },
   { x: [1, 1, 1, 1], w: [1, 1, 1, 1], strides: [1, 1], padding: 'valid' },
+  // channels in fours: the bulk-copy im2col and the SIMD col2im
+  { x: [1, 5, 6, 8], w: [3, 3, 8, 3], strides: [2, 2], padding: 'same' },
+  { x: [2, 4, 5, 4], w: [3, 2, 4, 2], strides: [1, 1], padding: 'same', dilations: [1, 2] },
+  { x: [1, 4, 4, 16], w: [3, 3, 8, 4], strides: [1, 1], padding: 'same', groups: 2 },
 ];
 
 for (const device of testDevices()) {

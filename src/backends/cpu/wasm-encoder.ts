@@ -46,6 +46,8 @@ export const op = {
   f32Const: (v: number) => [0x43, ...f32Bytes(v)], f32Load: [0x2a, 2, 0], f32Store: [0x38, 2, 0], i32Store: [0x36, 2, 0],
   f32Add: [0x92], f32Div: [0x95], f32Gt: [0x5e], f32Ne: [0x5c], f32FromI32: [0xb2],
   simd: (code: number, ...imm: number[]) => [0xfd, ...u32(code), ...imm],
+  /** bulk memory (dst, src, bytes) and (dst, byte, bytes) */
+  memoryCopy: [0xfc, 0x0a, 0x00, 0x00], memoryFill: [0xfc, 0x0b, 0x00],
 };
 
 /** v128 constant of four equal 32-bit lanes. */

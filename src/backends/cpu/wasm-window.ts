@@ -29,19 +29,45 @@ function windowLoops(inner: number[]): number[] {
   return [...get(A.out), ...set(L.o), ...forRange(L.n, A.n, forRange(L.oy, A.oh, forRange(L.ox, A.ow, inner)))];
 }
 
-/** cols[o..] = x window taps (0 outside); `accumulate` instead adds cols back into x (col2im). */
-function im2colBody(accumulate: boolean): number[] {
-  const copy = accumulate
-    ? [...addr(L.src, L.c), ...addr(L.src, L.c), ...op.f32Load, ...addr(L.o, L.c), ...op.f32Load, ...op.f32Add, ...op.f32Store]
-    : [...addr(L.o, L.c), ...addr(L.src, L.c), ...op.f32Load, ...op.f32Store];
-  const zero = [...addr(L.o, L.c), ...op.f32Const(0), ...op.f32Store];
-  const tap = [
-    ...tapX, ...outside, ...op.if,
-    ...(accumulate ? [] : forRange(L.c, A.c, zero)),
-    ...op.else, ...srcAddr, ...forRange(L.c, A.c, copy), ...op.end,
-    ...nextO,
-  ];
+const channelBytes = [...get(A.c), ...op.i32Const(2), ...op.i32Shl];
+
+/**
+ * cols[o..] = x window taps (0 outside): each tap's channels are one contiguous run, moved with
+ * memory.copy (memory.fill for padding) when `vectorized`. `accumulate` instead adds cols back
+ * into x (col2im), four channels at a time with SIMD when `vectorized`. Vectorized kernels need
+ * channels in multiples of 4.
+ */
+function im2colBody(accumulate: boolean, vectorized = false): number[] {
+  const step = vectorized ? 4 : 1;
+  const addScalar = [...addr(L.src, L.c), ...addr(L.src, L.c), ...op.f32Load, ...addr(L.o, L.c), ...op.f32Load, ...op.f32Add, ...op.f32Store];
+  const addVector = [...addr(L.src, L.c), ...addr(L.src, L.c), ...op.simd(0x00, 0, 0), ...addr(L.o, L.c), ...op.simd(0x00, 0, 0), ...op.simd(0xe4), ...op.simd(0x0b, 0, 0)];
+  const copyScalar = [...addr(L.o, L.c), ...addr(L.src, L.c), ...op.f32Load, ...op.f32Store];
+  const zeroScalar = [...addr(L.o, L.c), ...op.f32Const(0), ...op.f32Store];
+  const tap = accumulate
+    ? [...tapX, ...outside, ...op.i32Eqz, ...op.if, ...srcAddr, ...forStep(L.c, A.c, step, vectorized ? addVector : addScalar), ...op.end, ...nextO]
+    : vectorized
+      // long channel runs: bulk copies (short ones are faster element by element)
+      ? [
+        ...tapX, ...outside, ...op.if,
+        ...get(L.o), ...op.i32Const(0), ...channelBytes, ...op.memoryFill,
+        ...op.else, ...srcAddr, ...get(L.o), ...get(L.src), ...channelBytes, ...op.memoryCopy, ...op.end,
+        ...nextO,
+      ]
+      : [...tapX, ...outside, ...op.if, ...forRange(L.c, A.c, zeroScalar), ...op.else, ...srcAddr, ...forRange(L.c, A.c, copyScalar), ...op.end, ...nextO];
   return windowLoops(forRange(L.ky, A.kh, [...tapY, ...forRange(L.kx, A.kw, tap)]));
+}
+
+/** counter = 0, step, 2*step, ... while below limit */
+function forStep(counter: number, limit: number, step: number, body: number[]): number[] {
+  if (step === 1) return forRange(counter, limit, body);
+  return [
+    ...op.i32Const(0), ...set(counter),
+    ...op.block, ...op.loop,
+    ...get(counter), ...get(limit), ...op.i32GeS, ...op.brIf(1),
+    ...body,
+    ...get(counter), ...op.i32Const(step), ...op.i32Add, ...set(counter),
+    ...op.br(0), ...op.end, ...op.end,
+  ];
 }
 
 /** out[o + c] = max (aux = 1: also argmax as flat NHWC index, written at aux pointer) or mean of the window. */
@@ -90,14 +116,16 @@ function fits(nhwc: View, dense: View): boolean {
 
 export function wasmIm2col(x: View, cols: View, g: WindowGeometry): boolean {
   if (!fits(x, cols)) return false;
-  kernel('im2col', () => im2colBody(false))(...args(x, cols, g));
+  const vectorized = g.channels >= 8 && g.channels % 4 === 0;
+  kernel(vectorized ? 'im2col4' : 'im2col', () => im2colBody(false, vectorized))(...args(x, cols, g));
   return true;
 }
 
 export function wasmCol2im(cols: View, dx: View, g: WindowGeometry): boolean {
   if (!fits(dx, cols)) return false;
   // the kernel walks cols as "out" and adds into x = dx
-  kernel('col2im', () => im2colBody(true))(...args(dx, cols, g));
+  const vectorized = g.channels % 4 === 0;
+  kernel(vectorized ? 'col2im4' : 'col2im', () => im2colBody(true, vectorized))(...args(dx, cols, g));
   return true;
 }
 
