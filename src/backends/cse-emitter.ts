@@ -1,7 +1,16 @@
 // Shared by every backend's code generator: each distinct subexpression becomes one named
 // local, computed once per element however often the tree uses it.
-import type { Expr } from '../core/expr.js';
+import type { BinaryOp, Expr } from '../core/expr.js';
 import { exprKey } from '../core/expr.js';
+
+/** Binary ops written the same way in WGSL and CUDA C: `(a op b)`. */
+const INFIX: Partial<Record<BinaryOp, string>> = { add: '+', sub: '-', mul: '*', lt: '<', le: '<=', gt: '>', ge: '>=', eq: '==', ne: '!=', and: '&&', or: '||' };
+
+/** `(a op b)` for the C-like binary ops, undefined for the rest. */
+export function infix(op: BinaryOp, a: string, b: string): string | undefined {
+  const sym = INFIX[op];
+  return sym ? `(${a} ${sym} ${b})` : undefined;
+}
 
 export abstract class CseEmitter {
   readonly lines: string[] = [];

@@ -8,8 +8,9 @@ import type * as mod from 'node:module';
 import type * as url from 'node:url';
 import type * as zlib from 'node:zlib';
 import type * as childProcess from 'node:child_process';
+import type * as crypto from 'node:crypto';
 
-interface Builtins { fs: typeof fs; 'fs/promises': typeof fsp; os: typeof os; path: typeof path; module: typeof mod; url: typeof url; zlib: typeof zlib; child_process: typeof childProcess }
+interface Builtins { fs: typeof fs; 'fs/promises': typeof fsp; os: typeof os; path: typeof path; module: typeof mod; url: typeof url; zlib: typeof zlib; child_process: typeof childProcess; crypto: typeof crypto }
 
 type NodeProcess = { getBuiltinModule?: (name: string) => unknown; env?: Record<string, string | undefined> };
 const proc = (globalThis as { process?: NodeProcess }).process;

@@ -2,7 +2,7 @@
 // the CPU backend's semantics where C's differ (NaN through max/min, sign, tanh saturation).
 import type { DType } from '../../core/dtype.js';
 import type { Expr } from '../../core/expr.js';
-import { CseEmitter } from '../cse-emitter.js';
+import { CseEmitter, infix } from '../cse-emitter.js';
 
 export const CUDA_TYPE: Record<DType, string> = { float32: 'float', int32: 'int', bool: 'bool' };
 /** Element type in device memory: booleans are bytes, as on the CPU. */
@@ -78,21 +78,11 @@ export class CudaEmitter extends CseEmitter {
         const a = this.emit(e.a), b = this.emit(e.b);
         const float = e.a.dtype === 'float32';
         switch (e.op) {
-          case 'add': return `(${a} + ${b})`;
-          case 'sub': return `(${a} - ${b})`;
-          case 'mul': return `(${a} * ${b})`;
           case 'div': return float ? `(${a} / ${b})` : `(${b} == 0 ? 0 : ${a} / ${b})`;
           case 'pow': return `pow_(${a}, ${b})`;
           case 'max': return float ? `max_(${a}, ${b})` : `max(${a}, ${b})`;
           case 'min': return float ? `min_(${a}, ${b})` : `min(${a}, ${b})`;
-          case 'lt': return `(${a} < ${b})`;
-          case 'le': return `(${a} <= ${b})`;
-          case 'gt': return `(${a} > ${b})`;
-          case 'ge': return `(${a} >= ${b})`;
-          case 'eq': return `(${a} == ${b})`;
-          case 'ne': return `(${a} != ${b})`;
-          case 'and': return `(${a} && ${b})`;
-          case 'or': return `(${a} || ${b})`;
+          default: return infix(e.op, a, b)!;
         }
       }
     }

@@ -114,7 +114,7 @@ export class CudaRuntime {
 
   /** NVRTC output, cached on disk by source, architecture and NVRTC version. */
   private cubin(src: KernelSource): Uint8Array {
-    const fs = nodeBuiltin('fs'), path = nodeBuiltin('path'), crypto = (nodeBuiltin('module')?.createRequire(import.meta.url)('node:crypto') ?? null) as typeof import('node:crypto') | null;
+    const fs = nodeBuiltin('fs'), path = nodeBuiltin('path'), crypto = nodeBuiltin('crypto');
     const dir = env('TESSERA_CUDA_CACHE') ?? (env('HOME') ? `${env('HOME')}/.cache/tessera/cuda` : null);
     const file = dir && fs && path && crypto ? path.join(dir, `${crypto.createHash('sha256').update(`${this.arch}\n${this.driver.libraries.nvrtc.path}\n${src.source}`).digest('hex').slice(0, 32)}.cubin`) : null;
     if (file) {

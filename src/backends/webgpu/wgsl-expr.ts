@@ -2,7 +2,7 @@
 // undefined (NaN handling, pow of negatives, log1p), helpers pin down the CPU's semantics.
 import type { DType } from '../../core/dtype.js';
 import type { Expr } from '../../core/expr.js';
-import { CseEmitter } from '../cse-emitter.js';
+import { CseEmitter, infix } from '../cse-emitter.js';
 
 export const WGSL_TYPE: Record<DType, string> = { float32: 'f32', int32: 'i32', bool: 'bool' };
 /** Storage element type on the GPU: booleans are stored as u32 (WGSL has no byte storage). */
@@ -105,21 +105,11 @@ export class WgslEmitter extends CseEmitter {
         const a = this.emit(e.a), b = this.emit(e.b);
         const float = e.a.dtype === 'float32';
         switch (e.op) {
-          case 'add': return `(${a} + ${b})`;
-          case 'sub': return `(${a} - ${b})`;
-          case 'mul': return `(${a} * ${b})`;
           case 'div': return `(${a} / ${b})`;
           case 'pow': return `pow_(${a}, ${b})`;
           case 'max': return float ? `max_(${a}, ${b})` : `max(${a}, ${b})`;
           case 'min': return float ? `min_(${a}, ${b})` : `min(${a}, ${b})`;
-          case 'lt': return `(${a} < ${b})`;
-          case 'le': return `(${a} <= ${b})`;
-          case 'gt': return `(${a} > ${b})`;
-          case 'ge': return `(${a} >= ${b})`;
-          case 'eq': return `(${a} == ${b})`;
-          case 'ne': return `(${a} != ${b})`;
-          case 'and': return `(${a} && ${b})`;
-          case 'or': return `(${a} || ${b})`;
+          default: return infix(e.op, a, b)!;
         }
       }
     }
