@@ -1,0 +1,149 @@
+// The CUDA backend's FFI glue against a fake CUDA (test/fixtures/fake-cuda.c, built with gcc):
+// library discovery and loading, out-pointers, 64-bit device pointers, kernel argument
+// marshalling, NVRTC errors and the cubin cache, allocation failures, CUDA-event profiling,
+// and the cuBLAS operand mapping, checked against the CPU backend. No GPU needed.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import * as tsr from '../../src/index.js';
+import { registerBackend } from '../../src/backends/registry.js';
+import { type CudaBackend, createCudaBackend } from '../../src/backends/cuda/cuda-backend.js';
+import type { CudaStorage } from '../../src/backends/cuda/launch.js';
+
+const gcc = spawnSync('gcc', ['--version'], { stdio: 'ignore' }).status === 0;
+const skip = gcc ? false : 'gcc is needed to build the fake CUDA libraries';
+const source = fileURLToPath(new URL('../../../test/fixtures/fake-cuda.c', import.meta.url));
+
+describe('the CUDA backend against a fake CUDA', { skip }, () => {
+  let cuda: CudaBackend;
+  let fake: Record<string, (...a: unknown[]) => unknown>;
+  const saved = { ...process.env };
+
+  before(() => {
+    const root = mkdtempSync(join(tmpdir(), 'tessera-fake-cuda-'));
+    mkdirSync(join(root, 'lib64'));
+    for (const name of ['libcuda.so.1', 'libnvrtc.so.12', 'libcublas.so.12']) {
+      const r = spawnSync('gcc', ['-shared', '-fPIC', '-O1', '-o', join(root, 'lib64', name), source], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+    }
+    process.env['TESSERA_CUDA_PATH'] = root;
+    process.env['TESSERA_CUDA_CACHE'] = join(root, 'cache');
+    const made = createCudaBackend();
+    assert.ok(!('reason' in made), 'reason' in made ? made.reason : '');
+    cuda = made as CudaBackend;
+    registerBackend(cuda);
+    const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
+    // each library is its own copy of the fake: read each one's records from it
+    const lib = koffi.load(join(root, 'lib64', 'libcuda.so.1'));
+    const nvrtc = koffi.load(join(root, 'lib64', 'libnvrtc.so.12')), cublas = koffi.load(join(root, 'lib64', 'libcublas.so.12'));
+    fake = {
+      launches: lib.func('int fake_launches(void)'),
+      meta: lib.func('const int *fake_last_meta(void)'),
+      ptrs: lib.func('const uint64_t *fake_last_ptrs(void)'),
+      name: lib.func('const char *fake_last_name(void)'),
+      arch: nvrtc.func('const char *fake_last_arch(void)'),
+      grid: lib.func('unsigned int fake_last_grid(void)'),
+      block: lib.func('unsigned int fake_last_block(void)'),
+      compute: cublas.func('int fake_last_compute(void)'),
+      used: lib.func('size_t fake_used(void)'),
+      decode: (p: unknown, type: unknown, n: unknown) => koffi.decode(p, type as string, n as number),
+    };
+  });
+  after(() => { process.env = saved; });
+
+  it('finds the libraries by TESSERA_CUDA_PATH and reports the device and versions', () => {
+    const d = cuda.info().details;
+    assert.equal(d['name'], 'Fake GPU');
+    assert.equal(d['computeCapability'], '8.0');
+    assert.equal(d['multiprocessors'], 4);
+    assert.equal(d['driver'], '12.4');
+    assert.match(String(d['nvrtc']), /^12\.4 \(.*libnvrtc\.so\.12\)$/);
+    assert.match(String(d['cublas']), /^120402 \(.*libcublas\.so\.12\)$/);
+    assert.equal(cuda.info().description, 'Fake GPU (CUDA, compute 8.0)');
+  });
+
+  it('uploads and reads back every dtype through 64-bit device pointers', async () => {
+    const f = tsr.tensor([1.5, -2, 3.25], { device: 'cuda' });
+    const i = tsr.tensor(Int32Array.of(-7, 2 ** 30), { device: 'cuda' });
+    const b = tsr.tensor([true, false, true], { device: 'cuda' });
+    assert.deepEqual([...(await f.data())], [1.5, -2, 3.25]);
+    assert.deepEqual([...(await i.data())], [-7, 2 ** 30]);
+    assert.deepEqual([...(await b.data())], [1, 0, 1]);
+    assert.ok((f.storageView.storage as CudaStorage).ptr > 0n);
+  });
+
+  it('launches a generated kernel with its integers and pointers where the kernel reads them', () => {
+    const a = tsr.zeros([3, 1000], { device: 'cuda' }), b = tsr.zeros([1000], { device: 'cuda' });
+    const before = fake['launches']!() as number;
+    const c = tsr.add(a, b);
+    assert.equal(fake['launches']!(), before + 1);
+    assert.equal(fake['name']!(), 'ew');
+    assert.equal(fake['arch']!(), '--gpu-architecture=sm_80');
+    assert.equal(fake['block']!(), 256);
+    assert.equal(fake['grid']!(), Math.ceil(3000 / 256));
+    const meta = fake['decode']!(fake['meta']!(), 'int', 12) as number[];
+    // [n, dims (collapsed to [3, 1000]), a (offset, strides), b (offset, strides: broadcast row), out ...]
+    assert.deepEqual([...meta], [3000, 3, 1000, 0, 1000, 1, 0, 0, 1, 0, 1000, 1]);
+    const ptrs = fake['decode']!(fake['ptrs']!(), 'uint64_t', 3) as (number | bigint)[];
+    const ptrOf = (t: tsr.Tensor) => (t.storageView.storage as CudaStorage).ptr;
+    assert.deepEqual([...ptrs].map(BigInt), [ptrOf(a), ptrOf(b), ptrOf(c)]);
+  });
+
+  it('compiled kernels are cached on disk; a compile error carries the NVRTC log and the numbered source', () => {
+    assert.ok(readdirSync(process.env['TESSERA_CUDA_CACHE']!).some((f) => f.endsWith('.cubin')));
+    assert.throws(() => cuda.runtime.driver.compile('#error broken\nint x;', 'broken', 'sm_80'),
+      /cuda: kernel 'broken' failed to compile \(NVRTC status 6\):\nkernel\.cu\(1\): error: fake diagnostic\n {3}1: #error broken\n {3}2: int x;/);
+  });
+
+  it('cuBLAS receives the transposed problem: plain, transposed, sliced and batched products agree with the CPU', async () => {
+    const cases: [number[], number[], (t: tsr.Tensor) => tsr.Tensor, (t: tsr.Tensor) => tsr.Tensor][] = [
+      [[5, 7], [7, 3], (a) => a, (b) => b],
+      [[7, 5], [7, 3], (a) => a.transpose([1, 0]), (b) => b],
+      [[5, 7], [3, 7], (a) => a, (b) => b.transpose([1, 0])],
+      [[5, 9], [7, 3], (a) => tsr.slice(a, [[0, 5], [1, 8]]), (b) => b],
+      [[4, 5, 7], [7, 3], (a) => a, (b) => b],
+      [[2, 5, 7], [2, 7, 3], (a) => a, (b) => b],
+      [[1, 7], [7, 1], (a) => a, (b) => b],
+    ];
+    for (const [sa, sb, fa, fb] of cases) {
+      const a = tsr.randn(sa, { seed: 1 }), b = tsr.randn(sb, { seed: 2 });
+      const want = [...(await tsr.matmul(fa(a), fb(b)).data())];
+      const got = [...(await tsr.matmul(fa(a.to('cuda')), fb(b.to('cuda'))).data())];
+      assert.equal(got.length, want.length);
+      got.forEach((g, i) => assert.ok(Math.abs(g - want[i]!) < 1e-4, `${JSON.stringify([sa, sb])} element ${i}: ${g} vs ${want[i]}`));
+    }
+  });
+
+  it('TF32 by default, strict float32 with precision highest', () => {
+    const a = tsr.ones([4, 4], { device: 'cuda' });
+    cuda.precision = 'tf32';
+    tsr.matmul(a, a);
+    assert.equal(fake['compute']!(), 77);
+    cuda.precision = 'highest';
+    tsr.matmul(a, a);
+    assert.equal(fake['compute']!(), 68);
+  });
+
+  it('out of memory names the requested and free bytes; freed blocks are reused', () => {
+    assert.throws(() => tsr.zeros([40 << 20], { device: 'cuda' }), /cuda: out of memory: requested 167772160 bytes, \d+ of 67108864 bytes free on the device/);
+    const t = tsr.zeros([1000], { device: 'cuda' });
+    const ptr = (t.storageView.storage as CudaStorage).ptr;
+    t.dispose();
+    const u = tsr.zeros([1000], { device: 'cuda' });
+    assert.equal((u.storageView.storage as CudaStorage).ptr, ptr, 'the same size class comes back from the cache');
+  });
+
+  it('the profiler reads kernel times from CUDA events', async () => {
+    const a = tsr.ones([64, 64], { device: 'cuda' });
+    const { report } = await tsr.profile(() => { tsr.relu(a); tsr.exp(a); }, { devices: ['cuda'] });
+    assert.equal(report.clocks['cuda'], 'CUDA events');
+    const relu = report.rows.find((r) => r.op === 'relu')!;
+    assert.equal(relu.kernels, 1);
+    assert.equal(relu.totalMs, 0.25);
+  });
+});
