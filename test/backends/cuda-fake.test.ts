@@ -22,13 +22,14 @@ const source = fileURLToPath(new URL('../../../test/fixtures/fake-cuda.c', impor
 describe('the CUDA backend against a fake CUDA', { skip }, () => {
   let cuda: CudaBackend;
   let fake: Record<string, (...a: unknown[]) => unknown>;
+  let root = '';
   const saved = { ...process.env };
 
   before(() => {
-    const root = mkdtempSync(join(tmpdir(), 'tessera-fake-cuda-'));
+    root = mkdtempSync(join(tmpdir(), 'tessera-fake-cuda-'));
     mkdirSync(join(root, 'lib64'));
     for (const name of ['libcuda.so.1', 'libnvrtc.so.12', 'libcublas.so.12']) {
-      const r = spawnSync('gcc', ['-shared', '-fPIC', '-O1', '-o', join(root, 'lib64', name), source], { encoding: 'utf8' });
+      const r = spawnSync('gcc', ['-shared', '-fPIC', '-O1', '-o', join(root, 'lib64', name), source, '-ldl'], { encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
     }
     process.env['TESSERA_CUDA_PATH'] = root;
@@ -145,5 +146,22 @@ describe('the CUDA backend against a fake CUDA', { skip }, () => {
     const relu = report.rows.find((r) => r.op === 'relu')!;
     assert.equal(relu.kernels, 1);
     assert.equal(relu.totalMs, 0.25);
+  });
+
+  it('the op suite passes on the cuda device when the fake runs each kernel on the CPU (g++)', { timeout: 600_000 }, () => {
+    const dist = (p: string) => fileURLToPath(new URL(`../../${p}`, import.meta.url));
+    // a nested runner that sees NODE_TEST_CONTEXT reports to this one instead of running
+    const { NODE_TEST_CONTEXT: _, ...env } = saved;
+    const r = spawnSync(process.execPath, ['--expose-gc', '--test', dist('test/ops/'), dist('test/tensor/'), dist('test/devices/'), dist('test/errors.test.js')], {
+      encoding: 'utf8',
+      env: {
+        ...env, TESSERA_CUDA_PATH: root, TESSERA_CUDA_CACHE: join(root, 'cache'), TESSERA_TEST_DEVICES: 'cuda', TESSERA_CUDA_PRECISION: 'highest',
+        TESSERA_FAKE_CUDA_SHIM: fileURLToPath(new URL('../../../test/fixtures/cuda-shim.h', import.meta.url)), TESSERA_FAKE_CUDA_DIR: root,
+        TESSERA_DISABLE_WEBGPU: '1', OMP_WAIT_POLICY: 'passive',
+      },
+    });
+    const summary = /# pass (\d+)\n# fail (\d+)/.exec(r.stdout);
+    assert.equal(r.status, 0, r.stdout.split('\n').filter((l) => /not ok|error:|Error/.test(l)).slice(0, 30).join('\n'));
+    assert.ok(summary && Number(summary[1]) > 100 && summary[2] === '0', summary?.[0]);
   });
 });

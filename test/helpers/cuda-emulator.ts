@@ -7,41 +7,10 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { KernelSource } from '../../src/backends/cuda/kernels.js';
 
-const SHIM = `
-#include <cmath>
-#include <cstdint>
-#include <cstdio>
-#include <cstring>
-#include <vector>
-#include <omp.h>
-#include <algorithm>
-using std::min; using std::max; using std::isnan;
-struct Dim3 { unsigned x, y, z; };
-static Dim3 blockIdx, blockDim;
-static Dim3 threadIdx;
-#pragma omp threadprivate(threadIdx)
-#define __global__
-#define __device__
-#define __forceinline__ inline
-#define __shared__ static
-#define __syncthreads() _Pragma("omp barrier")
-inline float __int_as_float(int v) { float f; std::memcpy(&f, &v, 4); return f; }
-inline unsigned __umulhi(unsigned a, unsigned b) { return (unsigned)(((unsigned long long)a * b) >> 32); }
-inline float expf(float a) { return std::exp(a); }
-inline float logf(float a) { return std::log(a); }
-inline float log1pf(float a) { return std::log1p(a); }
-inline float sqrtf(float a) { return std::sqrt(a); }
-inline float rsqrtf(float a) { return 1.0f / std::sqrt(a); }
-inline float sinf(float a) { return std::sin(a); }
-inline float cosf(float a) { return std::cos(a); }
-inline float tanhf(float a) { return std::tanh(a); }
-inline float erff(float a) { return std::erf(a); }
-inline float floorf(float a) { return std::floor(a); }
-inline float fabsf(float a) { return std::fabs(a); }
-inline float powf(float a, float b) { return std::pow(a, b); }
-`;
+const SHIM = readFileSync(fileURLToPath(new URL('../../../test/fixtures/cuda-shim.h', import.meta.url)), 'utf8');
 
 export const emulatorAvailable = spawnSync('g++', ['--version'], { stdio: 'ignore' }).status === 0;
 

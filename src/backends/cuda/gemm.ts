@@ -45,11 +45,11 @@ export function matmul(rt: CudaRuntime, blas: unknown, precision: MatmulPrecisio
     return;
   }
   const ptr = (v: View) => (v.storage as CudaStorage).ptr + BigInt(v.offset * 4);
-  rt.driver.checkBlas('cublasGemmStridedBatchedEx', blas, lb.op, la.op, n, m, k, ONE,
+  rt.timed(() => rt.driver.checkBlas('cublasGemmStridedBatchedEx', blas, lb.op, la.op, n, m, k, ONE,
     ptr(b), CUDA_R_32F, lb.ld, BigInt(batch > 1 ? b.strides[0]! : 0),
     ptr(a), CUDA_R_32F, la.ld, BigInt(batch > 1 ? a.strides[0]! : 0),
     ZERO, ptr(out), CUDA_R_32F, lc.ld, BigInt(batch > 1 ? out.strides[0]! : 0), batch,
-    precision === 'tf32' ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    precision === 'tf32' ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
 
 /** Runs fn on a contiguous copy of v. */

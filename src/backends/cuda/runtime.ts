@@ -142,13 +142,17 @@ export class CudaRuntime {
       this.argPtrs[metaBytes / 8 + j] = p;
       this.params[1 + j] = this.argBase + BigInt(metaBytes + 8 * j);
     });
-    const events = this.timing ? [this.event(), this.event()] : null;
-    if (events) this.driver.check('cuEventRecord', events[0], this.stream);
-    this.driver.check('cuLaunchKernel', k.fn, grid[0], grid[1], grid[2], block[0], block[1], block[2], 0, this.stream, this.params.subarray(0, 1 + pointers.length), null);
-    if (events) {
-      this.driver.check('cuEventRecord', events[1], this.stream);
-      this.timing!.pending.push([currentOpLabel(), events[0], events[1]]);
-    }
+    this.timed(() => this.driver.check('cuLaunchKernel', k.fn, grid[0], grid[1], grid[2], block[0], block[1], block[2], 0, this.stream, this.params.subarray(0, 1 + pointers.length), null));
+  }
+
+  /** Runs `enqueue` (work on the stream: a launch, a cuBLAS call); while profiling, brackets it with events. */
+  timed(enqueue: () => void): void {
+    if (!this.timing) return enqueue();
+    const start = this.event(), end = this.event();
+    this.driver.check('cuEventRecord', start, this.stream);
+    enqueue();
+    this.driver.check('cuEventRecord', end, this.stream);
+    this.timing.pending.push([currentOpLabel(), start, end]);
   }
 
   static grid(threads: number, perBlock = 256): [number, number, number] {
