@@ -14,6 +14,7 @@ import * as tsr from '../../src/index.js';
 import { registerBackend } from '../../src/backends/registry.js';
 import { type CudaBackend, createCudaBackend } from '../../src/backends/cuda/cuda-backend.js';
 import type { CudaStorage } from '../../src/backends/cuda/launch.js';
+import { STANDARD_CHECKS } from '../../src/devices/verify.js';
 
 const gcc = spawnSync('gcc', ['--version'], { stdio: 'ignore' }).status === 0;
 const skip = gcc ? false : 'gcc is needed to build the fake CUDA libraries';
@@ -118,6 +119,17 @@ describe('the CUDA backend against a fake CUDA', { skip }, () => {
       assert.equal(got.length, want.length);
       got.forEach((g, i) => assert.ok(Math.abs(g - want[i]!) < 1e-4, `${JSON.stringify([sa, sb])} element ${i}: ${g} vs ${want[i]}`));
     }
+  });
+
+  it("verify's matmul check passes through cuBLAS, timed by events, held to a TF32 bound in TF32", async () => {
+    // (the fake runs no kernels in this process, so only the cuBLAS-only check can pass here)
+    const matmulOnly = [STANDARD_CHECKS[0]!];
+    cuda.precision = 'tf32';
+    const [loose] = await tsr.verifyDevices(['cuda'], matmulOnly);
+    cuda.precision = 'highest';
+    const [strict] = await tsr.verifyDevices(['cuda'], matmulOnly);
+    for (const r of [loose!, strict!]) assert.ok(r.ok && r.kernels === 1, `${r.check}: ${r.problem}`);
+    assert.ok(Math.abs(loose!.bound / strict!.bound - 200) < 1e-9);
   });
 
   it('TF32 by default, strict float32 with precision highest', () => {
