@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one script for a GPU machine (see ../shared/device): devices, verify, the op suite on
-# cuda and webgpu, tessera bench on every device, and PyTorch's figures for the same workloads,
+# cuda and webgpu, tessera bench on cpu and every hardware GPU, and PyTorch's figures for the same workloads,
 # all in one run so ratios are taken on one machine at one time (about 9 minutes at most). Logs go to $OUT.
 #   source .device/setup.sh && bash bench/gpu-run.sh
 set -uo pipefail
@@ -14,7 +14,7 @@ step test-cuda 150 env TESSERA_TEST_DEVICES=cuda TESSERA_CUDA_PRECISION=highest 
   dist/test/ops/ dist/test/tensor/ dist/test/nn/ dist/test/devices/ dist/test/errors.test.js dist/test/backends/cuda.test.js
 step test-webgpu 60 env TESSERA_TEST_DEVICES=webgpu TESSERA_WEBGPU_ADAPTER=${TESSERA_WEBGPU_ADAPTER:-NVIDIA} node --expose-gc --test --test-reporter=spec \
   dist/test/ops/ dist/test/backends/webgpu.test.js
-step bench 180 node bin/tessera.js bench --devices cpu,webgpu,cuda --steps 10 --repeats 3 --matmul-sizes 1024,2048,4096 --out "$OUT/bench"
+step bench 180 node bin/tessera.js bench --steps 10 --repeats 3 --matmul-sizes 1024,2048,4096 --out "$OUT/bench"
 step torch 90 python3 .device/torch_baseline.py
 cp "$OUT/torch.txt" "$OUT/torch.jsonl"
 echo "done: $OUT"
