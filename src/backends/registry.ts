@@ -1,5 +1,6 @@
 // The device registry: which backends exist, which is the default, and why others are absent.
 import { fail } from '../core/errors.js';
+import { env, isNode } from '../core/platform.js';
 import type { Backend } from './backend.js';
 import type { WebGpuOptions } from './webgpu/discover.js';
 import { CpuBackend } from './cpu/cpu-backend.js';
@@ -22,22 +23,21 @@ export interface DeviceOptions {
  */
 export function initDevices(opts: DeviceOptions = {}): Promise<void> {
   discovery ??= (async () => {
-    const env = typeof process !== 'undefined' ? process.env : {};
     // CUDA first: where both see an NVIDIA GPU, 'auto' prefers the faster path
-    if (env?.['TESSERA_DISABLE_CUDA']) unavailable.set('cuda', 'disabled by TESSERA_DISABLE_CUDA');
-    else if (typeof process === 'undefined' || !process.versions?.node) unavailable.set('cuda', 'CUDA needs Node.js; in browsers use webgpu');
+    if (env('TESSERA_DISABLE_CUDA')) unavailable.set('cuda', 'disabled by TESSERA_DISABLE_CUDA');
+    else if (!isNode) unavailable.set('cuda', 'CUDA needs Node.js; in browsers use webgpu');
     else {
       const { createCudaBackend } = await import('./cuda/cuda-backend.js');
       const cuda = createCudaBackend();
       if ('reason' in cuda) unavailable.set('cuda', cuda.reason);
       else backends.set('cuda', cuda);
     }
-    if (env?.['TESSERA_DISABLE_WEBGPU']) {
+    if (env('TESSERA_DISABLE_WEBGPU')) {
       unavailable.set('webgpu', 'disabled by TESSERA_DISABLE_WEBGPU');
       return;
     }
     const { createWebGpuBackend } = await import('./webgpu/discover.js');
-    const made = await createWebGpuBackend({ adapterName: env?.['TESSERA_WEBGPU_ADAPTER'] || undefined, ...opts.webgpu });
+    const made = await createWebGpuBackend({ adapterName: env('TESSERA_WEBGPU_ADAPTER') || undefined, ...opts.webgpu });
     if ('reason' in made) unavailable.set('webgpu', made.reason);
     else backends.set('webgpu', made);
   })();

@@ -9,6 +9,7 @@ export interface TraceCollector {
 let placementLog: ((line: string) => void) | null = null;
 let collector: TraceCollector | null = null;
 let current = 'unlabelled';
+let currentIsGrad = false;
 let backwardDepth = 0;
 
 /**
@@ -29,17 +30,19 @@ function printToStderr(line: string): void {
 export function noteOp(op: string, device: string): void {
   if (backwardDepth > 0) return;
   current = op;
+  currentIsGrad = false;
   placementLog?.(`[placement] ${op}: ${device}`);
   collector?.opCalled(op, device);
 }
 
 /** Runs one node's gradient function; every kernel it launches is attributed to `<op>.grad`. */
 export function inBackward<T>(op: string, device: string, fn: () => T): T {
-  const label = `${op}.grad`;
   if (backwardDepth === 0) {
-    current = label;
-    placementLog?.(`[placement] ${label}: ${device}`);
-    collector?.opCalled(label, device);
+    // the label string is only built for the log, the profiler and timed kernels: this runs per node per step
+    current = op;
+    currentIsGrad = true;
+    placementLog?.(`[placement] ${op}.grad: ${device}`);
+    collector?.opCalled(`${op}.grad`, device);
   }
   backwardDepth++;
   try {
@@ -51,7 +54,7 @@ export function inBackward<T>(op: string, device: string, fn: () => T): T {
 
 /** The op the next kernel belongs to. */
 export function currentOpLabel(): string {
-  return current;
+  return currentIsGrad ? `${current}.grad` : current;
 }
 
 export function activeCollector(): TraceCollector | null {

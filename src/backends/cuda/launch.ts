@@ -4,7 +4,8 @@ import type { DType } from '../../core/dtype.js';
 import { float32Bits } from '../../core/dtype.js';
 import type { Expr } from '../../core/expr.js';
 import { input } from '../../core/expr.js';
-import { collapseDims, contiguousStrides } from '../../core/shape.js';
+import { collapseDims } from '../../core/shape.js';
+import { partialStrides, planReduce, secondPass } from '../reduce-plan.js';
 import type { RandomKind, ReduceKind, Storage, View, WindowGeometry } from '../backend.js';
 import { splitSeed } from '../../core/philox.js';
 import * as K from './kernels.js';
@@ -31,22 +32,14 @@ export function elementwise(rt: CudaRuntime, exprs: readonly Expr[], inputs: rea
 }
 
 export function reduce(rt: CudaRuntime, kind: ReduceKind, expr: Expr, inputs: readonly View[], axes: readonly number[], out: View, params: readonly number[] = []): void {
-  const full = inputs[0]!.shape;
-  const keptAxes = full.map((_, d) => d).filter((d) => !axes.includes(d));
-  const pick = (list: readonly number[], which: readonly number[]) => which.map((d) => list[d]!);
-  const kept = collapseDims(pick(full, keptAxes), [...inputs.map((v) => pick(v.strides, keptAxes)), pick(out.strides, keptAxes)]);
-  const red = collapseDims(pick(full, axes), inputs.map((v) => pick(v.strides, axes)));
-  const nOut = count(kept.shape), nRed = count(red.shape);
+  const plan = planReduce(kind, inputs, axes, out, { minTerms: 65536, termsPerPart: 16384 });
+  const { kept, red, nOut, nRed, parts, chunk } = plan;
   if (nOut === 0) return;
-  const arg = kind === 'argmax' || kind === 'argmin';
-  // few outputs over many elements: chunks on separate blocks, partials reduced in a second pass
-  const parts = !arg && nOut < 2048 && nRed >= 65536 ? Math.min(1024, Math.ceil(nRed / 16384)) : 1;
-  const chunk = Math.max(1, Math.ceil(nRed / parts));
   const outD = dtypeOf(out);
   const partialBytes = nOut * parts * BYTES[outD];
   const partial = parts > 1 ? new CudaStorage(outD, nOut * parts, rt.alloc(partialBytes), partialBytes) : null;
   const targetOffset = partial ? 0 : out.offset;
-  const targetStrides = partial ? contiguousStrides(kept.shape).map((s) => s * parts) : kept.strides[inputs.length]!;
+  const targetStrides = partial ? partialStrides(plan) : kept.strides[inputs.length]!;
   const inD = inputs.map(dtypeOf);
   const k = rt.kernel(K.reduceKey(kind, expr, inD, outD, kept.shape.length, red.shape.length, params.length),
     () => K.reduceKernel(kind, expr, inD, outD, kept.shape.length, red.shape.length, params.length));
@@ -58,9 +51,8 @@ export function reduce(rt: CudaRuntime, kind: ReduceKind, expr: Expr, inputs: re
   ];
   rt.launch(k, meta, [...inputs.map(ptrOf), partial ? partial.ptr : ptrOf(out)], [nOut * parts, 1, 1], [K.BLOCK, 1, 1]);
   if (!partial) return;
-  const r = kept.shape.length;
-  reduce(rt, kind, input(0, outD), [{ storage: partial, shape: [...kept.shape, parts], strides: [...targetStrides, 1], offset: 0 }], [r],
-    { storage: out.storage, shape: [...kept.shape, 1], strides: [...kept.strides[inputs.length]!, 0], offset: out.offset });
+  const second = secondPass(plan, partial, out);
+  reduce(rt, kind, input(0, outD), [second.input], second.axes, second.out);
   rt.release(partial.ptr, partialBytes);
 }
 

@@ -135,7 +135,9 @@ export class CudaRuntime {
   /** Launches `k` over `threads` (1-D, 256 per block) or an explicit grid. */
   launch(k: CudaFunction, meta: ArrayLike<number>, pointers: readonly bigint[], grid: [number, number, number], block: [number, number, number] = [256, 1, 1]): void {
     const metaBytes = Math.ceil((meta.length * 4) / 8) * 8;
-    if (metaBytes + pointers.length * 8 > ARG_BYTES) throw new TesseraError('cuda', `kernel ${k.name}: ${meta.length} integer arguments exceed the argument buffer`);
+    if (metaBytes + pointers.length * 8 > ARG_BYTES || pointers.length >= this.params.length) {
+      throw new TesseraError('cuda', `kernel ${k.name}: ${meta.length} integers and ${pointers.length} pointers exceed the argument buffers`);
+    }
     this.argInts.set(meta as ArrayLike<number>, 0);
     this.params[0] = this.argBase;
     pointers.forEach((p, j) => {

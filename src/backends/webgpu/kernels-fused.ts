@@ -3,7 +3,8 @@
 import type { Expr } from '../../core/expr.js';
 import { float32Bits } from '../../core/dtype.js';
 import { exprKey, input } from '../../core/expr.js';
-import { collapseDims, contiguousStrides } from '../../core/shape.js';
+import { collapseDims } from '../../core/shape.js';
+import { partialStrides, planReduce, secondPass } from '../reduce-plan.js';
 import type { ReduceKind, View } from '../backend.js';
 import { GpuRuntime } from './runtime.js';
 import { GpuStorage, Slots, dtypeOf } from './storage.js';
@@ -83,23 +84,14 @@ function identity(kind: ReduceKind, type: string): string {
 }
 
 export function reduce(rt: GpuRuntime, kind: ReduceKind, expr: Expr, inputs: readonly View[], axes: readonly number[], out: View, params: readonly number[] = []): void {
-  const full = inputs[0]!.shape;
-  const keptAxes = full.map((_, d) => d).filter((d) => !axes.includes(d));
-  const pick = (list: readonly number[], which: readonly number[]) => which.map((d) => list[d]!);
-  const kept = collapseDims(pick(full, keptAxes), [...inputs.map((v) => pick(v.strides, keptAxes)), pick(out.strides, keptAxes)]);
-  const red = collapseDims(pick(full, axes), inputs.map((v) => pick(v.strides, axes)));
-  const nOut = kept.shape.reduce((a, b) => a * b, 1);
-  const nRed = red.shape.reduce((a, b) => a * b, 1);
+  const plan = planReduce(kind, inputs, axes, out, { minTerms: 32768, termsPerPart: 8192 });
+  const { kept, red, nOut, nRed, parts, chunk } = plan;
   if (kept.shape.some((d) => d === 0)) return;
   const arg = kind === 'argmax' || kind === 'argmin';
-  // few outputs over many elements: split each into chunks on separate workgroups, then
-  // reduce the partials in a second pass (a whole reduction on one workgroup idles a GPU)
-  const parts = !arg && nOut < 2048 && nRed >= 32768 ? Math.min(1024, Math.ceil(nRed / 8192)) : 1;
-  const chunk = Math.ceil(nRed / parts);
   const outDtype = dtypeOf(out);
   const partial = parts > 1 ? new GpuStorage(outDtype, nOut * parts, rt.createBuffer(nOut * parts * 4)) : null;
   const target: View = partial ? { storage: partial, shape: out.shape, strides: out.strides, offset: 0 } : out;
-  const targetKeptStrides = partial ? contiguousStrides(kept.shape).map((st) => st * parts) : kept.strides[inputs.length]!;
+  const targetKeptStrides = partial ? partialStrides(plan) : kept.strides[inputs.length]!;
   const slots = new Slots();
   const inSlot = inputs.map((v) => slots.slot(v)), outSlot = slots.slot(target);
   const meta = new Meta();
@@ -158,9 +150,7 @@ export function reduce(rt: GpuRuntime, kind: ReduceKind, expr: Expr, inputs: rea
   }, `reduce ${kind} ${exprKey(expr).slice(0, 80)}`);
   rt.dispatch(kernel, meta.array, slots.buffers, GpuRuntime.grid(nOut * parts, 1));
   if (!partial) return;
-  // second pass: the partials [...kept, parts] reduce into the real output
-  const r = kept.shape.length;
-  reduce(rt, kind, input(0, outDtype), [{ storage: partial, shape: [...kept.shape, parts], strides: [...targetKeptStrides, 1], offset: 0 }], [r],
-    { storage: out.storage, shape: [...kept.shape, 1], strides: [...kept.strides[inputs.length]!, 0], offset: out.offset });
+  const second = secondPass(plan, partial, out);
+  reduce(rt, kind, input(0, outDtype), [second.input], second.axes, second.out);
   rt.releaseBuffer(partial.buffer);
 }
