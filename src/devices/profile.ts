@@ -76,7 +76,7 @@ export async function profile<T>(fn: () => T | Promise<T>, opts: { devices?: rea
   return { result, report: { rows: list, clocks, wallMs, format: () => formatProfile(list, clocks, wallMs) } };
 }
 
-export function formatProfile(rows: readonly ProfileRow[], clocks: Record<string, string>, wallMs: number): string {
+function formatProfile(rows: readonly ProfileRow[], clocks: Record<string, string>, wallMs: number): string {
   const total = rows.reduce((s, r) => s + r.totalMs, 0);
   const width = Math.max(10, ...rows.map((r) => r.op.length)) + 2;
   const lines = [`${'op'.padEnd(width)}${'device'.padEnd(9)}${'calls'.padStart(8)}${'kernels'.padStart(9)}${'total ms'.padStart(11)}${'mean ms'.padStart(10)}${'share'.padStart(8)}`];

@@ -41,16 +41,12 @@ const DRIVER = {
   cuMemGetInfo_v2: 'int cuMemGetInfo_v2(_Out_ size_t *free, _Out_ size_t *total)',
   cuMemAlloc_v2: 'int cuMemAlloc_v2(_Out_ uint64_t *dptr, size_t bytes)',
   cuMemFree_v2: 'int cuMemFree_v2(uint64_t dptr)',
-  cuMemHostAlloc: 'int cuMemHostAlloc(_Out_ void **pp, size_t bytes, unsigned int flags)',
-  cuMemFreeHost: 'int cuMemFreeHost(void *p)',
   cuMemcpyHtoDAsync_v2: 'int cuMemcpyHtoDAsync_v2(uint64_t dst, void *src, size_t bytes, void *stream)',
   cuMemcpyDtoHAsync_v2: 'int cuMemcpyDtoHAsync_v2(void *dst, uint64_t src, size_t bytes, void *stream)',
-  cuMemsetD8Async: 'int cuMemsetD8Async(uint64_t dst, uint8_t value, size_t n, void *stream)',
   cuStreamCreate: 'int cuStreamCreate(_Out_ void **stream, unsigned int flags)',
   cuStreamSynchronize: 'int cuStreamSynchronize(void *stream)',
   cuEventCreate: 'int cuEventCreate(_Out_ void **event, unsigned int flags)',
   cuEventRecord: 'int cuEventRecord(void *event, void *stream)',
-  cuEventSynchronize: 'int cuEventSynchronize(void *event)',
   cuEventElapsedTime: 'int cuEventElapsedTime(_Out_ float *ms, void *start, void *end)',
   cuEventDestroy_v2: 'int cuEventDestroy_v2(void *event)',
   cuModuleLoadData: 'int cuModuleLoadData(_Out_ void **module, const void *image)',
@@ -81,7 +77,6 @@ const CUBLAS = {
 
 export const CUBLAS_OP_N = 0, CUBLAS_OP_T = 1, CUDA_R_32F = 0, CUBLAS_COMPUTE_32F = 68, CUBLAS_COMPUTE_32F_FAST_TF32 = 77, CUBLAS_GEMM_DEFAULT = -1;
 export const CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
-const CU_MEMHOSTALLOC_PORTABLE = 1;
 const CUDA_ERROR_OUT_OF_MEMORY = 2;
 
 export class CudaDriver {
@@ -118,7 +113,6 @@ export class CudaDriver {
   }
 
   static readonly OUT_OF_MEMORY = CUDA_ERROR_OUT_OF_MEMORY;
-  static readonly HOST_ALLOC_FLAGS = CU_MEMHOSTALLOC_PORTABLE;
 
   /** Compiles CUDA C to a cubin for `arch` (e.g. 'sm_90'); a failure carries NVRTC's log. */
   compile(source: string, name: string, arch: string): Uint8Array {

@@ -31,7 +31,7 @@ function offsets(idx: string, rank: number, dimsAt: number, views: { name: strin
 }
 
 /** Layout of an elementwise kernel's integers: [n, dims..., per view (offset, strides...)..., params...]. */
-export function elementwiseLayout(rank: number, views: number, params: number) {
+function elementwiseLayout(rank: number, views: number, params: number) {
   const viewAt = Array.from({ length: views }, (_, k) => 1 + rank + k * (rank + 1));
   const paramsAt = 1 + rank + views * (rank + 1);
   return { dimsAt: 1, viewAt, paramsAt, length: paramsAt + params };
@@ -84,7 +84,7 @@ function identity(kind: ReduceKind, type: string): string {
  * Layout of a reduction's integers: [nOut, nRed, parts, chunk, keptDims..., redDims...,
  * per input (offset, kept strides...), per input (0, reduced strides...), out (offset, kept strides...), params...].
  */
-export function reduceLayout(keptRank: number, redRank: number, inputs: number, params: number) {
+function reduceLayout(keptRank: number, redRank: number, inputs: number, params: number) {
   const keptDimsAt = 4, redDimsAt = 4 + keptRank;
   let at = redDimsAt + redRank;
   const inKeptAt = Array.from({ length: inputs }, () => { const a = at; at += 1 + keptRank; return a; });
