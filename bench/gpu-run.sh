@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one script for a GPU machine (see ../shared/device): devices, verify, the op suite on
 # cuda and webgpu, tessera bench on cpu and every hardware GPU, and PyTorch's figures for the same workloads,
-# all in one run so ratios are taken on one machine at one time (about 9 minutes at most). Logs go to $OUT.
+# all in one run so ratios are taken on one machine at one time (about 9.5 minutes at most). Logs go to $OUT.
 #   source .device/setup.sh && bash bench/gpu-run.sh
 set -uo pipefail
 OUT=${OUT:-/tmp/gpu-run}
@@ -14,7 +14,12 @@ step test-cuda 150 env TESSERA_TEST_DEVICES=cuda TESSERA_CUDA_PRECISION=highest 
   dist/test/ops/ dist/test/tensor/ dist/test/nn/ dist/test/devices/ dist/test/errors.test.js dist/test/backends/cuda.test.js
 step test-webgpu 60 env TESSERA_TEST_DEVICES=webgpu TESSERA_WEBGPU_ADAPTER=${TESSERA_WEBGPU_ADAPTER:-NVIDIA} node --expose-gc --test --test-reporter=spec \
   dist/test/ops/ dist/test/backends/webgpu.test.js
-step bench 180 node bin/tessera.js bench --steps 10 --repeats 3 --matmul-sizes 1024,2048,4096 --out "$OUT/bench"
+step bench 180 node bin/tessera.js bench --steps 10 --repeats 3 --matmul-sizes 1024,4096 --out "$OUT/bench"
+# GEMMs on cuda as torch_baseline.py runs them: TF32 and half formats by default, then strict float32
+step gemm-tf32 90 node bin/tessera.js bench --devices cuda --models none --matmul-sizes 4096,8192 --matmul-dtypes float32,bfloat16,float16 --json
+step gemm-highest 60 env TESSERA_CUDA_PRECISION=highest node bin/tessera.js bench --devices cuda --models none --matmul-sizes 1024,2048,4096 --json
 step torch 90 python3 .device/torch_baseline.py
 cp "$OUT/torch.txt" "$OUT/torch.jsonl"
+step compare 20 node dist/bench/compare-torch.js "$OUT/torch.jsonl" "$OUT/bench/bench.json" "$OUT/gemm-tf32.txt" "$OUT/gemm-highest.txt"
+cat "$OUT/compare.txt"
 echo "done: $OUT"

@@ -14,9 +14,9 @@ for (const device of testDevices()) {
       assert.throws(() => a.expand([4, 3]), /expand: .*cannot be broadcast/);
     });
     it('dtype errors say what to cast', () => {
-      assert.throws(() => tsr.matmul(a, tsr.zeros([3, 2], { device, dtype: 'int32' })), /matmul: expected float32 operands, got float32 \[2, 3\] and int32 \[3, 2\]; cast them first/);
+      assert.throws(() => tsr.matmul(a, tsr.zeros([3, 2], { device, dtype: 'int32' })), /matmul: expected two float32, float16 or bfloat16 operands of one dtype, got float32 \[2, 3\] and int32 \[3, 2\]; cast them first/);
       assert.throws(() => tsr.softmax(tsr.zeros([2], { device, dtype: 'int32' })), /softmax: expected float32 input, got int32/);
-      assert.throws(() => tsr.cast(a, 'float16' as tsr.DType), /cast: unknown dtype 'float16'/);
+      assert.throws(() => tsr.cast(a, 'float64' as tsr.DType), /cast: unknown dtype 'float64' \(expected float32, int32, bool, float16 or bfloat16\)/);
     });
     it('axes and indices out of range', () => {
       assert.throws(() => tsr.sum(a, 2), /sum: axis 2 is out of range for a tensor of rank 2 \(expected -2\.\.1\)/);

@@ -55,6 +55,8 @@ export interface Backend {
   readonly timer?: KernelTimer;
 
   // memory
+  /** Bytes the device's allocator holds: in use plus blocks cached for reuse. */
+  reservedBytes?(): number;
   alloc(dtype: DType, size: number): Storage;
   free(storage: Storage): void;
   write(storage: Storage, data: TypedArray): void;

@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { availableDevices, getBackend, initDevices, isSoftware, releaseDevices } from '../backends/registry.js';
 import { setLogDevicePlacement } from '../backends/trace.js';
 import { fail } from '../core/errors.js';
-import { type BenchOptions, runBench, trainStepMs } from '../devices/bench.js';
+import { type BenchOptions, type MatmulDtype, runBench, trainStepMs } from '../devices/bench.js';
 import { benchChart, benchMarkdown, formatBench } from '../devices/bench-report.js';
 import { profile } from '../devices/profile.js';
 import type { ModelKind } from '../train/fashion-models.js';
@@ -13,14 +13,16 @@ import type { ModelKind } from '../train/fashion-models.js';
 export const BENCH_HELP = `tessera bench — training speed and matmul throughput per device, and speed-up over the CPU
 
 Options:
-  --models LIST         mlp,cnn (default both)
+  --models LIST         mlp,cnn (default both), or none for matmuls only
   --batch-sizes LIST    default 32,256
   --devices LIST        cpu,webgpu,... (default: cpu and every hardware GPU; name a software
                         adapter such as lavapipe explicitly to include it)
   --steps N             timed training steps per repeat (default 20)
   --warmup N            untimed steps first (default 3)
   --repeats N           repeats; the median is reported (default 3)
-  --matmul-sizes LIST   n for n x n x n float32 matmuls (default 256,1024,2048)
+  --matmul-sizes LIST   n for n x n x n matmuls (default 256,1024,2048)
+  --matmul-dtypes LIST  float32,bfloat16,float16 (default float32; half formats accumulate in float32)
+  --matmul-devices LIST devices for the matmuls (default: --devices)
   --json                print the results as JSON
   --out DIR             write DIR/bench.md, DIR/bench.json and DIR/speedup.svg
   --profile             then profile one repeat of each configuration: time per op on the device
@@ -46,16 +48,20 @@ export async function bench(argv: string[]): Promise<number> {
     options: {
       models: { type: 'string', default: 'mlp,cnn' }, 'batch-sizes': { type: 'string', default: '32,256' }, devices: { type: 'string' },
       steps: { type: 'string', default: '20' }, warmup: { type: 'string', default: '3' }, repeats: { type: 'string', default: '3' },
-      'matmul-sizes': { type: 'string', default: '256,1024,2048' }, json: { type: 'boolean', default: false }, out: { type: 'string' },
+      'matmul-sizes': { type: 'string', default: '256,1024,2048' }, 'matmul-dtypes': { type: 'string', default: 'float32' }, 'matmul-devices': { type: 'string' }, json: { type: 'boolean', default: false }, out: { type: 'string' },
       profile: { type: 'boolean', default: false }, 'log-device-placement': { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
     },
     strict: true,
   });
   if (values.help) { console.log(BENCH_HELP); return 0; }
-  const models = list('models', values.models!, (s) => {
-    if (s !== 'mlp' && s !== 'cnn') fail('bench', `--models takes mlp and cnn, got '${s}'`);
+  const models = values.models === 'none' ? [] : list('models', values.models!, (s) => {
+    if (s !== 'mlp' && s !== 'cnn') fail('bench', `--models takes mlp and cnn (or none), got '${s}'`);
     return s;
   }) as ModelKind[];
+  const matmulDtypes = list('matmul-dtypes', values['matmul-dtypes']!, (s) => {
+    if (s !== 'float32' && s !== 'bfloat16' && s !== 'float16') fail('bench', `--matmul-dtypes takes float32, bfloat16 and float16, got '${s}'`);
+    return s;
+  }) as MatmulDtype[];
   const int = (name: 'steps' | 'warmup' | 'repeats') => positiveInt(name)(values[name]!) as number;
   const log = values.json ? (s: string) => process.stderr.write(s + '\n') : (s: string) => console.log(s);
   if (values['log-device-placement']) setLogDevicePlacement(true);
@@ -64,12 +70,14 @@ export async function bench(argv: string[]): Promise<number> {
     const devices = values.devices
       ? (list('devices', values.devices, String) as string[])
       : availableDevices().filter((d) => d === 'cpu' || !isSoftware(getBackend(d)));
-    for (const d of devices) getBackend(d);
+    const matmulDevices = values['matmul-devices'] ? (list('matmul-devices', values['matmul-devices'], String) as string[]) : devices;
+    for (const d of [...devices, ...matmulDevices]) getBackend(d);
     const opts: BenchOptions = {
       models, devices,
       batchSizes: list('batch-sizes', values['batch-sizes']!, positiveInt('batch-sizes')) as number[],
       steps: int('steps'), warmupSteps: int('warmup') , repeats: int('repeats'),
       matmulSizes: list('matmul-sizes', values['matmul-sizes']!, positiveInt('matmul-sizes')) as number[],
+      matmulDtypes, matmulDevices,
       progress: values.json ? undefined : (line) => log(`  ${line}`),
     };
     log(`bench: ${devices.map((d) => `${d} (${getBackend(d).info().description})`).join(', ')}`);

@@ -14,15 +14,15 @@ function table(head: string[], rows: string[][]): string[] {
 
 const stepRows = (r: BenchReport) => r.steps.map((s) => [s.model, String(s.batch), s.device, s.msPerStep.toFixed(2), Math.round(s.samplesPerSec).toString(), speedup(s)]);
 const STEP_HEAD = ['model', 'batch', 'device', 'ms/step', 'samples/s', 'vs cpu'];
-const mmRows = (r: BenchReport) => r.matmul.map((m) => [`${m.n}^3`, m.device, m.skipped ? '-' : m.msPerCall.toFixed(3), flops(m), ofPeak(m)]);
-const MM_HEAD = ['matmul', 'device', 'ms', 'throughput', 'of peak'];
+const mmRows = (r: BenchReport) => r.matmul.map((m) => [`${m.n}^3`, m.dtype ?? 'float32', m.device, m.skipped ? '-' : m.msPerCall.toFixed(3), flops(m), ofPeak(m)]);
+const MM_HEAD = ['matmul', 'dtype', 'device', 'ms', 'throughput', 'of peak'];
 
 export function formatBench(r: BenchReport): string {
   return [
     ...table(STEP_HEAD, stepRows(r)),
     '',
     ...table(MM_HEAD, mmRows(r)),
-    ...r.matmul.filter((m) => m.skipped).map((m) => `skipped on ${m.device} at ${m.n}^3: ${m.skipped}`).filter((v, i, a) => a.indexOf(v) === i),
+    ...r.matmul.filter((m) => m.skipped).map((m) => `skipped on ${m.device} (${m.dtype}) at ${m.n}^3: ${m.skipped}`).filter((v, i, a) => a.indexOf(v) === i),
     ...peakNotes(r),
   ].join('\n');
 }

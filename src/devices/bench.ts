@@ -17,6 +17,10 @@ export interface BenchOptions {
   warmupSteps: number;
   repeats: number;
   matmulSizes: readonly number[];
+  /** element types of the matmuls (float16/bfloat16 accumulate in float32) */
+  matmulDtypes: readonly MatmulDtype[];
+  /** devices for the matmuls (default: `devices`) */
+  matmulDevices?: readonly string[];
   /** called with a line as each measurement finishes */
   progress?: (line: string) => void;
 }
@@ -30,8 +34,10 @@ export interface StepResult {
   speedupVsCpu: number | null;
 }
 
+export type MatmulDtype = 'float32' | 'float16' | 'bfloat16';
+
 export interface MatmulResult {
-  device: string; n: number; msPerCall: number; tflops: number;
+  device: string; dtype: MatmulDtype; n: number; msPerCall: number; tflops: number;
   peakTflops: number | null; peakSource: string | null;
   /** set when a smaller size already took too long on this device */
   skipped?: string;
@@ -39,7 +45,8 @@ export interface MatmulResult {
 
 export interface BenchReport {
   date: string;
-  devices: { name: string; description: string }[];
+  /** precision: how the device runs float32 products where it has a choice (cuda: 'tf32' or 'highest') */
+  devices: { name: string; description: string; precision?: string }[];
   options: Omit<BenchOptions, 'progress'>;
   steps: StepResult[];
   matmul: MatmulResult[];
@@ -93,9 +100,16 @@ export async function trainStepMs(device: string, kind: ModelKind, batch: number
   });
 }
 
-/** Median ms per n x n x n float32 matmul on `device` (after one warm-up call that compiles). */
-export async function matmulMs(device: string, n: number, repeats: number): Promise<number> {
-  const a = rand([n, n], { seed: 1, device }), b = rand([n, n], { seed: 2, device });
+/** Median ms per n x n x n matmul on `device` (after one warm-up call that compiles). */
+export async function matmulMs(device: string, n: number, repeats: number, dtype: MatmulDtype = 'float32'): Promise<number> {
+  const operand = (seed: number) => {
+    const r = rand([n, n], { seed, device });
+    if (dtype === 'float32') return r;
+    const h = r.cast(dtype);
+    r.dispose();
+    return h;
+  };
+  const a = operand(1), b = operand(2);
   try {
     let t = performance.now();
     const warm = matmul(a, b);
@@ -136,22 +150,28 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     s.speedupVsCpu = cpu ? s.samplesPerSec / cpu.samplesPerSec : null;
   }
   const mm: MatmulResult[] = [];
-  for (const device of opts.devices) {
-    const peak = float32Peak(getBackend(device).info());
-    let tooSlow: string | undefined;
-    for (const n of opts.matmulSizes) {
-      const base = { device, n, peakTflops: peak?.tflops ?? null, peakSource: peak?.source ?? null };
-      if (tooSlow) { mm.push({ ...base, msPerCall: NaN, tflops: NaN, skipped: tooSlow }); continue; }
-      const ms = await matmulMs(device, n, opts.repeats);
-      mm.push({ ...base, msPerCall: ms, tflops: (2 * n ** 3) / ms / 1e9 });
-      say(`matmul ${n} on ${device}: ${ms.toFixed(2)} ms`);
-      if (ms > MATMUL_SLOW_MS) tooSlow = `${n}^3 took ${(ms / 1000).toFixed(1)} s per call`;
+  for (const device of opts.matmulDevices ?? opts.devices) {
+    for (const dtype of opts.matmulDtypes) {
+      // the float32 peak says nothing about half-precision tensor cores
+      const peak = dtype === 'float32' ? float32Peak(getBackend(device).info()) : null;
+      let tooSlow: string | undefined;
+      for (const n of opts.matmulSizes) {
+        const base = { device, dtype, n, peakTflops: peak?.tflops ?? null, peakSource: peak?.source ?? null };
+        if (tooSlow) { mm.push({ ...base, msPerCall: NaN, tflops: NaN, skipped: tooSlow }); continue; }
+        const ms = await matmulMs(device, n, opts.repeats, dtype);
+        mm.push({ ...base, msPerCall: ms, tflops: (2 * n ** 3) / ms / 1e9 });
+        say(`matmul ${dtype} ${n} on ${device}: ${ms.toFixed(2)} ms`);
+        if (ms > MATMUL_SLOW_MS) tooSlow = `${n}^3 took ${(ms / 1000).toFixed(1)} s per call`;
+      }
     }
   }
   const { progress: _, ...options } = opts;
   return {
     date: new Date().toISOString(),
-    devices: opts.devices.map((name) => ({ name, description: getBackend(name).info().description })),
+    devices: [...new Set([...opts.devices, ...(opts.matmulDevices ?? [])])].map((name) => {
+      const info = getBackend(name).info(), precision = info.details['matmulPrecision'];
+      return { name, description: info.description, ...(precision === undefined ? {} : { precision: String(precision) }) };
+    }),
     options, steps, matmul: mm,
   };
 }

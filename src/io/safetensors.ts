@@ -1,8 +1,9 @@
 // The safetensors format (PyTorch / Hugging Face): an 8-byte little-endian header length, a
 // JSON header of {name: {dtype, shape, data_offsets}}, then raw little-endian data. Readers
 // validate everything against the file size before allocating anything.
-import { type DType, type TypedArray } from '../core/dtype.js';
+import { type DType, type TypedArray, bytesPerElement, isHalf } from '../core/dtype.js';
 import { TesseraError } from '../core/errors.js';
+import { halfBits, halfValues } from '../core/half.js';
 import { requireNode } from '../core/platform.js';
 import { writeFileAtomic } from './atomic.js';
 
@@ -12,9 +13,9 @@ export interface NamedArray {
   data: TypedArray;
 }
 
-const TO_FILE: Record<DType, string> = { float32: 'F32', int32: 'I32', bool: 'BOOL' };
-const FROM_FILE: Record<string, DType> = { F32: 'float32', I32: 'int32', BOOL: 'bool' };
-const BYTES: Record<DType, number> = { float32: 4, int32: 4, bool: 1 };
+/** Half-precision arrays hold float32 values in memory and their 16-bit patterns in files. */
+const TO_FILE: Record<DType, string> = { float32: 'F32', int32: 'I32', bool: 'BOOL', float16: 'F16', bfloat16: 'BF16' };
+const FROM_FILE: Record<string, DType> = { F32: 'float32', I32: 'int32', BOOL: 'bool', F16: 'float16', BF16: 'bfloat16' };
 const MAX_HEADER = 100 * 1024 * 1024;
 
 /** Serialises named arrays (sorted by name) with optional string metadata. */
@@ -25,7 +26,7 @@ export function encodeSafetensors(tensors: Record<string, NamedArray>, metadata:
   let offset = 0;
   for (const name of names) {
     const t = tensors[name]!;
-    const bytes = t.data.length * BYTES[t.dtype];
+    const bytes = t.data.length * bytesPerElement(t.dtype);
     header[name] = { dtype: TO_FILE[t.dtype], shape: t.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
@@ -37,7 +38,8 @@ export function encodeSafetensors(tensors: Record<string, NamedArray>, metadata:
   new DataView(head.buffer).setBigUint64(0, BigInt(text.length), true);
   const parts: Uint8Array[] = [head, text];
   for (const name of names) {
-    const d = tensors[name]!.data;
+    const t = tensors[name]!;
+    const d = isHalf(t.dtype) ? halfBits(t.dtype, t.data) : t.data;
     parts.push(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
   }
   return parts;
@@ -79,16 +81,17 @@ export function decodeSafetensors(bytes: Uint8Array, file = '<bytes>'): { tensor
     if (!Array.isArray(e.shape) || e.shape.some((d) => !Number.isSafeInteger(d) || d < 0)) bad(`tensor '${name}' has an invalid shape ${JSON.stringify(e.shape)}`);
     const shape = e.shape as number[];
     const count = shape.reduce((a, b) => a * b, 1);
-    if (!Number.isSafeInteger(count * BYTES[dtype])) bad(`tensor '${name}' shape ${JSON.stringify(shape)} is too large`);
+    if (!Number.isSafeInteger(count * bytesPerElement(dtype))) bad(`tensor '${name}' shape ${JSON.stringify(shape)} is too large`);
     const off = e.data_offsets;
     if (!Array.isArray(off) || off.length !== 2 || !off.every((o) => Number.isSafeInteger(o) && o >= 0) || off[0] > off[1]) bad(`tensor '${name}' has invalid data_offsets ${JSON.stringify(off)}`);
     const [begin, end] = off as [number, number];
     if (end > dataLen) bad(`tensor '${name}' data [${begin}, ${end}) runs past the ${dataLen} data bytes`);
-    if (end - begin !== count * BYTES[dtype]) bad(`tensor '${name}' ${dtype} ${JSON.stringify(shape)} needs ${count * BYTES[dtype]} bytes but its offsets span ${end - begin}`);
+    if (end - begin !== count * bytesPerElement(dtype)) bad(`tensor '${name}' ${dtype} ${JSON.stringify(shape)} needs ${count * bytesPerElement(dtype)} bytes but its offsets span ${end - begin}`);
     spans.push([begin, end, name]);
     // a copy with its own aligned buffer (Buffer#slice would share Node's pool)
     const raw = new Uint8Array(bytes.subarray(dataStart + begin, dataStart + end));
-    const data = dtype === 'float32' ? new Float32Array(raw.buffer, 0, count) : dtype === 'int32' ? new Int32Array(raw.buffer, 0, count) : new Uint8Array(raw.buffer, 0, count);
+    const data = isHalf(dtype) ? halfValues(dtype, new Uint16Array(raw.buffer, 0, count))
+      : dtype === 'float32' ? new Float32Array(raw.buffer, 0, count) : dtype === 'int32' ? new Int32Array(raw.buffer, 0, count) : new Uint8Array(raw.buffer, 0, count);
     tensors[name] = { dtype, shape, data };
   }
   spans.sort((a, b) => a[0] - b[0]);

@@ -8,6 +8,7 @@ import { exprVjp } from '../core/expr-grad.js';
 import { type Shape, broadcastShapes, sameShape } from '../core/shape.js';
 import { attachGrad, isGradEnabled } from '../tensor/autograd.js';
 import { Tensor } from '../tensor/tensor.js';
+import { checkHalfUse } from './half-guard.js';
 import { type TensorLike, backendOf, empty, viewAs } from './util.js';
 
 const vjpCache = new Map<string, Map<number, Expr>>();
@@ -60,6 +61,7 @@ export function fuse(op: string, build: (...xs: ExprLike[]) => Expr, ...args: Te
 
 export function applyExpr(op: string, expr: Expr, inputs: readonly Tensor[], params?: readonly number[]): Tensor {
   const backend = backendOf(op, inputs);
+  checkHalfUse(op, inputs, expr.dtype);
   const shape = broadcastShapes(op, ...inputs.map((t) => t.shape));
   const out = empty(backend, shape, expr.dtype);
   backend.elementwise([expr], inputs.map((t) => viewAs(t, shape)), [out.storageView], params);

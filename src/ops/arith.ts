@@ -62,7 +62,7 @@ export function where(cond: TensorLike, a: TensorLike, b: TensorLike): Tensor {
 }
 
 export function cast(x: Tensor, dtype: DType): Tensor {
-  if (!isDType(dtype)) fail('cast', `unknown dtype '${String(dtype)}' (expected float32, int32 or bool)`);
+  if (!isDType(dtype)) fail('cast', `unknown dtype '${String(dtype)}' (expected float32, int32, bool, float16 or bfloat16)`);
   if (x.dtype === dtype) return x;
   return fuse('cast', (a) => E.cast(a!, dtype), x);
 }

@@ -48,7 +48,7 @@ function firstLeaf(v: NestedValues): unknown {
  * @example tsr.tensor([[1, 2], [3, 4]]) // float32 [2, 2]
  */
 export function tensor(values: NestedValues | TypedArray, opts: CreateOptions = {}): Tensor {
-  if (opts.dtype !== undefined && !isDType(opts.dtype)) fail('tensor', `unknown dtype '${String(opts.dtype)}' (expected float32, int32 or bool)`);
+  if (opts.dtype !== undefined && !isDType(opts.dtype)) fail('tensor', `unknown dtype '${String(opts.dtype)}' (expected float32, int32, bool, float16 or bfloat16)`);
   let data: TypedArray | number[];
   let shape: number[];
   let dtype: DType;

@@ -1,5 +1,6 @@
 // Matrix products: batched, with NumPy broadcasting of batch dims; transposed operands are
 // passed to the device as strided views, never copied.
+import { isFloat } from '../core/dtype.js';
 import { fail, shapeStr } from '../core/errors.js';
 import { input } from '../core/expr.js';
 import { broadcastShapes, collapseDims, sizeOf } from '../core/shape.js';
@@ -20,11 +21,11 @@ function batchedView(t: Tensor, batch: readonly number[]): View | null {
   return { storage: v.storage, shape: [sizeOf(batch), full[nb]!, full[nb + 1]!], strides: [c.strides[0]![0] ?? 0, v.strides[nb]!, v.strides[nb + 1]!], offset: v.offset };
 }
 
-/** a @ b for a [..., M, K] and b [..., K, N] (1-D operands as in NumPy); float32. */
+/** a @ b for a [..., M, K] and b [..., K, N] (1-D operands as in NumPy); float32, or float16/bfloat16 with float32 accumulation. */
 export function matmul(a: Tensor, b: Tensor): Tensor {
   const op = 'matmul';
   const backend = backendOf(op, [a, b]);
-  if (a.dtype !== 'float32' || b.dtype !== 'float32') fail(op, `expected float32 operands, got ${a.dtype} ${shapeStr(a.shape)} and ${b.dtype} ${shapeStr(b.shape)}; cast them first`);
+  if (a.dtype !== b.dtype || !isFloat(a.dtype)) fail(op, `expected two float32, float16 or bfloat16 operands of one dtype, got ${a.dtype} ${shapeStr(a.shape)} and ${b.dtype} ${shapeStr(b.shape)}; cast them first`);
   if (a.rank === 0 || b.rank === 0) fail(op, `operands must have at least one dimension, got ${shapeStr(a.shape)} and ${shapeStr(b.shape)}`);
   if (a.rank === 1 || b.rank === 1) {
     const a2 = a.rank === 1 ? reshape(a, [1, a.shape[0]!]) : a;
@@ -39,7 +40,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const [k2, n] = [b.shape[b.rank - 2]!, b.shape[b.rank - 1]!];
   if (k !== k2) fail(op, `inner dimensions differ: ${shapeStr(a.shape)} @ ${shapeStr(b.shape)} (${k} vs ${k2})`);
   const batch = broadcastShapes(op, a.shape.slice(0, -2), b.shape.slice(0, -2));
-  const out = empty(backend, [...batch, m, n], 'float32');
+  const out = empty(backend, [...batch, m, n], a.dtype);
   const B = sizeOf(batch);
   // batch dims that no single stride can walk are materialised once
   const av = batchedView(a, batch) ?? batchedView(contiguous(expand(a, [...batch, m, k])), batch)!;

@@ -9,6 +9,7 @@ import { attachGrad, isGradEnabled, noGrad } from '../tensor/autograd.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { applyExpr, attachExprGrad, fuse } from './apply.js';
 import { backendOf, empty, requireFloat, viewAs } from './util.js';
+import { checkHalfUse } from './half-guard.js';
 import { reshape } from './views.js';
 
 export type Axes = number | readonly number[] | undefined;
@@ -24,6 +25,7 @@ function finalShape(full: readonly number[], axes: readonly number[], keepDims: 
 /** Runs one reduce kernel; the result has the reduced axes kept as size 1. */
 function rawReduce(op: string, kind: ReduceKind, expr: Expr, inputs: readonly Tensor[], axes: readonly number[], full: readonly number[], params?: readonly number[]): Tensor {
   const backend = backendOf(op, inputs);
+  checkHalfUse(op, inputs, expr.dtype);
   const dtype = kind === 'argmax' || kind === 'argmin' ? 'int32' : expr.dtype === 'float32' ? 'float32' : 'int32';
   const out = empty(backend, keptShape(full, axes), dtype);
   backend.reduce(kind, expr, inputs.map((t) => viewAs(t, full)), axes, out.storageView, params);

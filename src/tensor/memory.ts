@@ -9,6 +9,7 @@ export class StorageRef {
   constructor(readonly backend: Backend, readonly storage: Storage) {
     this.bytes = storage.size * bytesPerElement(storage.dtype);
     const u = usageOf(backend.name);
+    backends.set(backend.name, backend);
     u.storages++;
     u.bytes += this.bytes;
   }
@@ -22,9 +23,17 @@ export class StorageRef {
   }
 }
 
-export interface DeviceUsage { tensors: number; storages: number; bytes: number }
+export interface DeviceUsage {
+  tensors: number;
+  storages: number;
+  /** bytes of the live storages */
+  bytes: number;
+  /** bytes the device's allocator holds, in use or cached for reuse (absent where not known) */
+  reservedBytes?: number;
+}
 
 const usage = new Map<string, DeviceUsage>();
+const backends = new Map<string, Backend>();
 
 export function usageOf(device: string): DeviceUsage {
   let u = usage.get(device);
@@ -40,12 +49,13 @@ export interface MemoryInfo {
   devices: Record<string, DeviceUsage>;
 }
 
-/** Live tensors and bytes, in total and per device. */
+/** Live tensors and bytes, in total and per device, with what each device's allocator reserves. */
 export function memory(): MemoryInfo {
   const devices: Record<string, DeviceUsage> = {};
   let numTensors = 0, numBytes = 0;
   for (const [name, u] of usage) {
-    devices[name] = { ...u };
+    const reserved = backends.get(name)?.reservedBytes?.();
+    devices[name] = reserved === undefined ? { ...u } : { ...u, reservedBytes: reserved };
     numTensors += u.tensors;
     numBytes += u.bytes;
   }

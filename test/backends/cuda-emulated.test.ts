@@ -4,7 +4,8 @@
 // without a GPU. (The driver calls and cuBLAS need the GPU machine: npm run test:cuda.)
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { DType, TypedArray } from '../../src/core/dtype.js';
+import { type DType, allocArray, bytesPerElement, isHalf } from '../../src/core/dtype.js';
+import { halfBits, halfValues, roundHalfArray } from '../../src/core/half.js';
 import * as E from '../../src/core/expr.js';
 import { contiguousStrides } from '../../src/core/shape.js';
 import type { Backend, ReduceKind, View } from '../../src/backends/backend.js';
@@ -17,7 +18,6 @@ import { EmulatedRuntime, emulatorAvailable } from '../helpers/cuda-emulator.js'
 const skip = emulatorAvailable ? false : 'g++ is needed to run the CUDA kernels on the CPU';
 const cpu: Backend = tsr.getBackend('cpu');
 
-const ARRAY: Record<DType, { new (n: number): TypedArray; new (b: ArrayBufferLike, offset: number, length: number): TypedArray }> = { float32: Float32Array, int32: Int32Array, bool: Uint8Array };
 
 /** The same data on the emulated GPU and on the CPU backend, viewed alike. */
 class Pair {
@@ -25,11 +25,13 @@ class Pair {
 }
 
 function make(rt: EmulatedRuntime, dtype: DType, data: ArrayLike<number>, shape: number[], strides = contiguousStrides(shape), offset = 0): Pair {
-  const size = data.length, bytes = size * L.BYTES[dtype];
+  const size = data.length, bytes = size * bytesPerElement(dtype);
   const g = new L.CudaStorage(dtype, size, rt.alloc(bytes), bytes);
-  const arr = new ARRAY[dtype](size);
+  const arr = allocArray(dtype, size);
   arr.set(data);
-  rt.bytes(g.ptr).set(new Uint8Array(arr.buffer));
+  if (isHalf(dtype)) roundHalfArray(dtype, arr as Float32Array);
+  const raw = isHalf(dtype) ? halfBits(dtype, arr) : arr;
+  rt.bytes(g.ptr).set(new Uint8Array(raw.buffer, 0, bytes));
   const h = cpu.alloc(dtype, size);
   cpu.write(h, arr);
   return new Pair({ storage: g, shape, strides, offset }, { storage: h, shape, strides, offset });
@@ -37,8 +39,11 @@ function make(rt: EmulatedRuntime, dtype: DType, data: ArrayLike<number>, shape:
 
 function read(rt: EmulatedRuntime, v: View): number[] {
   const s = v.storage as L.CudaStorage;
-  const b = rt.bytes(s.ptr);
-  return [...new ARRAY[s.dtype](b.buffer, b.byteOffset, s.size)];
+  const b = rt.bytes(s.ptr).slice(0, s.size * bytesPerElement(s.dtype));
+  if (isHalf(s.dtype)) return [...halfValues(s.dtype, new Uint16Array(b.buffer, 0, s.size))];
+  const arr = allocArray(s.dtype, s.size);
+  new Uint8Array(arr.buffer).set(b);
+  return [...arr];
 }
 
 function same(rt: EmulatedRuntime, p: Pair, what: string, tol = 1e-6): void {
@@ -77,6 +82,38 @@ describe('CUDA kernels on the CPU emulator agree with the CPU backend', { skip }
     L.elementwise(R, e, [bt.gpu], [un.gpu]);
     cpu.elementwise(e, [bt.host], [un.host]);
     same(rt, un, 'transcendental ops', 1e-5);
+  });
+
+  it('float16 and bfloat16: rounding from float32 and int32, 16-bit loads and stores, strided copies', () => {
+    // ties, subnormals, overflow to infinity, signed zero and NaN in both formats
+    const tricky = [1 + 2 ** -8, 1 + 3 * 2 ** -8, 1 + 2 ** -11, 1 + 3 * 2 ** -11, 65504, 65520, 1e6, -1e6, 2 ** -24, 1.5 * 2 ** -25, 3 * 2 ** -25, 2 ** -130, -0, NaN, -Infinity, 0.1];
+    const n = tricky.length;
+    const src = make(rt, 'float32', tricky, [n]);
+    const ints = make(rt, 'int32', Array.from({ length: n }, (_, i) => (i - 8) * 1001), [n]);
+    for (const dtype of ['bfloat16', 'float16'] as const) {
+      const rounded = make(rt, dtype, new Array(n).fill(0), [n]);
+      const fromInt = make(rt, dtype, new Array(n).fill(0), [n]);
+      const back = make(rt, 'float32', new Array(n).fill(0), [n]);
+      const x = E.input(0);
+      for (const [exprs, ins, outs] of [
+        [[E.cast(x, dtype)], [src], [rounded]],
+        [[E.cast(E.input(0, 'int32'), dtype)], [ints], [fromInt]],
+        [[E.cast(E.input(0, dtype), 'float32')], [rounded], [back]],
+      ] as [E.Expr[], Pair[], Pair[]][]) {
+        L.elementwise(R, exprs, ins.map((p) => p.gpu), outs.map((p) => p.gpu));
+        cpu.elementwise(exprs, ins.map((p) => p.host), outs.map((p) => p.host));
+      }
+      same(rt, rounded, `float32 -> ${dtype}`, 0);
+      same(rt, fromInt, `int32 -> ${dtype}`, 0);
+      same(rt, back, `${dtype} -> float32`, 0);
+      // a transposed copy moves 16-bit elements through strided indexing
+      const m = make(rt, dtype, values(12, 9), [3, 4]);
+      const t = make(rt, dtype, new Array(12).fill(0), [4, 3]);
+      const view = (p: View): View => ({ ...p, shape: [4, 3], strides: [1, 4] });
+      L.elementwise(R, [E.input(0, dtype)], [view(m.gpu)], [t.gpu]);
+      cpu.elementwise([E.input(0, dtype)], [view(m.host)], [t.host]);
+      same(rt, t, `${dtype} transposed copy`, 0);
+    }
   });
 
   for (const kind of ['sum', 'max', 'min', 'prod', 'argmax', 'argmin'] as ReduceKind[]) {

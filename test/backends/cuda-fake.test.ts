@@ -52,6 +52,9 @@ describe('the CUDA backend against a fake CUDA', { skip }, () => {
       grid: lib.func('unsigned int fake_last_grid(void)'),
       block: lib.func('unsigned int fake_last_block(void)'),
       compute: cublas.func('int fake_last_compute(void)'),
+      types: cublas.func('int fake_last_types(void)'),
+      holdEvents: lib.func('void fake_hold_events(int on)'),
+      pinnedBlocks: lib.func('int fake_pinned_blocks(void)'),
       used: lib.func('size_t fake_used(void)'),
       decode: (p: unknown, type: unknown, n: unknown) => koffi.decode(p, type as string, n as number),
     };
@@ -77,6 +80,47 @@ describe('the CUDA backend against a fake CUDA', { skip }, () => {
     assert.deepEqual([...(await i.data())], [-7, 2 ** 30]);
     assert.deepEqual([...(await b.data())], [1, 0, 1]);
     assert.ok((f.storageView.storage as CudaStorage).ptr > 0n);
+    // half formats travel as 16-bit patterns: 2 bytes an element on the device, rounded values back
+    for (const dtype of ['bfloat16', 'float16'] as const) {
+      const h = tsr.tensor([1 + 2 ** -12, -3.5, 70000], { device: 'cuda', dtype });
+      assert.equal((h.storageView.storage as CudaStorage).bytes, 6);
+      assert.deepEqual([...(await h.data())], [1, -3.5, dtype === 'float16' ? Infinity : 70144]);
+    }
+  });
+
+  it('large uploads go through pinned blocks, reused once the copy that read them has completed', async () => {
+    const before = fake['pinnedBlocks']!() as number;
+    const data = Float32Array.from({ length: 8192 }, (_, i) => i);
+    const a = tsr.tensor(data, { device: 'cuda' });
+    assert.equal(fake['pinnedBlocks']!(), before + 1, 'a 32 KiB upload pins one block');
+    const b = tsr.tensor(data, { device: 'cuda' });
+    assert.equal(fake['pinnedBlocks']!(), before + 1, 'the block is reused after its copy completed');
+    fake['holdEvents']!(1);
+    try {
+      tsr.tensor(data, { device: 'cuda' });
+      assert.equal(fake['pinnedBlocks']!(), before + 2, 'while the last copy is still pending a second block is pinned');
+    } finally {
+      fake['holdEvents']!(0);
+    }
+    tsr.tensor([1, 2, 3], { device: 'cuda' });
+    assert.equal(fake['pinnedBlocks']!(), before + 2, 'small uploads are not pinned');
+    assert.deepEqual([...(await b.data())], [...data]);
+    assert.deepEqual([...(await a.data())], [...data]);
+    assert.ok(Number(cuda.info().details['pinnedBytes']) >= 2 * 32768);
+  });
+
+  it('float16 and bfloat16 products run as half GEMMs with float32 compute, whatever the float32 precision', async () => {
+    cuda.precision = 'tf32';
+    for (const [dtype, type] of [['bfloat16', 14], ['float16', 2]] as const) {
+      const a = tsr.randn([6, 9], { seed: 3 }).cast(dtype), b = tsr.randn([9, 5], { seed: 4 }).cast(dtype);
+      const want = await tsr.matmul(a, b).data();
+      const got = await tsr.matmul(a.to('cuda'), b.to('cuda')).data();
+      assert.equal(fake['types']!(), type * 10101, `A, B and C are all ${dtype}`);
+      assert.equal(fake['compute']!(), 68, 'CUBLAS_COMPUTE_32F');
+      const ulp = dtype === 'bfloat16' ? 2 ** -7 : 2 ** -10;
+      got.forEach((g, i) => assert.ok(Math.abs(g - want[i]!) <= ulp * Math.abs(want[i]!), `${dtype} element ${i}: ${g} vs ${want[i]}`));
+    }
+    cuda.precision = 'highest';
   });
 
   it('launches a generated kernel with its integers and pointers where the kernel reads them', () => {

@@ -36,6 +36,12 @@ function sources(): K.KernelSource[] {
     out.push(K.elementwiseKernel(group, ins, group.map((e) => e.dtype), k % 5, 2));
   }
   out.push(K.elementwiseKernel([x], ['float32'], ['float32'], 0, 0));
+  // half formats: rounding casts, 16-bit loads and stores, copies
+  for (const h of ['float16', 'bfloat16'] as const) {
+    out.push(K.elementwiseKernel([E.cast(x, h), E.cast(n, h), E.cast(E.add(x, 1e-40), h)], ins, [h, h, h], 2, 0));
+    out.push(K.elementwiseKernel([E.cast(E.input(0, h), 'float32'), E.input(0, h), E.cast(E.input(0, h), 'int32'), E.cast(E.input(0, h), 'bool')], [h], ['float32', h, 'int32', 'bool'], 1, 0));
+    out.push(K.gatherKernel(h));
+  }
   for (const kind of ['sum', 'prod', 'max', 'min', 'argmax', 'argmin'] as const) {
     out.push(K.reduceKernel(kind, E.mul(x, y), ['float32', 'float32'], kind.startsWith('arg') ? 'int32' : 'float32', 2, 1, 0));
     out.push(K.reduceKernel(kind, n, ['float32', 'float32', 'int32'], 'int32', 0, 3, 1));

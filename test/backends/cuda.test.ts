@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as tsr from '../../src/index.js';
 import type { CudaBackend } from '../../src/backends/cuda/cuda-backend.js';
 import { asColumnMajor } from '../../src/backends/cuda/gemm.js';
-import { sizeClass } from '../../src/backends/cuda/runtime.js';
+import { sizeClass } from '../../src/backends/cuda/size-class.js';
 
 describe('cuda without a GPU: the pure parts', () => {
   it('maps row-major views to cuBLAS operands, or asks for a copy', () => {

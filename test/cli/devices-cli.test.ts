@@ -81,10 +81,22 @@ describe('tessera bench', () => {
     assert.equal(JSON.parse(await readFile(join(dir, 'bench.json'), 'utf8')).steps.length, 1);
   });
 
+  it('--models none --matmul-dtypes times half-precision products only, without a float32 peak', () => {
+    const r = tessera(['bench', '--devices', 'cpu', '--models', 'none', '--repeats', '1', '--matmul-sizes', '16,32', '--matmul-dtypes', 'float32,bfloat16', '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const report = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+    assert.equal(report.steps.length, 0);
+    assert.deepEqual(report.matmul.map((m: { dtype: string; n: number }) => `${m.dtype} ${m.n}`), ['float32 16', 'float32 32', 'bfloat16 16', 'bfloat16 32']);
+    assert.ok(report.matmul.every((m: { tflops: number }) => m.tflops > 0));
+    assert.ok(report.matmul.filter((m: { dtype: string }) => m.dtype === 'bfloat16').every((m: { peakTflops: unknown }) => m.peakTflops === null));
+  });
+
   it('bad options are clear errors', () => {
     const r = tessera(['bench', '--models', 'rnn']);
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /--models takes mlp and cnn, got 'rnn'/);
+    assert.match(r.stderr, /--models takes mlp and cnn \(or none\), got 'rnn'/);
+    const d = tessera(['bench', '--matmul-dtypes', 'float64']);
+    assert.match(d.stderr, /--matmul-dtypes takes float32, bfloat16 and float16, got 'float64'/);
     const s = tessera(['bench', '--steps', '0']);
     assert.match(s.stderr, /--steps expects positive integers, got '0'/);
   });

@@ -41,7 +41,7 @@ for (const device of testDevices()) {
     it('rejects mismatched shapes and dtypes with both named', () => {
       const a = tsr.zeros([2, 3], { device }), b = tsr.zeros([4, 5], { device });
       assert.throws(() => tsr.matmul(a, b), /matmul: inner dimensions differ: \[2, 3\] @ \[4, 5\]/);
-      assert.throws(() => tsr.matmul(a, tsr.zeros([3, 2], { device, dtype: 'int32' })), /matmul: expected float32 operands, got float32 \[2, 3\] and int32 \[3, 2\]/);
+      assert.throws(() => tsr.matmul(a, tsr.zeros([3, 2], { device, dtype: 'int32' })), /matmul: expected two float32, float16 or bfloat16 operands of one dtype, got float32 \[2, 3\] and int32 \[3, 2\]/);
     });
   });
 }

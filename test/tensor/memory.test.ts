@@ -43,6 +43,15 @@ for (const device of testDevices()) {
       v.dispose();
       assert.equal(tsr.memory().numBytes, before.numBytes);
     });
+    it("the device's allocator reports what it reserves: at least what is in use, kept after a free for reuse", () => {
+      const x = tsr.ones([1 << 16], { device });
+      const used = tsr.memory().devices[device]!;
+      assert.ok(used.reservedBytes !== undefined && used.reservedBytes >= used.bytes, JSON.stringify(used));
+      x.dispose();
+      const after = tsr.memory().devices[device]!;
+      assert.equal(after.bytes, used.bytes - (1 << 18));
+      assert.equal(after.reservedBytes, used.reservedBytes, 'freed blocks stay reserved for the next tensor');
+    });
     it('using a disposed tensor is a clear error', async () => {
       const x = tsr.ones([2, 2], { device });
       x.dispose();

@@ -1,5 +1,7 @@
 // Turns expression trees into JavaScript source, one local per distinct subexpression.
+import { isHalf } from '../../core/dtype.js';
 import type { Expr } from '../../core/expr.js';
+import { roundHalf } from '../../core/half.js';
 import { CseEmitter } from '../cse-emitter.js';
 
 /** Abramowitz & Stegun 7.1.26: |error| < 1.5e-7, below float32 resolution. */
@@ -9,6 +11,14 @@ export function erf(x: number): number {
   const t = 1 / (1 + 0.3275911 * a);
   const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-a * a);
   return s * y;
+}
+
+const roundBf16 = (v: number) => roundHalf('bfloat16', v);
+const roundF16 = (v: number) => roundHalf('float16', v);
+
+/** Makes a kernel function from generated source; the source may call erf and the half rounding helpers. */
+export function compileKernel<K>(name: string, params: string, body: string): K {
+  return new Function('erf', 'roundBf16', 'roundF16', `return function ${name}(${params}) {\n${body}\n};`)(erf, roundBf16, roundF16) as K;
 }
 
 export class ExprEmitter extends CseEmitter {
@@ -27,11 +37,14 @@ export class ExprEmitter extends CseEmitter {
     switch (e.kind) {
       case 'input': return this.readInput(e.index);
       case 'param': this.params.add(e.index); return `P${e.index}`;
-      case 'const': return Number.isNaN(e.value) ? 'NaN' : e.value === Infinity ? 'Infinity' : e.value === -Infinity ? '(-Infinity)' : `(${e.value})`;
+      case 'const': if (isHalf(e.dtype)) return `(${roundHalf(e.dtype, e.value)})`;
+        return Number.isNaN(e.value) ? 'NaN' : e.value === Infinity ? 'Infinity' : e.value === -Infinity ? '(-Infinity)' : `(${e.value})`;
       case 'cast': {
         const a = this.emit(e.a);
         if (e.dtype === 'bool') return `(${a} !== 0 ? 1 : 0)`;
         if (e.dtype === 'int32') return `(${a} | 0)`;
+        if (e.dtype === 'bfloat16') return `roundBf16(${a})`;
+        if (e.dtype === 'float16') return `roundF16(${a})`;
         return a;
       }
       case 'where': return `(${this.emit(e.cond)} ? ${this.emit(e.a)} : ${this.emit(e.b)})`;

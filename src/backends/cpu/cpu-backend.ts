@@ -1,6 +1,7 @@
 // The CPU device: generated JavaScript for elementwise and reductions, the system BLAS for products.
 import { env, nodeBuiltin } from '../../core/platform.js';
-import type { DType, TypedArray } from '../../core/dtype.js';
+import { type DType, type TypedArray, isHalf } from '../../core/dtype.js';
+import { roundHalfArray } from '../../core/half.js';
 import type { Expr } from '../../core/expr.js';
 import { philoxFill } from '../../core/philox.js';
 import type { Backend, DeviceInfo, RandomKind, ReduceKind, Storage, View, WindowGeometry } from '../backend.js';
@@ -9,7 +10,9 @@ import { hostClockTimer } from '../host-timer.js';
 import { runElementwise } from './elementwise.js';
 import { gather, scatterAdd } from './gather.js';
 import { runMatmul } from './matmul.js';
+import { roundWidenedProduct } from '../widened-half.js';
 import { columnSum, runReduce } from './reduce.js';
+import { heap } from './heap.js';
 import { CpuStorage, dataOf } from './storage.js';
 import { col2im, im2col, pool2d, pool2dBackward } from './window.js';
 import { wasmCol2im, wasmIm2col, wasmPool } from './wasm-window.js';
@@ -52,6 +55,8 @@ export class CpuBackend implements Backend {
 
   get blasLibrary() { return this.blas.library; }
 
+  /** The WebAssembly heap, which grows and is reused but never shrinks. */
+  reservedBytes(): number { return heap.memory.buffer.byteLength; }
   alloc(dtype: DType, size: number): Storage {
     // uninitialised, as on every device: ops write all of it or fill it first
     return new CpuStorage(dtype, size);
@@ -60,7 +65,10 @@ export class CpuBackend implements Backend {
     (storage as CpuStorage).free();
   }
   write(storage: Storage, data: TypedArray): void {
-    dataOf(storage).set(data);
+    const target = dataOf(storage);
+    target.set(data);
+    // widened half storage holds only values the format can represent
+    if (isHalf(storage.dtype)) roundHalfArray(storage.dtype, target.subarray(0, data.length) as Float32Array);
   }
   async read(storage: Storage): Promise<TypedArray> {
     return this.readSync(storage);
@@ -83,6 +91,7 @@ export class CpuBackend implements Backend {
       if (!env('TESSERA_QUIET')) console.warn(`tessera: no BLAS found, matrix products use the slower built-in kernel; ${BLAS_HINT}`);
     }
     runMatmul(a, b, out, lib);
+    roundWidenedProduct(this, out);
   }
   im2col(x: View, out: View, g: WindowGeometry): void {
     if (!(SIMD && wasmIm2col(x, out, g))) im2col(x, out, g);

@@ -4,7 +4,7 @@ import type { Expr } from '../../core/expr.js';
 import { exprKey } from '../../core/expr.js';
 import { collapseDims } from '../../core/shape.js';
 import type { View } from '../backend.js';
-import { ExprEmitter, erf, loopNest, paramDeclarations } from './codegen.js';
+import { ExprEmitter, compileKernel, loopNest, paramDeclarations } from './codegen.js';
 import { dataOf } from './storage.js';
 import { tryWasmElementwise } from './wasm-elementwise.js';
 
@@ -35,8 +35,7 @@ function compile(exprs: readonly Expr[], nIn: number, nOut: number, rank: number
     ...paramDeclarations(emitter),
     ...loops,
   ].join('\n');
-  const factory = new Function('erf', `return function elementwiseKernel(ins, inOff, inStr, outs, outOff, outStr, shape, params) {\n${src}\n};`);
-  return factory(erf) as Kernel;
+  return compileKernel<Kernel>('elementwiseKernel', 'ins, inOff, inStr, outs, outOff, outStr, shape, params', src);
 }
 
 export function runElementwise(exprs: readonly Expr[], inputs: readonly View[], outs: readonly View[], params: readonly number[] = []): void {

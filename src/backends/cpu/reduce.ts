@@ -4,7 +4,7 @@ import type { Expr } from '../../core/expr.js';
 import { exprKey } from '../../core/expr.js';
 import { collapseDims, contiguousStrides } from '../../core/shape.js';
 import type { ReduceKind, View } from '../backend.js';
-import { ExprEmitter, erf, loopNest, paramDeclarations } from './codegen.js';
+import { ExprEmitter, compileKernel, loopNest, paramDeclarations } from './codegen.js';
 import { CpuStorage, dataOf } from './storage.js';
 import { type BlasLibrary, NO_TRANS, useThreadsFor } from './blas.js';
 
@@ -60,8 +60,7 @@ function compile(kind: ReduceKind, expr: Expr, nIn: number, keptRank: number, re
     ...paramDeclarations(emitter),
     ...outer,
   ].join('\n');
-  const factory = new Function('erf', `return function reduceKernel(ins, inOff, keptStr, redStr, out, outOff, outStr, keptShape, redShape, params) {\n${src}\n};`);
-  return factory(erf) as Kernel;
+  return compileKernel<Kernel>('reduceKernel', 'ins, inOff, keptStr, redStr, out, outOff, outStr, keptShape, redShape, params', src);
 }
 
 export function runReduce(kind: ReduceKind, expr: Expr, inputs: readonly View[], axes: readonly number[], out: View, params: readonly number[] = []): void {

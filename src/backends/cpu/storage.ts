@@ -1,5 +1,5 @@
 // CPU storage: a block of the WebAssembly heap behind the opaque Storage handle.
-import { type DType, type TypedArray, bytesPerElement } from '../../core/dtype.js';
+import { type DType, type TypedArray, bytesPerElement, widened } from '../../core/dtype.js';
 import type { Storage, View } from '../backend.js';
 import { heap } from './heap.js';
 
@@ -7,7 +7,7 @@ const ARRAY = { float32: Float32Array, int32: Int32Array, bool: Uint8Array } as 
 
 /** One spare vector per block: a SIMD row's partial last vector may write past the end. */
 function blockBytes(dtype: DType, size: number): number {
-  return size * bytesPerElement(dtype) + 16;
+  return size * bytesPerElement(widened(dtype)) + 16;
 }
 
 export class CpuStorage implements Storage {
@@ -24,7 +24,7 @@ export class CpuStorage implements Storage {
   /** A typed array over the block; re-made after the heap grows (which detaches old views). */
   get data(): TypedArray {
     if (this.generation !== heap.generation || !this.cached) {
-      this.cached = new ARRAY[this.dtype](heap.memory.buffer, this.byteOffset, this.size);
+      this.cached = new ARRAY[widened(this.dtype)](heap.memory.buffer, this.byteOffset, this.size);
       this.generation = heap.generation;
     }
     return this.cached;
@@ -41,4 +41,10 @@ export class CpuStorage implements Storage {
 export function dataOf(v: View | Storage): TypedArray {
   const s = 'storage' in v ? v.storage : v;
   return (s as CpuStorage).data;
+}
+
+/** Heap address of the view's first element. */
+export function byteAddress(v: View): number {
+  const s = v.storage as CpuStorage;
+  return s.byteOffset + v.offset * bytesPerElement(widened(s.dtype));
 }

@@ -3,10 +3,10 @@
 // expressions and layouts run as generated JavaScript.
 import type { Expr } from '../../core/expr.js';
 import { exprKey } from '../../core/expr.js';
-import { bytesPerElement, float32Bits } from '../../core/dtype.js';
+import { float32Bits, isHalf } from '../../core/dtype.js';
 import type { View } from '../backend.js';
 import { heap } from './heap.js';
-import type { CpuStorage } from './storage.js';
+import { type CpuStorage, byteAddress } from './storage.js';
 import { F32, I32, V128, kernelModule, op, v128Const } from './wasm-encoder.js';
 
 type Kernel = (...args: number[]) => void;
@@ -18,6 +18,7 @@ const ONE_F32 = float32Bits(1);
 
 /** Whether every node has a SIMD form here (transcendental functions run in JavaScript). */
 function supported(e: Expr): boolean {
+  if (isHalf(e.dtype)) return false;
   switch (e.kind) {
     case 'input': return e.dtype !== 'bool';
     case 'param': case 'const': return true;
@@ -191,7 +192,7 @@ export function tryWasmElementwise(exprs: readonly Expr[], inputs: readonly View
     cache.set(key, kernel);
   }
   if (!kernel) return false;
-  const inBase = inputs.map((x) => (x.storage as CpuStorage).byteOffset + x.offset * bytesPerElement((x.storage as CpuStorage).dtype));
+  const inBase = inputs.map(byteAddress);
   const outBase = outs.map((o) => (o.storage as CpuStorage).byteOffset);
   const rowStride = (k: number) => (rank >= 2 ? strides[k]![rank - 2]! * 4 : 0);
   const tail = [

@@ -1,10 +1,9 @@
 // Pooling forward with WebAssembly SIMD: four channels per step, for NHWC inputs whose channel
 // count is a multiple of 4 (the common case in CNNs). Max pooling keeps, per lane, the first
 // largest value (NaN wins, as in the scalar kernels) and its flat input index for the backward pass.
-import { bytesPerElement } from '../../core/dtype.js';
 import type { View, WindowGeometry } from '../backend.js';
 import { heap } from './heap.js';
-import type { CpuStorage } from './storage.js';
+import { type CpuStorage, byteAddress } from './storage.js';
 import { I32, V128, forRange, instantiateKernel, op, v128Const } from './wasm-encoder.js';
 
 const get = op.localGet, set = op.localSet;
@@ -81,7 +80,7 @@ function body(max: boolean): number[] {
 type Kernel = (...args: number[]) => void;
 const kernels = new Map<string, Kernel>();
 
-const ptr = (v: View) => (v.storage as CpuStorage).byteOffset + v.offset * bytesPerElement((v.storage as CpuStorage).dtype);
+const ptr = byteAddress;
 const dense = (v: View, c: number) => v.strides[3] === 1 && v.strides[2] === c;
 
 /** Runs the SIMD kernel when the layout allows (channels a multiple of 4, unit channel stride, no dilation). */

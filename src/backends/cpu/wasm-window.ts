@@ -1,9 +1,8 @@
 // Sliding-window kernels (im2col, col2im, pooling forward) in WebAssembly, for NHWC views
 // whose channels are contiguous; window.ts keeps the general JavaScript versions.
-import { bytesPerElement } from '../../core/dtype.js';
 import type { View, WindowGeometry } from '../backend.js';
 import { heap } from './heap.js';
-import type { CpuStorage } from './storage.js';
+import { type CpuStorage, byteAddress } from './storage.js';
 import { F32, I32, forRange, instantiateKernel, op } from './wasm-encoder.js';
 
 const get = op.localGet, set = op.localSet;
@@ -102,7 +101,7 @@ function kernel(name: string, body: () => number[]): Kernel {
   return k;
 }
 
-const ptr = (v: View) => (v.storage as CpuStorage).byteOffset + v.offset * bytesPerElement((v.storage as CpuStorage).dtype);
+const ptr = byteAddress;
 
 function args(x: View, out: View, g: WindowGeometry, aux = 0): number[] {
   return [ptr(x), ptr(out), x.strides[0]!, x.strides[1]!, x.strides[2]!, g.batch, g.inH, g.inW, g.channels, g.kernelH, g.kernelW, g.strideH, g.strideW, g.padTop, g.padLeft, g.dilationH, g.dilationW, g.outH, g.outW, aux];

@@ -1,6 +1,7 @@
 // The cuda device: NVIDIA GPUs through whatever CUDA 12 or 13 driver and libraries are
 // installed, found and loaded at run time (no compile step, no pinned CUDA version).
-import type { DType, TypedArray } from '../../core/dtype.js';
+import { type DType, type TypedArray, allocArray, bytesPerElement, isHalf } from '../../core/dtype.js';
+import { halfBits, halfValues } from '../../core/half.js';
 import type { Expr } from '../../core/expr.js';
 import { env } from '../../core/platform.js';
 import type { Backend, DeviceInfo, KernelTimer, RandomKind, ReduceKind, Storage, View, WindowGeometry } from '../backend.js';
@@ -49,7 +50,7 @@ export class CudaBackend implements Backend {
   info(): DeviceInfo {
     return {
       name: 'cuda', kind: 'gpu', description: `${this.details['name']} (CUDA, compute ${this.details['computeCapability']})`,
-      details: { ...this.details, matmulPrecision: this.precision, reservedBytes: this.runtime.bytesReserved, usedBytes: this.runtime.bytesInUse },
+      details: { ...this.details, matmulPrecision: this.precision, reservedBytes: this.runtime.bytesReserved, usedBytes: this.runtime.bytesInUse, pinnedBytes: this.runtime.bytesPinned },
     };
   }
 
@@ -59,8 +60,9 @@ export class CudaBackend implements Backend {
     this.runtime.close();
   }
 
+  reservedBytes(): number { return this.runtime.bytesReserved; }
   alloc(dtype: DType, size: number): Storage {
-    const bytes = size * L.BYTES[dtype];
+    const bytes = size * bytesPerElement(dtype);
     return new L.CudaStorage(dtype, size, this.runtime.alloc(bytes), bytes);
   }
   free(storage: Storage): void {
@@ -69,15 +71,17 @@ export class CudaBackend implements Backend {
   }
   write(storage: Storage, data: TypedArray): void {
     const s = storage as L.CudaStorage;
-    // from pageable memory the copy is staged before the call returns, so data may change after
-    if (s.bytes > 0) this.runtime.driver.check('cuMemcpyHtoDAsync_v2', s.ptr, data, Math.min(s.bytes, data.byteLength), this.runtime.stream);
+    // half formats arrive as float32 values and are stored as their 16-bit patterns
+    const raw = isHalf(s.dtype) ? halfBits(s.dtype, data) : data;
+    const bytes = Math.min(s.bytes, raw.byteLength);
+    if (bytes > 0) this.runtime.upload(s.ptr, raw, bytes);
   }
   async read(storage: Storage): Promise<TypedArray> {
     const s = storage as L.CudaStorage;
-    const out = s.dtype === 'float32' ? new Float32Array(s.size) : s.dtype === 'int32' ? new Int32Array(s.size) : new Uint8Array(s.size);
-    if (s.bytes > 0) this.runtime.driver.check('cuMemcpyDtoHAsync_v2', out, s.ptr, out.byteLength, this.runtime.stream);
+    const raw = isHalf(s.dtype) ? new Uint16Array(s.size) : allocArray(s.dtype, s.size);
+    if (s.bytes > 0) this.runtime.driver.check('cuMemcpyDtoHAsync_v2', raw, s.ptr, raw.byteLength, this.runtime.stream);
     this.runtime.synchronize();
-    return out;
+    return isHalf(s.dtype) ? halfValues(s.dtype, raw as Uint16Array) : (raw as TypedArray);
   }
 
   elementwise(exprs: readonly Expr[], inputs: readonly View[], outs: readonly View[], params?: readonly number[]): void {

@@ -2,6 +2,7 @@
 // is checked; a failure is a TesseraError naming the call, the status and its meaning.
 import { TesseraError } from '../../core/errors.js';
 import { nodeBuiltin } from '../../core/platform.js';
+import type { DType } from '../../core/dtype.js';
 import type { CudaDiscovery } from './discover.js';
 
 type Koffi = typeof import('koffi');
@@ -41,12 +42,16 @@ const DRIVER = {
   cuMemGetInfo_v2: 'int cuMemGetInfo_v2(_Out_ size_t *free, _Out_ size_t *total)',
   cuMemAlloc_v2: 'int cuMemAlloc_v2(_Out_ uint64_t *dptr, size_t bytes)',
   cuMemFree_v2: 'int cuMemFree_v2(uint64_t dptr)',
+  cuMemHostAlloc: 'int cuMemHostAlloc(_Out_ void **host, size_t bytes, unsigned int flags)',
+  cuMemFreeHost: 'int cuMemFreeHost(void *host)',
   cuMemcpyHtoDAsync_v2: 'int cuMemcpyHtoDAsync_v2(uint64_t dst, void *src, size_t bytes, void *stream)',
   cuMemcpyDtoHAsync_v2: 'int cuMemcpyDtoHAsync_v2(void *dst, uint64_t src, size_t bytes, void *stream)',
   cuStreamCreate: 'int cuStreamCreate(_Out_ void **stream, unsigned int flags)',
   cuStreamSynchronize: 'int cuStreamSynchronize(void *stream)',
   cuEventCreate: 'int cuEventCreate(_Out_ void **event, unsigned int flags)',
   cuEventRecord: 'int cuEventRecord(void *event, void *stream)',
+  cuEventQuery: 'int cuEventQuery(void *event)',
+  cuEventSynchronize: 'int cuEventSynchronize(void *event)',
   cuEventElapsedTime: 'int cuEventElapsedTime(_Out_ float *ms, void *start, void *end)',
   cuEventDestroy_v2: 'int cuEventDestroy_v2(void *event)',
   cuModuleLoadData: 'int cuModuleLoadData(_Out_ void **module, const void *image)',
@@ -75,7 +80,9 @@ const CUBLAS = {
   cublasGemmStridedBatchedEx: 'int cublasGemmStridedBatchedEx(void *handle, int transa, int transb, int m, int n, int k, const float *alpha, uint64_t a, int atype, int lda, int64_t strideA, uint64_t b, int btype, int ldb, int64_t strideB, const float *beta, uint64_t c, int ctype, int ldc, int64_t strideC, int batch, int computeType, int algo)',
 } as const;
 
-export const CUBLAS_OP_N = 0, CUBLAS_OP_T = 1, CUDA_R_32F = 0, CUBLAS_COMPUTE_32F = 68, CUBLAS_COMPUTE_32F_FAST_TF32 = 77, CUBLAS_GEMM_DEFAULT = -1;
+/** cudaDataType_t of each dtype cuBLAS multiplies (library_types.h: CUDA_R_32F 0, CUDA_R_16F 2, CUDA_R_16BF 14). */
+export const CUDA_DATA_TYPE: Partial<Record<DType, number>> = { float32: 0, float16: 2, bfloat16: 14 };
+export const CUBLAS_OP_N = 0, CUBLAS_OP_T = 1, CUBLAS_COMPUTE_32F = 68, CUBLAS_COMPUTE_32F_FAST_TF32 = 77, CUBLAS_GEMM_DEFAULT = -1;
 export const CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
 const CUDA_ERROR_OUT_OF_MEMORY = 2;
 

@@ -1,10 +1,13 @@
 // Matrix products through cuBLAS: row-major [B, M, K] x [B, K, N] views become one strided
 // batched GEMM on the transposed problem (C^T = B^T A^T), with no copies when each matrix has
 // a unit stride along one axis; other layouts are first copied to contiguous memory.
+// float32 runs on TF32 tensor cores unless 'highest' is asked for; float16 and bfloat16 run on
+// tensor cores with float32 accumulation (as torch.matmul does), writing half results.
+import { type DType, bytesPerElement } from '../../core/dtype.js';
 import { input } from '../../core/expr.js';
 import { contiguousStrides } from '../../core/shape.js';
 import type { View } from '../backend.js';
-import { CUBLAS_COMPUTE_32F, CUBLAS_COMPUTE_32F_FAST_TF32, CUBLAS_GEMM_DEFAULT, CUBLAS_OP_N, CUBLAS_OP_T, CUDA_R_32F } from './driver.js';
+import { CUBLAS_COMPUTE_32F, CUBLAS_COMPUTE_32F_FAST_TF32, CUBLAS_GEMM_DEFAULT, CUBLAS_OP_N, CUBLAS_OP_T, CUDA_DATA_TYPE } from './driver.js';
 import { CudaStorage, elementwise } from './launch.js';
 import type { CudaRuntime } from './runtime.js';
 
@@ -19,14 +22,24 @@ export function asColumnMajor(rows: number, cols: number, rowStride: number, col
   return null;
 }
 
+/** The compute type cuBLAS is asked for: TF32 applies to float32 operands only. */
+export function computeType(dtype: DType, precision: MatmulPrecision): number {
+  return dtype === 'float32' && precision === 'tf32' ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+}
+
 const ONE = Float32Array.of(1), ZERO = Float32Array.of(0);
+const dtypeOf = (v: View) => (v.storage as CudaStorage).dtype;
 
 export function matmul(rt: CudaRuntime, blas: unknown, precision: MatmulPrecision, a: View, b: View, out: View): void {
   const [batch, m, k] = a.shape as [number, number, number];
   const n = b.shape[2]!;
+  const dtype = dtypeOf(out), type = CUDA_DATA_TYPE[dtype], elem = bytesPerElement(dtype);
+  if (type === undefined || dtypeOf(a) !== dtype || dtypeOf(b) !== dtype) {
+    throw new Error(`cuda matmul: operands ${dtypeOf(a)} x ${dtypeOf(b)} -> ${dtype} are not a supported GEMM`);
+  }
   if (batch === 0 || m === 0 || n === 0) return;
   if (k === 0) {
-    elementwise(rt, [{ kind: 'const', value: 0, dtype: 'float32' }], [], [out]);
+    elementwise(rt, [{ kind: 'const', value: 0, dtype }], [], [out]);
     return;
   }
   const la = asColumnMajor(m, k, a.strides[1]!, a.strides[2]!);
@@ -36,29 +49,33 @@ export function matmul(rt: CudaRuntime, blas: unknown, precision: MatmulPrecisio
   if (!lb) return withContiguous(rt, b, (c) => matmul(rt, blas, precision, a, c, out));
   if (!lc || lc.op !== CUBLAS_OP_N) {
     // cuBLAS writes C column-major only: compute into a contiguous block, then copy
-    const bytes = batch * m * n * 4;
-    const tmp = new CudaStorage('float32', batch * m * n, rt.alloc(bytes), bytes);
-    const view: View = { storage: tmp, shape: out.shape, strides: contiguousStrides(out.shape), offset: 0 };
-    matmul(rt, blas, precision, a, b, view);
-    elementwise(rt, [input(0)], [view], [out]);
-    rt.release(tmp.ptr, bytes);
+    const tmp = contiguousTemp(rt, dtype, out.shape);
+    matmul(rt, blas, precision, a, b, tmp.view);
+    elementwise(rt, [input(0, dtype)], [tmp.view], [out]);
+    tmp.release();
     return;
   }
-  const ptr = (v: View) => (v.storage as CudaStorage).ptr + BigInt(v.offset * 4);
+  const ptr = (v: View) => (v.storage as CudaStorage).ptr + BigInt(v.offset * elem);
   rt.timed(() => rt.driver.checkBlas('cublasGemmStridedBatchedEx', blas, lb.op, la.op, n, m, k, ONE,
-    ptr(b), CUDA_R_32F, lb.ld, BigInt(batch > 1 ? b.strides[0]! : 0),
-    ptr(a), CUDA_R_32F, la.ld, BigInt(batch > 1 ? a.strides[0]! : 0),
-    ZERO, ptr(out), CUDA_R_32F, lc.ld, BigInt(batch > 1 ? out.strides[0]! : 0), batch,
-    precision === 'tf32' ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    ptr(b), type, lb.ld, BigInt(batch > 1 ? b.strides[0]! : 0),
+    ptr(a), type, la.ld, BigInt(batch > 1 ? a.strides[0]! : 0),
+    ZERO, ptr(out), type, lc.ld, BigInt(batch > 1 ? out.strides[0]! : 0), batch,
+    computeType(dtype, precision), CUBLAS_GEMM_DEFAULT));
+}
+
+/** A contiguous block on the device, given back to the allocator (stream-ordered) by release(). */
+function contiguousTemp(rt: CudaRuntime, dtype: DType, shape: readonly number[]): { view: View; release: () => void } {
+  const size = shape.reduce((x, y) => x * y, 1), bytes = size * bytesPerElement(dtype);
+  const storage = new CudaStorage(dtype, size, rt.alloc(bytes), bytes);
+  return { view: { storage, shape, strides: contiguousStrides(shape), offset: 0 }, release: () => rt.release(storage.ptr, bytes) };
 }
 
 /** Runs fn on a contiguous copy of v. */
 function withContiguous(rt: CudaRuntime, v: View, fn: (copy: View) => void): void {
-  const size = v.shape.reduce((x, y) => x * y, 1), bytes = size * 4;
-  const tmp = new CudaStorage('float32', size, rt.alloc(bytes), bytes);
-  const copy: View = { storage: tmp, shape: v.shape, strides: contiguousStrides(v.shape), offset: 0 };
-  elementwise(rt, [input(0)], [v], [copy]);
-  fn(copy);
+  const dtype = dtypeOf(v);
+  const tmp = contiguousTemp(rt, dtype, v.shape);
+  elementwise(rt, [input(0, dtype)], [v], [tmp.view]);
+  fn(tmp.view);
   // the stream orders later reuse of this block after the GEMM that reads it
-  rt.release(tmp.ptr, bytes);
+  tmp.release();
 }

@@ -6,15 +6,13 @@ import type { DType } from '../../core/dtype.js';
 import type { Expr } from '../../core/expr.js';
 import { exprKey } from '../../core/expr.js';
 import type { RandomKind, ReduceKind } from '../backend.js';
-import { CUDA_HELPERS, CUDA_STORAGE, CUDA_TYPE, CudaEmitter } from './cuda-expr.js';
+import { CUDA_HELPERS, CUDA_STORAGE, CUDA_TYPE, CudaEmitter, loadValue, storeValue } from './cuda-expr.js';
 
 export const BLOCK = 256;
 
 export interface KernelSource { name: string; source: string }
 
 const header = (metaLength: number) => `struct Md { int v[${Math.max(1, metaLength)}]; };\n${CUDA_HELPERS}`;
-const load = (dtype: DType, raw: string) => (dtype === 'bool' ? `(${raw} != 0)` : raw);
-const store = (dtype: DType, value: string) => (dtype === 'bool' ? `(unsigned char)(${value} ? 1 : 0)` : `(${CUDA_STORAGE[dtype]})(${value})`);
 /** a float parameter travels as its bit pattern in the int struct */
 const paramAt = (at: number) => (p: number) => `__int_as_float(md.v[${at + p}])`;
 
@@ -53,9 +51,9 @@ export function elementwiseKernel(exprs: readonly Expr[], inDtypes: readonly DTy
       'if (i >= md.v[0]) return;',
       ...offsets('i', rank, L.dimsAt, Array.from({ length: views }, (_, k) => ({ name: `o${k}`, at: L.viewAt[k]! })), 'e'),
       // every input is read before any output is written, so in-place updates see old values
-      ...inDtypes.map((d, k) => `const ${CUDA_TYPE[d]} x${k} = ${load(d, `in${k}[o${k}]`)};`),
+      ...inDtypes.map((d, k) => `const ${CUDA_TYPE[d]} x${k} = ${loadValue(d, `in${k}[o${k}]`)};`),
       ...em.lines,
-      ...outDtypes.map((d, j) => `out${j}[o${inDtypes.length + j}] = ${store(d, results[j]!)};`),
+      ...outDtypes.map((d, j) => `out${j}[o${inDtypes.length + j}] = ${storeValue(d, results[j]!)};`),
       '}',
     ].join('\n'),
   };
@@ -126,7 +124,7 @@ export function reduceKernel(kind: ReduceKind, expr: Expr, inDtypes: readonly DT
       `${accType} part = ${arg ? '0.0f' : identity(kind, accType)};`,
       `for (int r = blk; r < min(hi, blk + ${B * B}); r += ${B}) {`,
       ...offsets('r', redRank, L.redDimsAt, inDtypes.map((_, k) => ({ name: `q${k}`, at: L.inRedAt[k]! })), 'z'),
-      ...inDtypes.map((d, k) => `const ${CUDA_TYPE[d]} x${k} = ${load(d, `in${k}[k${k} + q${k}]`)};`),
+      ...inDtypes.map((d, k) => `const ${CUDA_TYPE[d]} x${k} = ${loadValue(d, `in${k}[k${k} + q${k}]`)};`),
       ...em.lines,
       ...(arg
         ? [`const float vv = (float)(${value});`, `if (best < 0 || ${better('vv', 'r', 'acc', 'best')}) { acc = vv; best = r; }`]
@@ -144,7 +142,7 @@ export function reduceKernel(kind: ReduceKind, expr: Expr, inDtypes: readonly DT
       '}',
       '__syncthreads();',
       '}',
-      `if (l == 0 && o < md.v[0]) out[ko + chunkOf] = ${store(outDtype, arg ? 'max(sbest[0], 0)' : 'sval[0]')};`,
+      `if (l == 0 && o < md.v[0]) out[ko + chunkOf] = ${storeValue(outDtype, arg ? 'max(sbest[0], 0)' : 'sval[0]')};`,
       '}',
     ].join('\n'),
   };

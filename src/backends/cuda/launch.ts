@@ -1,7 +1,7 @@
 // The CUDA backend's primitives: each fills a kernel's integer struct and pointer list from
 // views (as the WebGPU backend does) and launches it on the runtime's stream.
 import type { DType } from '../../core/dtype.js';
-import { float32Bits } from '../../core/dtype.js';
+import { bytesPerElement, float32Bits } from '../../core/dtype.js';
 import type { Expr } from '../../core/expr.js';
 import { input } from '../../core/expr.js';
 import { collapseDims } from '../../core/shape.js';
@@ -15,7 +15,6 @@ export class CudaStorage implements Storage {
   constructor(readonly dtype: DType, readonly size: number, readonly ptr: bigint, readonly bytes: number) {}
 }
 
-export const BYTES: Record<DType, number> = { float32: 4, int32: 4, bool: 1 };
 const ptrOf = (v: View) => (v.storage as CudaStorage).ptr;
 const dtypeOf = (v: View) => (v.storage as CudaStorage).dtype;
 const count = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
@@ -36,7 +35,7 @@ export function reduce(rt: CudaRuntime, kind: ReduceKind, expr: Expr, inputs: re
   const { kept, red, nOut, nRed, parts, chunk } = plan;
   if (nOut === 0) return;
   const outD = dtypeOf(out);
-  const partialBytes = nOut * parts * BYTES[outD];
+  const partialBytes = nOut * parts * bytesPerElement(outD);
   const partial = parts > 1 ? new CudaStorage(outD, nOut * parts, rt.alloc(partialBytes), partialBytes) : null;
   const targetOffset = partial ? 0 : out.offset;
   const targetStrides = partial ? partialStrides(plan) : kept.strides[inputs.length]!;

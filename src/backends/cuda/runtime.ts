@@ -6,17 +6,14 @@ import type { KernelTimer } from '../backend.js';
 import { currentOpLabel } from '../trace.js';
 import { CudaDriver } from './driver.js';
 import type { KernelSource } from './kernels.js';
+import { PINNED_MIN_BYTES, PinnedUploads } from './pinned.js';
+import { sizeClass } from './size-class.js';
 
 export interface CudaFunction { fn: unknown; name: string }
 
 /** Bytes of kernel arguments one launch may use: the integer struct, then pointers. */
 const ARG_BYTES = 16384;
 
-/** Size classes: 512-byte steps up to 1 MiB, then 2 MiB steps, so freed blocks fit new tensors. */
-export function sizeClass(bytes: number): number {
-  const b = Math.max(512, bytes);
-  return b <= 1 << 20 ? Math.ceil(b / 512) * 512 : Math.ceil(b / (2 << 20)) * (2 << 20);
-}
 
 export class CudaRuntime {
   readonly stream: unknown;
@@ -32,6 +29,7 @@ export class CudaRuntime {
   bytesInUse = 0;
   readonly arch: string;
   readonly timer: KernelTimer;
+  private readonly pinned: PinnedUploads;
   private timing: { record: (label: string, ms: number) => void; pending: [string, unknown, unknown][] } | null = null;
 
   constructor(readonly driver: CudaDriver, readonly device: number) {
@@ -51,6 +49,17 @@ export class CudaRuntime {
     this.argPtrs = new BigUint64Array(view);
     this.argBase = d.koffi.address(this.args);
     this.timer = this.eventTimer();
+    this.pinned = new PinnedUploads(d, this.stream);
+  }
+
+  /** Host bytes held page-locked for uploads. */
+  get bytesPinned(): number { return this.pinned.bytesPinned; }
+
+  /** Queues a host-to-device copy; the host data may change as soon as this returns. */
+  upload(dst: bigint, data: ArrayBufferView, bytes: number): void {
+    if (bytes >= PINNED_MIN_BYTES) return this.pinned.upload(dst, data, bytes);
+    // from pageable memory the driver stages small copies before the call returns
+    this.driver.check('cuMemcpyHtoDAsync_v2', dst, data, bytes, this.stream);
   }
 
   attribute(attr: number): number {
@@ -194,6 +203,7 @@ export class CudaRuntime {
 
   close(): void {
     this.trim();
+    this.pinned.close();
     this.driver.check('cuDevicePrimaryCtxRelease_v2', this.device);
   }
 }

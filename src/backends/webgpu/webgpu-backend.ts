@@ -1,6 +1,8 @@
 // The webgpu device: every primitive as a WGSL kernel, queued without waiting; reading a
 // tensor is the only sync point.
-import type { DType, TypedArray } from '../../core/dtype.js';
+import { type DType, type TypedArray, isFloat, isHalf } from '../../core/dtype.js';
+import { roundHalfArray } from '../../core/half.js';
+import { roundWidenedProduct } from '../widened-half.js';
 import type { Expr } from '../../core/expr.js';
 import type { Backend, DeviceInfo, KernelTimer, RandomKind, ReduceKind, Storage, View, WindowGeometry } from '../backend.js';
 import * as fixed from './kernels-fixed.js';
@@ -42,6 +44,7 @@ export class WebGpuBackend implements Backend {
     };
   }
 
+  reservedBytes(): number { return this.runtime.bytesReserved; }
   alloc(dtype: DType, size: number): Storage {
     return new GpuStorage(dtype, size, this.runtime.createBuffer(size * 4));
   }
@@ -49,13 +52,14 @@ export class WebGpuBackend implements Backend {
     this.runtime.releaseBuffer(bufferOf(storage));
   }
   write(storage: Storage, data: TypedArray): void {
-    // booleans widen to u32 on the device
-    this.runtime.write(bufferOf(storage), data instanceof Uint8Array ? Uint32Array.from(data) : data);
+    // booleans widen to u32 on the device; half formats to float32 values they can represent
+    const widened = data instanceof Uint8Array ? Uint32Array.from(data) : isHalf(storage.dtype) ? roundHalfArray(storage.dtype, Float32Array.from(data)) : data;
+    this.runtime.write(bufferOf(storage), widened);
   }
   async read(storage: Storage): Promise<TypedArray> {
     const s = storage as GpuStorage;
     const raw = await this.runtime.read(s.buffer, s.size * 4);
-    if (s.dtype === 'float32') return new Float32Array(raw, 0, s.size);
+    if (isFloat(s.dtype)) return new Float32Array(raw, 0, s.size);
     if (s.dtype === 'int32') return new Int32Array(raw, 0, s.size);
     return Uint8Array.from(new Uint32Array(raw, 0, s.size));
   }
@@ -66,7 +70,10 @@ export class WebGpuBackend implements Backend {
   reduce(kind: ReduceKind, expr: Expr, inputs: readonly View[], axes: readonly number[], out: View, params?: readonly number[]): void {
     reduce(this.runtime, kind, expr, inputs, axes, out, params);
   }
-  matmul(a: View, b: View, out: View): void { fixed.matmul(this.runtime, a, b, out); }
+  matmul(a: View, b: View, out: View): void {
+    fixed.matmul(this.runtime, a, b, out);
+    roundWidenedProduct(this, out);
+  }
   im2col(x: View, out: View, g: WindowGeometry): void { fixed.im2col(this.runtime, x, out, g); }
   col2im(cols: View, out: View, g: WindowGeometry): void { fixed.col2im(this.runtime, cols, out, g); }
   pool2d(kind: 'max' | 'avg', x: View, out: View, g: WindowGeometry, argmax?: View): void { fixed.pool2d(this.runtime, kind, x, out, g, argmax); }

@@ -1,12 +1,17 @@
 // Expression trees as WGSL, one `let` per distinct subexpression. Where WGSL leaves results
 // undefined (NaN handling, pow of negatives, log1p), helpers pin down the CPU's semantics.
-import type { DType } from '../../core/dtype.js';
+import { type DType, isFloat, isHalf } from '../../core/dtype.js';
 import type { Expr } from '../../core/expr.js';
+import { roundHalf } from '../../core/half.js';
 import { CseEmitter, infix } from '../cse-emitter.js';
 
-export const WGSL_TYPE: Record<DType, string> = { float32: 'f32', int32: 'i32', bool: 'bool' };
-/** Storage element type on the GPU: booleans are stored as u32 (WGSL has no byte storage). */
-export const STORAGE_TYPE: Record<DType, string> = { float32: 'f32', int32: 'i32', bool: 'u32' };
+/** Half formats compute in f32 (WGSL's f16 needs an optional feature; bfloat16 has none). */
+export const WGSL_TYPE: Record<DType, string> = { float32: 'f32', int32: 'i32', bool: 'bool', float16: 'f32', bfloat16: 'f32' };
+/**
+ * Storage element type on the GPU: booleans are stored as u32 (WGSL has no byte storage), half
+ * formats as f32 holding values the format can represent (16-bit stores would race on shared words).
+ */
+export const STORAGE_TYPE: Record<DType, string> = { float32: 'f32', int32: 'i32', bool: 'u32', float16: 'f32', bfloat16: 'f32' };
 
 /** Helper functions every generated kernel includes. */
 export const WGSL_HELPERS = `
@@ -37,9 +42,36 @@ fn erf_(x: f32) -> f32 {
   return s * y;
 }
 fn sign_i_(a: i32) -> i32 { if (a > 0) { return 1; } if (a < 0) { return -1; } return 0; }
+// round to the nearest bfloat16 / float16 value, ties to even (as core/half.ts on the host)
+fn round_bf16_(a: f32) -> f32 {
+  if (is_nan_(a)) { return a; }
+  let u = bitcast<u32>(a);
+  return bitcast<f32>((u + 0x7fffu + ((u >> 16u) & 1u)) & 0xffff0000u);
+}
+fn round_f16_(a: f32) -> f32 {
+  let u = bitcast<u32>(a);
+  let s = u & 0x80000000u;
+  let m = u & 0x7fffffffu;
+  if (m > 0x7f800000u) { return a; }
+  if (m >= 0x477ff000u) { return bitcast<f32>(s | 0x7f800000u); }
+  if (m < 0x38800000u) {
+    let e = m >> 23u;
+    if (e < 102u) { return bitcast<f32>(s); }
+    let mant = (m & 0x7fffffu) | 0x800000u;
+    let sh = 126u - e;
+    var r = mant >> sh;
+    let rem = mant & ((1u << sh) - 1u);
+    let h = 1u << (sh - 1u);
+    if (rem > h || (rem == h && (r & 1u) == 1u)) { r = r + 1u; }
+    let v = f32(r) * 5.9604644775390625e-8f;
+    return select(v, -v, s != 0u);
+  }
+  return bitcast<f32>(s | ((m + 0xfffu + ((m >> 13u) & 1u)) & 0xffffe000u));
+}
 `;
 
 function literal(value: number, dtype: DType): string {
+  if (isHalf(dtype)) return literal(roundHalf(dtype, value), 'float32');
   if (dtype === 'bool') return value ? 'true' : 'false';
   if (dtype === 'int32') return `${value | 0}i`;
   if (Number.isNaN(value)) return 'nan_()';
@@ -73,8 +105,10 @@ export class WgslEmitter extends CseEmitter {
       case 'where': return `select(${this.emit(e.b)}, ${this.emit(e.a)}, ${this.emit(e.cond)})`;
       case 'cast': {
         const a = this.emit(e.a), from = e.a.dtype;
-        if (e.dtype === 'bool') return from === 'float32' ? `(${a} != 0.0)` : `(${a} != 0i)`;
-        if (from === 'bool') return e.dtype === 'float32' ? `select(0.0f, 1.0f, ${a})` : `select(0i, 1i, ${a})`;
+        if (e.dtype === 'bool') return isFloat(from) ? `(${a} != 0.0)` : `(${a} != 0i)`;
+        if (from === 'bool') return isFloat(e.dtype) ? `select(0.0f, 1.0f, ${a})` : `select(0i, 1i, ${a})`;
+        if (e.dtype === 'bfloat16') return `round_bf16_(f32(${a}))`;
+        if (e.dtype === 'float16') return `round_f16_(f32(${a}))`;
         return `${WGSL_TYPE[e.dtype]}(${a})`;
       }
       case 'unary': {

@@ -1,0 +1,69 @@
+// tessera beside PyTorch from one GPU run: reads torch_baseline.py's JSON lines and one or more
+// `tessera bench --json`/`--out` reports, and prints each shared workload with the ratio
+// tessera / PyTorch (above 1: tessera is faster).
+//   node dist/bench/compare-torch.js OUT/torch.jsonl OUT/bench-tf32/bench.json OUT/bench-highest/bench.json
+import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import type { BenchReport } from '../src/devices/bench.js';
+
+export interface Comparison { workload: string; device: string; unit: string; tessera: number; torch: number; ratio: number }
+
+interface TorchLine { what: string; dtype?: string; n?: number; tflops?: number; model?: string; batch?: number; samples_per_s?: number }
+
+/** torch_baseline.py's GEMM labels as tessera's dtype and float32 precision. */
+const GEMM: Record<string, { dtype: string; precision?: string }> = {
+  bf16: { dtype: 'bfloat16' }, fp16: { dtype: 'float16' }, tf32: { dtype: 'float32', precision: 'tf32' }, fp32: { dtype: 'float32', precision: 'highest' },
+};
+
+export function compareWithTorch(torch: readonly TorchLine[], reports: readonly BenchReport[]): Comparison[] {
+  const rows: Comparison[] = [];
+  const add = (workload: string, device: string, unit: string, tessera: number, ref: number) => {
+    if (Number.isFinite(tessera) && ref > 0) rows.push({ workload, device, unit, tessera, torch: ref, ratio: tessera / ref });
+  };
+  for (const t of torch) {
+    if (t.what === 'gemm' && t.dtype && GEMM[t.dtype]) {
+      const want = GEMM[t.dtype]!;
+      for (const r of reports) {
+        for (const m of r.matmul) {
+          const precision = r.devices.find((d) => d.name === m.device)?.precision;
+          // float32 on a device without a precision switch (webgpu) is plain float32
+          const matches = (m.dtype ?? 'float32') === want.dtype && m.n === t.n && (!want.precision || (precision ?? 'highest') === want.precision);
+          if (matches && m.device !== 'cpu') add(`gemm ${t.dtype} ${t.n}^3`, m.device, 'TFLOP/s', m.tflops, t.tflops!);
+        }
+      }
+    }
+    if (t.what === 'train') {
+      for (const r of reports) {
+        for (const s of r.steps) {
+          if (s.model === t.model && s.batch === t.batch) add(`train ${t.model} batch ${t.batch}`, s.device, 'samples/s', s.samplesPerSec, t.samples_per_s!);
+        }
+      }
+    }
+  }
+  // one row per workload and device: the first report that has it (reports are given in order)
+  return rows.filter((r, i) => rows.findIndex((o) => o.workload === r.workload && o.device === r.device) === i);
+}
+
+export function formatComparison(rows: readonly Comparison[], torchDevice: string): string {
+  const head = ['workload', 'device', 'tessera', 'pytorch', 'unit', 'tessera/pytorch'];
+  const body = rows.map((r) => [r.workload, r.device, r.tessera.toPrecision(4), r.torch.toPrecision(4), r.unit, `${r.ratio.toFixed(2)}x`]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [`PyTorch on ${torchDevice}, same machine, same run`, line(head), ...body.map(line)].join('\n');
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const [torchFile, ...reportFiles] = process.argv.slice(2);
+  if (!torchFile || !reportFiles.length) {
+    console.error('usage: node dist/bench/compare-torch.js torch.jsonl bench.json [bench.json ...]');
+    process.exit(2);
+  }
+  const torch = readFileSync(torchFile, 'utf8').split('\n').filter((l) => l.trim().startsWith('{')).map((l) => JSON.parse(l) as TorchLine);
+  // --out writes the report as indented JSON; --json prints it on the last line of the output
+  const reports = reportFiles.map((f) => {
+    const text = readFileSync(f, 'utf8').trim();
+    try { return JSON.parse(text) as BenchReport; } catch { return JSON.parse(text.split('\n').at(-1)!) as BenchReport; }
+  });
+  const meta = torch.find((t) => t.what === 'meta') as { device?: string; torch?: string } | undefined;
+  console.log(formatComparison(compareWithTorch(torch, reports), `${meta?.device ?? '?'} (torch ${meta?.torch ?? '?'})`));
+}
