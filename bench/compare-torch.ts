@@ -8,16 +8,19 @@ import type { BenchReport } from '../src/devices/bench.js';
 
 export interface Comparison { workload: string; device: string; unit: string; tessera: number; torch: number; ratio: number }
 
-interface TorchLine { what: string; dtype?: string; n?: number; tflops?: number; model?: string; batch?: number; samples_per_s?: number }
+export interface TorchLine { what: string; device?: string; torch?: string; dtype?: string; n?: number; tflops?: number; model?: string; batch?: number; samples_per_s?: number }
 
 /** torch_baseline.py's GEMM labels as tessera's dtype and float32 precision. */
 const GEMM: Record<string, { dtype: string; precision?: string }> = {
   bf16: { dtype: 'bfloat16' }, fp16: { dtype: 'float16' }, tf32: { dtype: 'float32', precision: 'tf32' }, fp32: { dtype: 'float32', precision: 'highest' },
 };
 
+/** Rows pair tessera and PyTorch on the same kind of device: GPUs with PyTorch on CUDA, the CPU with PyTorch on the CPU. */
 export function compareWithTorch(torch: readonly TorchLine[], reports: readonly BenchReport[]): Comparison[] {
   const rows: Comparison[] = [];
+  const torchOnCpu = torch.find((t) => t.what === 'meta')?.device === 'cpu';
   const add = (workload: string, device: string, unit: string, tessera: number, ref: number) => {
+    if ((device === 'cpu') !== torchOnCpu) return;
     if (Number.isFinite(tessera) && ref > 0) rows.push({ workload, device, unit, tessera, torch: ref, ratio: tessera / ref });
   };
   for (const t of torch) {
@@ -28,7 +31,7 @@ export function compareWithTorch(torch: readonly TorchLine[], reports: readonly 
           const precision = r.devices.find((d) => d.name === m.device)?.precision;
           // float32 on a device without a precision switch (webgpu) is plain float32
           const matches = (m.dtype ?? 'float32') === want.dtype && m.n === t.n && (!want.precision || (precision ?? 'highest') === want.precision);
-          if (matches && m.device !== 'cpu') add(`gemm ${t.dtype} ${t.n}^3`, m.device, 'TFLOP/s', m.tflops, t.tflops!);
+          if (matches) add(`gemm ${t.dtype} ${t.n}^3`, m.device, 'TFLOP/s', m.tflops, t.tflops!);
         }
       }
     }
@@ -64,6 +67,6 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     const text = readFileSync(f, 'utf8').trim();
     try { return JSON.parse(text) as BenchReport; } catch { return JSON.parse(text.split('\n').at(-1)!) as BenchReport; }
   });
-  const meta = torch.find((t) => t.what === 'meta') as { device?: string; torch?: string } | undefined;
+  const meta = torch.find((t) => t.what === 'meta');
   console.log(formatComparison(compareWithTorch(torch, reports), `${meta?.device ?? '?'} (torch ${meta?.torch ?? '?'})`));
 }

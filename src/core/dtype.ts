@@ -52,9 +52,13 @@ export function dtypeOfArray(a: TypedArray): DType {
   return 'bool';
 }
 
-/** The IEEE-754 bits of v rounded to float32, as an unsigned 32-bit integer. */
+const scratchF32 = new Float32Array(1);
+const scratchU32 = new Uint32Array(scratchF32.buffer);
+
+/** The IEEE-754 bits of v rounded to float32, as an unsigned 32-bit integer (kernel parameters: no allocation). */
 export function float32Bits(v: number): number {
-  return new Uint32Array(Float32Array.of(v).buffer)[0]!;
+  scratchF32[0] = v;
+  return scratchU32[0]!;
 }
 
 const RANK: Record<DType, number> = { bool: 0, int32: 1, float16: 2, bfloat16: 2, float32: 3 };

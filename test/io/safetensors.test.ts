@@ -23,6 +23,22 @@ describe('safetensors', () => {
     assert.equal(bytes.readInt32LE(8 + n + 8), -1);
   });
 
+  it('stores float16 and bfloat16 as their 16-bit patterns and reads back their values', () => {
+    const values = Float32Array.of(1, -2.5, 1 + 2 ** -12, 70000);
+    const bytes = Buffer.concat(tsr.encodeSafetensors({ h: { dtype: 'float16', shape: [4], data: values }, b: { dtype: 'bfloat16', shape: [2, 2], data: values } }));
+    const n = Number(bytes.readBigUInt64LE(0));
+    const header = JSON.parse(bytes.subarray(8, 8 + n).toString());
+    assert.deepEqual(header.b, { dtype: 'BF16', shape: [2, 2], data_offsets: [0, 8] });
+    assert.deepEqual(header.h, { dtype: 'F16', shape: [4], data_offsets: [8, 16] });
+    const u16 = (i: number) => bytes.readUInt16LE(8 + n + 2 * i);
+    assert.deepEqual([0, 1, 2, 3].map(u16), [0x3f80, 0xc020, 0x3f80, 0x4789], 'bfloat16 bits');
+    assert.deepEqual([4, 5, 6, 7].map(u16), [0x3c00, 0xc100, 0x3c00, 0x7c00], 'float16 bits (70000 overflows to infinity)');
+    const { tensors } = tsr.decodeSafetensors(bytes, 'half.st');
+    assert.equal(tensors['b']!.dtype, 'bfloat16');
+    assert.deepEqual([...tensors['b']!.data], [1, -2.5, 1, 70144]);
+    assert.deepEqual([...tensors['h']!.data], [1, -2.5, 1, Infinity]);
+  });
+
   it('round-trips and rejects hostile headers with the file named', () => {
     const good = Buffer.concat(tsr.encodeSafetensors({ w: { dtype: 'float32', shape: [2, 2], data: Float32Array.of(1, 2, 3, 4) } }));
     const { tensors } = tsr.decodeSafetensors(good, 'good.st');

@@ -26,7 +26,9 @@ export function elementwise(rt: CudaRuntime, exprs: readonly Expr[], inputs: rea
   const { shape: dims, strides } = collapseDims(outs[0]!.shape, views.map((v) => v.strides));
   const inD = inputs.map(dtypeOf), outD = outs.map(dtypeOf);
   const k = rt.kernel(K.elementwiseKey(exprs, inD, outD, dims.length, params.length), () => K.elementwiseKernel(exprs, inD, outD, dims.length, params.length));
-  const meta = [n, ...dims, ...views.flatMap((v, i) => [v.offset, ...strides[i]!]), ...params.map(float32Bits)];
+  const meta = [n, ...dims];
+  for (let i = 0; i < views.length; i++) meta.push(views[i]!.offset, ...strides[i]!);
+  for (const p of params) meta.push(float32Bits(p));
   rt.launch(k, meta, views.map(ptrOf), CudaRuntime.grid(n));
 }
 
@@ -42,12 +44,11 @@ export function reduce(rt: CudaRuntime, kind: ReduceKind, expr: Expr, inputs: re
   const inD = inputs.map(dtypeOf);
   const k = rt.kernel(K.reduceKey(kind, expr, inD, outD, kept.shape.length, red.shape.length, params.length),
     () => K.reduceKernel(kind, expr, inD, outD, kept.shape.length, red.shape.length, params.length));
-  const meta = [
-    nOut, nRed, parts, chunk, ...kept.shape, ...red.shape,
-    ...inputs.flatMap((v, i) => [v.offset, ...kept.strides[i]!]),
-    ...inputs.flatMap((_, i) => [0, ...(red.strides[i] ?? [])]),
-    targetOffset, ...targetStrides, ...params.map(float32Bits),
-  ];
+  const meta = [nOut, nRed, parts, chunk, ...kept.shape, ...red.shape];
+  for (let i = 0; i < inputs.length; i++) meta.push(inputs[i]!.offset, ...kept.strides[i]!);
+  for (let i = 0; i < inputs.length; i++) meta.push(0, ...(red.strides[i] ?? []));
+  meta.push(targetOffset, ...targetStrides);
+  for (const p of params) meta.push(float32Bits(p));
   rt.launch(k, meta, [...inputs.map(ptrOf), partial ? partial.ptr : ptrOf(out)], [nOut * parts, 1, 1], [K.BLOCK, 1, 1]);
   if (!partial) return;
   const second = secondPass(plan, partial, out);
