@@ -14,7 +14,10 @@ step test-cuda 120 env TESSERA_TEST_DEVICES=cuda TESSERA_CUDA_PRECISION=highest 
   dist/test/ops/ dist/test/tensor/ dist/test/nn/ dist/test/devices/ dist/test/errors.test.js dist/test/backends/cuda.test.js
 step test-webgpu 45 env TESSERA_TEST_DEVICES=webgpu TESSERA_WEBGPU_ADAPTER=${TESSERA_WEBGPU_ADAPTER:-NVIDIA} node --expose-gc --test --test-reporter=spec \
   dist/test/ops/ dist/test/backends/webgpu.test.js
-step bench 150 node bin/tessera.js bench --steps 10 --repeats 3 --matmul-sizes 1024,4096 --out "$OUT/bench"
+# training in strict float32 on cuda, as torch_baseline.py trains (allow_tf32 = False)
+step bench 130 env TESSERA_CUDA_PRECISION=highest node bin/tessera.js bench --steps 10 --repeats 3 --matmul-sizes 1024,4096 --out "$OUT/bench"
+# where the time goes at batch 32: device time per op against wall time (launch overhead, syncs)
+step profile 20 env TESSERA_CUDA_PRECISION=highest node bin/tessera.js bench --devices cuda --models mlp,cnn --batch-sizes 32 --steps 20 --repeats 1 --matmul-sizes 64 --profile
 # GEMMs on cuda as torch_baseline.py runs them: TF32 and half formats by default, then strict float32
 step gemm-tf32 60 node bin/tessera.js bench --devices cuda --models none --matmul-sizes 4096,8192 --matmul-dtypes float32,bfloat16,float16 --json
 step gemm-highest 40 env TESSERA_CUDA_PRECISION=highest node bin/tessera.js bench --devices cuda --models none --matmul-sizes 1024,2048,4096 --json

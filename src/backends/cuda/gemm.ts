@@ -4,6 +4,7 @@
 // float32 runs on TF32 tensor cores unless 'highest' is asked for; float16 and bfloat16 run on
 // tensor cores with float32 accumulation (as torch.matmul does), writing half results.
 import { type DType, bytesPerElement } from '../../core/dtype.js';
+import { TesseraError } from '../../core/errors.js';
 import { input } from '../../core/expr.js';
 import { contiguousStrides } from '../../core/shape.js';
 import type { View } from '../backend.js';
@@ -35,7 +36,7 @@ export function matmul(rt: CudaRuntime, blas: unknown, precision: MatmulPrecisio
   const n = b.shape[2]!;
   const dtype = dtypeOf(out), type = CUDA_DATA_TYPE[dtype], elem = bytesPerElement(dtype);
   if (type === undefined || dtypeOf(a) !== dtype || dtypeOf(b) !== dtype) {
-    throw new Error(`cuda matmul: operands ${dtypeOf(a)} x ${dtypeOf(b)} -> ${dtype} are not a supported GEMM`);
+    throw new TesseraError('cuda', `matmul: operands ${dtypeOf(a)} x ${dtypeOf(b)} -> ${dtype} are not a supported GEMM`);
   }
   if (batch === 0 || m === 0 || n === 0) return;
   if (k === 0) {

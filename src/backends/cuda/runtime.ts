@@ -14,7 +14,6 @@ export interface CudaFunction { fn: unknown; name: string }
 /** Bytes of kernel arguments one launch may use: the integer struct, then pointers. */
 const ARG_BYTES = 16384;
 
-
 export class CudaRuntime {
   readonly stream: unknown;
   private readonly ctx: unknown;
