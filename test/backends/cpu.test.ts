@@ -64,10 +64,10 @@ describe('cpu backend', () => {
     assert.equal(rows.shape[0], 19);
   });
 
-  it('SIMD pooling (channels in fours) matches the JavaScript kernels, NaN, ties, padding and strided input included', async () => {
+  it('SIMD pooling (channels in fours) and the WebAssembly max-pool backward match the JavaScript kernels, NaN, ties, padding and strided input included', async () => {
     const cpu = tsr.getBackend('cpu');
-    const { pool2d } = await import('../../src/backends/cpu/window.js');
-    const { simdPool } = await import('../../src/backends/cpu/wasm-pool.js');
+    const { pool2d, pool2dBackward } = await import('../../src/backends/cpu/window.js');
+    const { simdPool, wasmMaxPoolBackward } = await import('../../src/backends/cpu/wasm-pool.js');
     const { windowGeometry } = await import('../../src/ops/window-geometry.js');
     const rng = new Rng(9);
     for (const [h, w, c, k, s, pad] of [[7, 6, 8, 3, 2, 'same'], [4, 4, 4, 2, 2, 'valid'], [5, 5, 12, 3, 1, 'same']] as const) {
@@ -79,16 +79,31 @@ describe('cpu backend', () => {
       const x = { storage: st, shape: [2, w, h, c], strides: [h * w * c, c, w * c, 1], offset: 0 };
       const g = windowGeometry('pool', x.shape, k, k, s, pad);
       const n = 2 * g.outH * g.outW * c;
-      for (const kind of ['max', 'avg'] as const) {
+      for (const [kind, withIndices] of [['max', true], ['max', false], ['avg', false]] as const) {
         const run = (simd: boolean) => {
           const out = cpu.alloc('float32', n), arg = cpu.alloc('int32', n);
           const o = { storage: out, shape: [2, g.outH, g.outW, c], strides: [g.outH * g.outW * c, g.outW * c, c, 1], offset: 0 };
           const a = { ...o, storage: arg };
-          if (simd) assert.ok(simdPool(kind, x, o, g, kind === 'max' ? a : undefined), 'the SIMD kernel takes this layout');
-          else pool2d(kind, x, o, g, kind === 'max' ? a : undefined);
-          return [[...cpu.readSync!(out)], kind === 'max' ? [...cpu.readSync!(arg)] : []];
+          if (simd) assert.ok(simdPool(kind, x, o, g, withIndices ? a : undefined), 'the SIMD kernel takes this layout');
+          else pool2d(kind, x, o, g, withIndices ? a : undefined);
+          return { out: [...cpu.readSync!(out)], indices: withIndices ? [...cpu.readSync!(arg)] : [], a };
         };
-        assert.deepEqual(run(true), run(false), `${kind} ${h}x${w}x${c} k${k} s${s} ${pad}`);
+        const simd = run(true), scalar = run(false);
+        assert.deepEqual(simd.out, scalar.out, `${kind} ${h}x${w}x${c} k${k} s${s} ${pad}`);
+        assert.deepEqual(simd.indices, scalar.indices, `${kind} indices ${h}x${w}x${c} k${k} s${s} ${pad}`);
+        if (!withIndices) continue;
+        // the backward pass scatters through the indices: WebAssembly and JavaScript agree
+        const dy = Float32Array.from({ length: n }, () => rng.next() - 0.5);
+        const grads = (wasm: boolean) => {
+          const gy = cpu.alloc('float32', n), gx = cpu.alloc('float32', data.length);
+          cpu.write(gy, dy);
+          const gyView = { storage: gy, shape: [2, g.outH, g.outW, c], strides: [g.outH * g.outW * c, g.outW * c, c, 1], offset: 0 };
+          const gxView = { storage: gx, shape: [2, w, h, c], strides: [w * h * c, h * c, c, 1], offset: 0 };
+          if (wasm) assert.ok(wasmMaxPoolBackward(gyView, gxView, simd.a));
+          else pool2dBackward('max', gyView, gxView, g, simd.a);
+          return [...cpu.readSync!(gx)];
+        };
+        assert.deepEqual(grads(true), grads(false), `max backward ${h}x${w}x${c} k${k} s${s} ${pad}`);
       }
     }
   });

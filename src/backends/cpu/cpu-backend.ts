@@ -16,7 +16,7 @@ import { heap } from './heap.js';
 import { CpuStorage, dataOf } from './storage.js';
 import { col2im, im2col, pool2d, pool2dBackward } from './window.js';
 import { wasmCol2im, wasmIm2col, wasmPool } from './wasm-window.js';
-import { simdPool } from './wasm-pool.js';
+import { simdPool, wasmMaxPoolBackward } from './wasm-pool.js';
 import { SIMD } from './elementwise.js';
 
 function cpuFeatures(): string {
@@ -103,6 +103,7 @@ export class CpuBackend implements Backend {
     if (!(SIMD && (simdPool(kind, x, out, g, argmax) || wasmPool(kind, x, out, g, argmax)))) pool2d(kind, x, out, g, argmax);
   }
   pool2dBackward(kind: 'max' | 'avg', gradOut: View, gradIn: View, g: WindowGeometry, argmax?: View): void {
+    if (kind === 'max' && argmax && wasmMaxPoolBackward(gradOut, gradIn, argmax)) return;
     pool2dBackward(kind, gradOut, gradIn, g, argmax);
   }
   gather(x: View, indices: View, out: View): void { gather(x, indices, out); }

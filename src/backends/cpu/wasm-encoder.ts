@@ -41,7 +41,7 @@ export const op = {
   block: [0x02, 0x40], loop: [0x03, 0x40], end: [0x0b], br: (d: number) => [0x0c, ...u32(d)], brIf: (d: number) => [0x0d, ...u32(d)],
   localGet: (i: number) => [0x20, ...u32(i)], localSet: (i: number) => [0x21, ...u32(i)],
   localTee: (i: number) => [0x22, ...u32(i)], if: [0x04, 0x40], else: [0x05],
-  i32Const: (v: number) => [0x41, ...s32(v)], i32Add: [0x6a], i32Sub: [0x6b], i32Mul: [0x6c], i32DivS: [0x6d], i32Shl: [0x74], i32Or: [0x72],
+  i32Load: [0x28, 2, 0], i32Const: (v: number) => [0x41, ...s32(v)], i32Add: [0x6a], i32Sub: [0x6b], i32Mul: [0x6c], i32DivS: [0x6d], i32Shl: [0x74], i32Or: [0x72],
   i32GeU: [0x4f], i32GeS: [0x4e], i32LtS: [0x48], i32Eqz: [0x45],
   f32Const: (v: number) => [0x43, ...f32Bytes(v)], f32Load: [0x2a, 2, 0], f32Store: [0x38, 2, 0], i32Store: [0x36, 2, 0],
   f32Add: [0x92], f32Div: [0x95], f32Gt: [0x5e], f32Ne: [0x5c], f32FromI32: [0xb2],
