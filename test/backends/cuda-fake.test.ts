@@ -29,7 +29,7 @@ describe('the CUDA backend against a fake CUDA', { skip }, () => {
   before(() => {
     root = mkdtempSync(join(tmpdir(), 'tessera-fake-cuda-'));
     mkdirSync(join(root, 'lib64'));
-    for (const name of ['libcuda.so.1', 'libnvrtc.so.12', 'libcublas.so.12']) {
+    for (const name of ['libcuda.so.1', 'libnvrtc.so.12', 'libcublas.so.12', 'libcublasLt.so.12']) {
       const r = spawnSync('gcc', ['-shared', '-fPIC', '-O1', '-o', join(root, 'lib64', name), source, '-ldl'], { encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
     }
@@ -43,6 +43,7 @@ describe('the CUDA backend against a fake CUDA', { skip }, () => {
     // each library is its own copy of the fake: read each one's records from it
     const lib = koffi.load(join(root, 'lib64', 'libcuda.so.1'));
     const nvrtc = koffi.load(join(root, 'lib64', 'libnvrtc.so.12')), cublas = koffi.load(join(root, 'lib64', 'libcublas.so.12'));
+    const lt = koffi.load(join(root, 'lib64', 'libcublasLt.so.12'));
     fake = {
       launches: lib.func('int fake_launches(void)'),
       meta: lib.func('const int *fake_last_meta(void)'),
@@ -51,8 +52,14 @@ describe('the CUDA backend against a fake CUDA', { skip }, () => {
       arch: nvrtc.func('const char *fake_last_arch(void)'),
       grid: lib.func('unsigned int fake_last_grid(void)'),
       block: lib.func('unsigned int fake_last_block(void)'),
-      compute: cublas.func('int fake_last_compute(void)'),
-      types: cublas.func('int fake_last_types(void)'),
+      // products go to cuBLASLt; cuBLAS only when Lt has no algorithm or refused a call
+      compute: lt.func('int fake_last_compute(void)'),
+      types: lt.func('int fake_last_types(void)'),
+      ltCalls: lt.func('int fake_lt_calls(void)'),
+      ltWorkspace: lt.func('uint64_t fake_lt_last_workspace(void)'),
+      ltControl: lt.func('void fake_lt_control(int noAlgo, int fail)'),
+      blasCompute: cublas.func('int fake_last_compute(void)'),
+      blasCalls: cublas.func('int fake_gemm_calls(void)'),
       holdEvents: lib.func('void fake_hold_events(int on)'),
       pinnedBlocks: lib.func('int fake_pinned_blocks(void)'),
       used: lib.func('size_t fake_used(void)'),
@@ -69,6 +76,7 @@ describe('the CUDA backend against a fake CUDA', { skip }, () => {
     assert.equal(d['driver'], '12.4');
     assert.match(String(d['nvrtc']), /^12\.4 \(.*libnvrtc\.so\.12\)$/);
     assert.match(String(d['cublas']), /^120402 \(.*libcublas\.so\.12\)$/);
+    assert.match(String(d['cublasLt']), /^120400 \(.*libcublasLt\.so\.12\)$/);
     assert.equal(cuda.info().description, 'Fake GPU (CUDA, compute 8.0)');
   });
 
@@ -146,7 +154,7 @@ describe('the CUDA backend against a fake CUDA', { skip }, () => {
       /cuda: kernel 'broken' failed to compile \(NVRTC status 6\):\nkernel\.cu\(1\): error: fake diagnostic\n {3}1: #error broken\n {3}2: int x;/);
   });
 
-  it('cuBLAS receives the transposed problem: plain, transposed, sliced and batched products agree with the CPU', async () => {
+  it('cuBLASLt and cuBLAS receive the transposed problem: plain, transposed, sliced and batched products agree with the CPU', async () => {
     const cases: [number[], number[], (t: tsr.Tensor) => tsr.Tensor, (t: tsr.Tensor) => tsr.Tensor][] = [
       [[5, 7], [7, 3], (a) => a, (b) => b],
       [[7, 5], [7, 3], (a) => a.transpose([1, 0]), (b) => b],
@@ -156,16 +164,50 @@ describe('the CUDA backend against a fake CUDA', { skip }, () => {
       [[2, 5, 7], [2, 7, 3], (a) => a, (b) => b],
       [[1, 7], [7, 1], (a) => a, (b) => b],
     ];
-    for (const [sa, sb, fa, fb] of cases) {
-      const a = tsr.randn(sa, { seed: 1 }), b = tsr.randn(sb, { seed: 2 });
-      const want = [...(await tsr.matmul(fa(a), fb(b)).data())];
-      const got = [...(await tsr.matmul(fa(a.to('cuda')), fb(b.to('cuda'))).data())];
-      assert.equal(got.length, want.length);
-      got.forEach((g, i) => assert.ok(Math.abs(g - want[i]!) < 1e-4, `${JSON.stringify([sa, sb])} element ${i}: ${g} vs ${want[i]}`));
+    // first through cuBLASLt plans, then (plans forgotten) with the heuristic finding no
+    // algorithm, which sends every product to cuBLAS
+    const plans = (cuda as unknown as { gemm: { lt: { plans: Map<string, unknown> } } }).gemm.lt.plans;
+    for (const [noAlgo, library] of [[0, 'ltCalls'], [1, 'blasCalls']] as const) {
+      plans.clear();
+      fake['ltControl']!(noAlgo, 0);
+      try {
+        for (const [sa, sb, fa, fb] of cases) {
+          const a = tsr.randn(sa, { seed: 1 }), b = tsr.randn(sb, { seed: 2 });
+          const want = [...(await tsr.matmul(fa(a), fb(b)).data())];
+          const calls = fake[library]!() as number;
+          const got = [...(await tsr.matmul(fa(a.to('cuda')), fb(b.to('cuda'))).data())];
+          assert.equal(fake[library]!(), calls + 1, `${JSON.stringify([sa, sb])} ran on ${library === 'ltCalls' ? 'cuBLASLt' : 'cuBLAS'}`);
+          assert.equal(got.length, want.length);
+          got.forEach((g, i) => assert.ok(Math.abs(g - want[i]!) < 1e-4, `${JSON.stringify([sa, sb])} element ${i}: ${g} vs ${want[i]}`));
+        }
+      } finally {
+        fake['ltControl']!(0, 0);
+        plans.clear();
+      }
+    }
+    assert.equal(Number(fake['ltWorkspace']!()), 1 << 20, "the heuristic's workspace size is passed with the workspace");
+  });
+
+  it('a cuBLASLt failure sets it aside with one warning; products go on through cuBLAS', { concurrency: false }, async () => {
+    const lt = (cuda as unknown as { gemm: { lt: unknown } }).gemm.lt;
+    const warn = console.warn, warnings: string[] = [];
+    console.warn = (m: string) => { warnings.push(m); };
+    fake['ltControl']!(0, 1);
+    try {
+      const a = tsr.randn([6, 4], { seed: 5 }), b = tsr.randn([4, 2], { seed: 6 });
+      const want = await tsr.matmul(a, b).data();
+      const got = await tsr.matmul(a.to('cuda'), b.to('cuda')).data();
+      got.forEach((g, i) => assert.ok(Math.abs(g - want[i]!) < 1e-4));
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0]!, /cuBLASLt refused a product \(cuda: cublasLtMatmul failed with cuBLAS status 13\); using cuBLAS from now on/);
+    } finally {
+      console.warn = warn;
+      fake['ltControl']!(0, 0);
+      (cuda as unknown as { gemm: { lt: unknown } }).gemm.lt = lt;
     }
   });
 
-  it("verify's matmul check passes through cuBLAS, timed by events, held to a TF32 bound in TF32", async () => {
+  it("verify's matmul check passes through cuBLASLt, timed by events, held to a TF32 bound in TF32", async () => {
     // (the fake runs no kernels in this process, so only the cuBLAS-only check can pass here)
     const matmulOnly = [STANDARD_CHECKS[0]!];
     cuda.precision = 'tf32';

@@ -39,7 +39,39 @@ describe('cuda device', { skip }, () => {
 
   it('reports the GPU, compute capability, memory and library versions', () => {
     const d = cuda().info().details;
-    for (const k of ['name', 'computeCapability', 'memoryBytes', 'driver', 'nvrtc', 'cublas', 'libcuda']) assert.ok(d[k], k);
+    for (const k of ['name', 'computeCapability', 'memoryBytes', 'driver', 'nvrtc', 'cublas', 'cublasLt', 'libcuda']) assert.ok(d[k], k);
+  });
+
+  it('cuBLASLt plans and cuBLAS agree in strict float32, plain and batched; half products through both', async () => {
+    const gemm = (cuda() as unknown as { gemm: { lt: unknown } }).gemm;
+    assert.ok(gemm.lt, `cuBLASLt is in use: ${cuda().info().details['cublasLt']}`);
+    const before = cuda().precision, lt = gemm.lt;
+    cuda().precision = 'highest';
+    try {
+      for (const [sa, sb, dtype] of [[[257, 513], [513, 129], 'float32'], [[4, 65, 33], [4, 33, 17], 'float32'], [[128, 256], [256, 64], 'bfloat16']] as const) {
+        const a = tsr.randn([...sa], { seed: 7, device: 'cuda' }).cast(dtype), b = tsr.randn([...sb], { seed: 8, device: 'cuda' }).cast(dtype);
+        gemm.lt = lt;
+        const viaLt = await tsr.matmul(a, b).data();
+        gemm.lt = null;
+        const viaBlas = await tsr.matmul(a, b).data();
+        const tol = dtype === 'float32' ? 1e-4 : 2 ** -7;
+        viaLt.forEach((v, i) => assert.ok(Math.abs(v - viaBlas[i]!) <= tol * Math.max(1, Math.abs(viaBlas[i]!)), `${dtype} ${sa} @ ${sb} element ${i}: ${v} vs ${viaBlas[i]}`));
+      }
+    } finally {
+      gemm.lt = lt;
+      cuda().precision = before;
+    }
+  });
+
+  it('a 64 MiB upload through pinned blocks reads back intact, twice from one block', async () => {
+    const data = Float32Array.from({ length: 16 << 20 }, (_, i) => i % 4099);
+    for (let round = 0; round < 2; round++) {
+      const t = tsr.tensor(data, { device: 'cuda' });
+      const back = await t.data();
+      assert.ok(back.every((v, i) => v === data[i]), `round ${round}`);
+      t.dispose();
+    }
+    assert.ok(Number(cuda().info().details['pinnedBytes']) >= 64 << 20);
   });
 
   it('float32 matmul: TF32 by default within 1e-2, strict float32 within 1e-4 of the CPU', async () => {

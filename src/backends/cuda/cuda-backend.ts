@@ -7,7 +7,8 @@ import { env } from '../../core/platform.js';
 import type { Backend, DeviceInfo, KernelTimer, RandomKind, ReduceKind, Storage, View, WindowGeometry } from '../backend.js';
 import { type CudaDiscovery, discoverCuda } from './discover.js';
 import { CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, CudaDriver } from './driver.js';
-import { type MatmulPrecision, matmul } from './gemm.js';
+import { type GemmLibraries, type MatmulPrecision, matmul } from './gemm.js';
+import { LtGemm } from './gemm-lt.js';
 import * as L from './launch.js';
 import { CudaRuntime } from './runtime.js';
 
@@ -16,7 +17,7 @@ export class CudaBackend implements Backend {
   readonly timer: KernelTimer;
   /** float32 products: TF32 tensor cores by default; 'highest' keeps full float32 */
   precision: MatmulPrecision;
-  private readonly blas: unknown;
+  private readonly gemm: GemmLibraries;
   private readonly details: Record<string, string | number>;
 
   constructor(readonly runtime: CudaRuntime, libraries: CudaDiscovery['found']) {
@@ -25,8 +26,9 @@ export class CudaBackend implements Backend {
     this.precision = env('TESSERA_CUDA_PRECISION') === 'highest' ? 'highest' : 'tf32';
     const handle: unknown[] = [null];
     d.checkBlas('cublasCreate_v2', handle);
-    this.blas = handle[0];
-    d.checkBlas('cublasSetStream_v2', this.blas, runtime.stream);
+    d.checkBlas('cublasSetStream_v2', handle[0], runtime.stream);
+    const lt = libraries.cublasLt && env('TESSERA_CUDA_GEMM') !== 'cublas' ? openLt(d, libraries.cublasLt.path) : null;
+    this.gemm = { blas: handle[0], lt: lt instanceof LtGemm ? lt : null };
     const version = (f: (out: number[]) => void) => { const v = [0]; f(v); return v[0]!; };
     const driverVersion = version((v) => d.check('cuDriverGetVersion', v));
     const nvrtc = [0], nvrtcMinor = [0];
@@ -42,7 +44,8 @@ export class CudaBackend implements Backend {
       memoryBytes: total[0]!,
       driver: `${Math.floor(driverVersion / 1000)}.${(driverVersion % 1000) / 10}`,
       nvrtc: `${nvrtc[0]}.${nvrtcMinor[0]} (${libraries.nvrtc!.path})`,
-      cublas: `${version((v) => d.checkBlas('cublasGetVersion_v2', this.blas, v))} (${libraries.cublas!.path})`,
+      cublas: `${version((v) => d.checkBlas('cublasGetVersion_v2', this.gemm.blas, v))} (${libraries.cublas!.path})`,
+      cublasLt: lt instanceof LtGemm ? `${lt.version} (${lt.path})` : lt ?? (libraries.cublasLt ? 'off (TESSERA_CUDA_GEMM=cublas)' : 'not found: products use cuBLAS'),
       libcuda: libraries.cuda!.path,
     };
   }
@@ -56,7 +59,8 @@ export class CudaBackend implements Backend {
 
   release(): void {
     this.runtime.synchronize();
-    this.runtime.driver.checkBlas('cublasDestroy_v2', this.blas);
+    this.gemm.lt?.close(this.runtime);
+    this.runtime.driver.checkBlas('cublasDestroy_v2', this.gemm.blas);
     this.runtime.close();
   }
 
@@ -90,7 +94,7 @@ export class CudaBackend implements Backend {
   reduce(kind: ReduceKind, expr: Expr, inputs: readonly View[], axes: readonly number[], out: View, params?: readonly number[]): void {
     L.reduce(this.runtime, kind, expr, inputs, axes, out, params);
   }
-  matmul(a: View, b: View, out: View): void { matmul(this.runtime, this.blas, this.precision, a, b, out); }
+  matmul(a: View, b: View, out: View): void { matmul(this.runtime, this.gemm, this.precision, a, b, out); }
   im2col(x: View, out: View, g: WindowGeometry): void { L.im2col(this.runtime, x, out, g); }
   col2im(cols: View, out: View, g: WindowGeometry): void { L.col2im(this.runtime, cols, out, g); }
   pool2d(kind: 'max' | 'avg', x: View, out: View, g: WindowGeometry, argmax?: View): void { L.pool2d(this.runtime, kind, x, out, g, argmax); }
@@ -100,6 +104,15 @@ export class CudaBackend implements Backend {
   gather(x: View, indices: View, out: View): void { L.gather(this.runtime, x, indices, out); }
   scatterAdd(src: View, indices: View, out: View): void { L.scatterAdd(this.runtime, src, indices, out); }
   random(kind: RandomKind, seed: number, counterOffset: number, out: View): void { L.random(this.runtime, kind, seed, counterOffset, out); }
+}
+
+/** cuBLASLt, or why it is not used (products then go to cuBLAS). */
+function openLt(driver: CudaDriver, path: string): LtGemm | string {
+  try {
+    return new LtGemm(driver, path);
+  } catch (e) {
+    return `unusable: ${(e as Error).message}; products use cuBLAS`;
+  }
 }
 
 /** Finds CUDA, opens GPU 0 (or TESSERA_CUDA_DEVICE), or says what is missing and where it looked. */

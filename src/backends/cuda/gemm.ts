@@ -5,14 +5,19 @@
 // tensor cores with float32 accumulation (as torch.matmul does), writing half results.
 import { type DType, bytesPerElement } from '../../core/dtype.js';
 import { TesseraError } from '../../core/errors.js';
+import { env } from '../../core/platform.js';
 import { input } from '../../core/expr.js';
 import { contiguousStrides } from '../../core/shape.js';
 import type { View } from '../backend.js';
 import { CUBLAS_COMPUTE_32F, CUBLAS_COMPUTE_32F_FAST_TF32, CUBLAS_GEMM_DEFAULT, CUBLAS_OP_N, CUBLAS_OP_T, CUDA_DATA_TYPE } from './driver.js';
+import type { GemmProblem, LtGemm } from './gemm-lt.js';
 import { CudaStorage, elementwise } from './launch.js';
 import type { CudaRuntime } from './runtime.js';
 
 export type MatmulPrecision = 'highest' | 'tf32';
+
+/** The GEMM libraries: cuBLASLt first where it loaded (null after it refused a call), cuBLAS always. */
+export interface GemmLibraries { blas: unknown; lt: LtGemm | null }
 
 /** How cuBLAS (column-major) reads a row-major rows x cols matrix with the given strides as its transpose. */
 export function asColumnMajor(rows: number, cols: number, rowStride: number, colStride: number): { op: number; ld: number } | null {
@@ -31,7 +36,7 @@ export function computeType(dtype: DType, precision: MatmulPrecision): number {
 const ONE = Float32Array.of(1), ZERO = Float32Array.of(0);
 const dtypeOf = (v: View) => (v.storage as CudaStorage).dtype;
 
-export function matmul(rt: CudaRuntime, blas: unknown, precision: MatmulPrecision, a: View, b: View, out: View): void {
+export function matmul(rt: CudaRuntime, libs: GemmLibraries, precision: MatmulPrecision, a: View, b: View, out: View): void {
   const [batch, m, k] = a.shape as [number, number, number];
   const n = b.shape[2]!;
   const dtype = dtypeOf(out), type = CUDA_DATA_TYPE[dtype], elem = bytesPerElement(dtype);
@@ -46,22 +51,36 @@ export function matmul(rt: CudaRuntime, blas: unknown, precision: MatmulPrecisio
   const la = asColumnMajor(m, k, a.strides[1]!, a.strides[2]!);
   const lb = asColumnMajor(k, n, b.strides[1]!, b.strides[2]!);
   const lc = asColumnMajor(m, n, out.strides[1]!, out.strides[2]!);
-  if (!la) return withContiguous(rt, a, (c) => matmul(rt, blas, precision, c, b, out));
-  if (!lb) return withContiguous(rt, b, (c) => matmul(rt, blas, precision, a, c, out));
+  if (!la) return withContiguous(rt, a, (c) => matmul(rt, libs, precision, c, b, out));
+  if (!lb) return withContiguous(rt, b, (c) => matmul(rt, libs, precision, a, c, out));
   if (!lc || lc.op !== CUBLAS_OP_N) {
     // cuBLAS writes C column-major only: compute into a contiguous block, then copy
     const tmp = contiguousTemp(rt, dtype, out.shape);
-    matmul(rt, blas, precision, a, b, tmp.view);
+    matmul(rt, libs, precision, a, b, tmp.view);
     elementwise(rt, [input(0, dtype)], [tmp.view], [out]);
     tmp.release();
     return;
   }
   const ptr = (v: View) => (v.storage as CudaStorage).ptr + BigInt(v.offset * elem);
-  rt.timed(() => rt.driver.checkBlas('cublasGemmStridedBatchedEx', blas, lb.op, la.op, n, m, k, ONE,
-    ptr(b), type, lb.ld, BigInt(batch > 1 ? b.strides[0]! : 0),
-    ptr(a), type, la.ld, BigInt(batch > 1 ? a.strides[0]! : 0),
-    ZERO, ptr(out), type, lc.ld, BigInt(batch > 1 ? out.strides[0]! : 0), batch,
-    computeType(dtype, precision), CUBLAS_GEMM_DEFAULT));
+  const p: GemmProblem = {
+    type, compute: computeType(dtype, precision), opA: lb.op, opB: la.op, m: n, n: m, k, lda: lb.ld, ldb: la.ld, ldc: lc.ld,
+    strideA: batch > 1 ? b.strides[0]! : 0, strideB: batch > 1 ? a.strides[0]! : 0, strideC: batch > 1 ? out.strides[0]! : 0, batch,
+  };
+  if (libs.lt && runLt(rt, libs, p, ptr(b), ptr(a), ptr(out))) return;
+  rt.timed(() => rt.driver.checkBlas('cublasGemmStridedBatchedEx', libs.blas, p.opA, p.opB, p.m, p.n, p.k, ONE,
+    ptr(b), type, p.lda, BigInt(p.strideA), ptr(a), type, p.ldb, BigInt(p.strideB),
+    ZERO, ptr(out), type, p.ldc, BigInt(p.strideC), batch, p.compute, CUBLAS_GEMM_DEFAULT));
+}
+
+/** cuBLASLt's attempt; a library that refuses a call is set aside (with one warning) for cuBLAS. */
+function runLt(rt: CudaRuntime, libs: GemmLibraries, p: GemmProblem, a: bigint, b: bigint, c: bigint): boolean {
+  try {
+    return libs.lt!.run(rt, p, a, b, c);
+  } catch (e) {
+    libs.lt = null;
+    if (!env('TESSERA_QUIET')) console.warn(`tessera: cuBLASLt refused a product (${(e as Error).message}); using cuBLAS from now on`);
+    return false;
+  }
 }
 
 /** A contiguous block on the device, given back to the allocator (stream-ordered) by release(). */
