@@ -41,10 +41,14 @@ export function bfloat16Value(bits: number): number {
 }
 
 export function float16Value(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1, exp = (bits >>> 10) & 31, mant = bits & 0x3ff;
-  if (exp === 31) return mant ? NaN : sign * Infinity;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+  const sign = (bits & 0x8000) << 16, exp = (bits >>> 10) & 31, mant = bits & 0x3ff;
+  if (exp === 0) {
+    // subnormal (or zero): mant units of 2^-24
+    const v = mant * 5.960464477539063e-8;
+    return sign ? -v : v;
+  }
+  u32[0] = sign | (exp === 31 ? 0x7f800000 : (exp + 112) << 23) | (mant << 13);
+  return f32[0]!;
 }
 
 export function halfBits(dtype: HalfDType, values: ArrayLike<number>): Uint16Array {
@@ -61,13 +65,49 @@ export function halfValues(dtype: HalfDType, bits: Uint16Array): Float32Array {
   return out;
 }
 
-/** The nearest value the half format can hold. */
-export function roundHalf(dtype: HalfDType, v: number): number {
-  return dtype === 'bfloat16' ? bfloat16Value(bfloat16Bits(v)) : float16Value(float16Bits(v));
+/** The nearest bfloat16 value, as a float32 value (one rounding of its bits, no decode). */
+export function roundBfloat16(v: number): number {
+  f32[0] = v;
+  const u = u32[0]!;
+  if ((u & 0x7fffffff) > 0x7f800000) return v;
+  u32[0] = (u + 0x7fff + ((u >>> 16) & 1)) & 0xffff0000;
+  return f32[0]!;
 }
 
-/** Rounds every element in place. */
+/** The nearest float16 value, as a float32 value. */
+export function roundFloat16(v: number): number {
+  f32[0] = v;
+  const u = u32[0]!, a = u & 0x7fffffff;
+  if (a > 0x7f800000) return v;
+  if (a < 0x38800000) return float16Value(float16Bits(v));
+  u32[0] = a >= 0x477ff000 ? (u & 0x80000000) | 0x7f800000 : (u & 0x80000000) | ((a + 0xfff + ((a >>> 13) & 1)) & 0xffffe000);
+  return f32[0]!;
+}
+
+/** The nearest value the half format can hold. */
+export function roundHalf(dtype: HalfDType, v: number): number {
+  return dtype === 'bfloat16' ? roundBfloat16(v) : roundFloat16(v);
+}
+
+/**
+ * Rounds every element in place, working on the float32 bit patterns as signed 32-bit integers
+ * (so the arithmetic stays in small integers; NaN patterns, the only ones that could overflow, are skipped).
+ */
 export function roundHalfArray(dtype: HalfDType, values: Float32Array): Float32Array {
-  for (let i = 0; i < values.length; i++) values[i] = roundHalf(dtype, values[i]!);
+  const bits = new Int32Array(values.buffer, values.byteOffset, values.length);
+  if (dtype === 'bfloat16') {
+    for (let i = 0; i < bits.length; i++) {
+      const u = bits[i]!;
+      if ((u & 0x7fffffff) <= 0x7f800000) bits[i] = (u + 0x7fff + ((u >>> 16) & 1)) & -0x10000;
+    }
+    return values;
+  }
+  for (let i = 0; i < bits.length; i++) {
+    const u = bits[i]!, a = u & 0x7fffffff, sign = u & -0x80000000;
+    if (a > 0x7f800000) continue;
+    if (a >= 0x477ff000) bits[i] = sign | 0x7f800000;
+    else if (a >= 0x38800000) bits[i] = sign | ((a + 0xfff + ((a >>> 13) & 1)) & -0x2000);
+    else values[i] = float16Value(float16Bits(values[i]!));
+  }
   return values;
 }

@@ -1,7 +1,7 @@
 // Turns expression trees into JavaScript source, one local per distinct subexpression.
 import { isHalf } from '../../core/dtype.js';
 import type { Expr } from '../../core/expr.js';
-import { roundHalf } from '../../core/half.js';
+import { roundBfloat16, roundFloat16, roundHalf } from '../../core/half.js';
 import { CseEmitter } from '../cse-emitter.js';
 
 /** Abramowitz & Stegun 7.1.26: |error| < 1.5e-7, below float32 resolution. */
@@ -13,12 +13,9 @@ export function erf(x: number): number {
   return s * y;
 }
 
-const roundBf16 = (v: number) => roundHalf('bfloat16', v);
-const roundF16 = (v: number) => roundHalf('float16', v);
-
 /** Makes a kernel function from generated source; the source may call erf and the half rounding helpers. */
 export function compileKernel<K>(name: string, params: string, body: string): K {
-  return new Function('erf', 'roundBf16', 'roundF16', `return function ${name}(${params}) {\n${body}\n};`)(erf, roundBf16, roundF16) as K;
+  return new Function('erf', 'roundBf16', 'roundF16', `return function ${name}(${params}) {\n${body}\n};`)(erf, roundBfloat16, roundFloat16) as K;
 }
 
 export class ExprEmitter extends CseEmitter {

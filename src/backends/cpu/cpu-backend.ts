@@ -91,7 +91,11 @@ export class CpuBackend implements Backend {
       if (!env('TESSERA_QUIET')) console.warn(`tessera: no BLAS found, matrix products use the slower built-in kernel; ${BLAS_HINT}`);
     }
     runMatmul(a, b, out, lib);
-    roundWidenedProduct(this, out);
+    const dtype = out.storage.dtype;
+    // a dense half result rounds in place on the host; other layouts through a kernel
+    if (isHalf(dtype) && out.strides[2] === 1 && out.strides[1] === out.shape[2] && (out.shape[0] === 1 || out.strides[0] === out.shape[1]! * out.shape[2]!)) {
+      roundHalfArray(dtype, (dataOf(out) as Float32Array).subarray(out.offset, out.offset + out.shape[0]! * out.shape[1]! * out.shape[2]!));
+    } else roundWidenedProduct(this, out);
   }
   im2col(x: View, out: View, g: WindowGeometry): void {
     if (!(SIMD && wasmIm2col(x, out, g))) im2col(x, out, g);
