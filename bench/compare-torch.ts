@@ -2,7 +2,7 @@
 // `tessera bench --json`/`--out` reports, and prints each shared workload with the ratio
 // tessera / PyTorch (above 1: tessera is faster).
 //   node dist/bench/compare-torch.js OUT/torch.jsonl OUT/bench-tf32/bench.json OUT/bench-highest/bench.json
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import type { BenchReport } from '../src/devices/bench.js';
 
@@ -62,11 +62,15 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     process.exit(2);
   }
   const torch = readFileSync(torchFile, 'utf8').split('\n').filter((l) => l.trim().startsWith('{')).map((l) => JSON.parse(l) as TorchLine);
-  // --out writes the report as indented JSON; --json prints it on the last line of the output
-  const reports = reportFiles.map((f) => {
-    const text = readFileSync(f, 'utf8').trim();
-    try { return JSON.parse(text) as BenchReport; } catch { return JSON.parse(text.split('\n').at(-1)!) as BenchReport; }
-  });
+  // --out writes the report as indented JSON; --json prints it on the last line of the output.
+  // A step that failed left no report: say so and compare the rest.
+  const reports: BenchReport[] = [];
+  for (const f of reportFiles) {
+    const text = existsSync(f) ? readFileSync(f, 'utf8').trim() : '';
+    const report = [text, text.split('\n').at(-1) ?? ''].map((t) => { try { return JSON.parse(t) as BenchReport; } catch { return null; } }).find((r) => r?.matmul);
+    if (report) reports.push(report);
+    else console.log(`(no bench report in ${f}: that step failed; see its log)`);
+  }
   const meta = torch.find((t) => t.what === 'meta');
   console.log(formatComparison(compareWithTorch(torch, reports), `${meta?.device ?? '?'} (torch ${meta?.torch ?? '?'})`));
 }
