@@ -1,7 +1,7 @@
 // How a GPU reduction is laid out, shared by the WebGPU and CUDA backends: kept and reduced
 // axes collapsed, and when few outputs each sum very many terms, a split of every output into
 // chunks on separate workgroups/blocks whose partials a second pass reduces.
-import { collapseDims, contiguousStrides } from '../core/shape.js';
+import { collapseDims, contiguousStrides, sizeOf } from '../core/shape.js';
 import type { ReduceKind, Storage, View } from './backend.js';
 
 export interface ReducePlan {
@@ -23,7 +23,7 @@ export function planReduce(kind: ReduceKind, inputs: readonly View[], axes: read
   const pick = (list: readonly number[], which: readonly number[]) => which.map((d) => list[d]!);
   const kept = collapseDims(pick(full, keptAxes), [...inputs.map((v) => pick(v.strides, keptAxes)), pick(out.strides, keptAxes)]);
   const red = collapseDims(pick(full, axes), inputs.map((v) => pick(v.strides, axes)));
-  const nOut = kept.shape.reduce((a, b) => a * b, 1), nRed = red.shape.reduce((a, b) => a * b, 1);
+  const nOut = sizeOf(kept.shape), nRed = sizeOf(red.shape);
   const arg = kind === 'argmax' || kind === 'argmin';
   // a whole reduction on one workgroup idles a GPU
   const parts = !arg && nOut < 2048 && nRed >= split.minTerms ? Math.min(1024, Math.ceil(nRed / split.termsPerPart)) : 1;

@@ -19,6 +19,16 @@ export function contiguousStrides(shape: Shape): number[] {
   return strides;
 }
 
+/** Whether strides walk the shape densely in row-major order (size-1 dimensions may have any stride). */
+export function isContiguous(shape: Shape, strides: readonly number[]): boolean {
+  let s = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    if (shape[i] !== 1 && strides[i] !== s) return false;
+    s *= shape[i]!;
+  }
+  return true;
+}
+
 export function sameShape(a: Shape, b: Shape): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }

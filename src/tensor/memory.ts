@@ -2,6 +2,7 @@
 // safety net that frees the storage of tensors the program can no longer reach.
 import { bytesPerElement } from '../core/dtype.js';
 import type { Backend, Storage } from '../backends/backend.js';
+import { availableDevices, getBackend } from '../backends/registry.js';
 
 export class StorageRef {
   refs = 0;
@@ -9,7 +10,6 @@ export class StorageRef {
   constructor(readonly backend: Backend, readonly storage: Storage) {
     this.bytes = storage.size * bytesPerElement(storage.dtype);
     const u = usageOf(backend.name);
-    backends.set(backend.name, backend);
     u.storages++;
     u.bytes += this.bytes;
   }
@@ -33,7 +33,6 @@ export interface DeviceUsage {
 }
 
 const usage = new Map<string, DeviceUsage>();
-const backends = new Map<string, Backend>();
 
 export function usageOf(device: string): DeviceUsage {
   let u = usage.get(device);
@@ -54,7 +53,8 @@ export function memory(): MemoryInfo {
   const devices: Record<string, DeviceUsage> = {};
   let numTensors = 0, numBytes = 0;
   for (const [name, u] of usage) {
-    const reserved = backends.get(name)?.reservedBytes?.();
+    // a released device (its tensors freed) no longer reports an allocator
+    const reserved = availableDevices().includes(name) ? getBackend(name).reservedBytes?.() : undefined;
     devices[name] = reserved === undefined ? { ...u } : { ...u, reservedBytes: reserved };
     numTensors += u.tensors;
     numBytes += u.bytes;

@@ -1,5 +1,6 @@
 // The CPU device: generated JavaScript for elementwise and reductions, the system BLAS for products.
 import { env, nodeBuiltin } from '../../core/platform.js';
+import { isContiguous, sizeOf } from '../../core/shape.js';
 import { type DType, type TypedArray, isHalf } from '../../core/dtype.js';
 import { roundHalfArray } from '../../core/half.js';
 import type { Expr } from '../../core/expr.js';
@@ -93,8 +94,8 @@ export class CpuBackend implements Backend {
     runMatmul(a, b, out, lib);
     const dtype = out.storage.dtype;
     // a dense half result rounds in place on the host; other layouts through a kernel
-    if (isHalf(dtype) && out.strides[2] === 1 && out.strides[1] === out.shape[2] && (out.shape[0] === 1 || out.strides[0] === out.shape[1]! * out.shape[2]!)) {
-      roundHalfArray(dtype, (dataOf(out) as Float32Array).subarray(out.offset, out.offset + out.shape[0]! * out.shape[1]! * out.shape[2]!));
+    if (isHalf(dtype) && isContiguous(out.shape, out.strides)) {
+      roundHalfArray(dtype, (dataOf(out) as Float32Array).subarray(out.offset, out.offset + sizeOf(out.shape)));
     } else roundWidenedProduct(this, out);
   }
   im2col(x: View, out: View, g: WindowGeometry): void {

@@ -3,6 +3,7 @@
 // contiguous pixel through the output pixel kept in cache: max pooling keeps, per lane, the
 // first largest value (NaN wins, as in the scalar kernels) and its flat input index for the
 // backward pass, which scatters the gradient back through those indices.
+import { isContiguous, sizeOf } from '../../core/shape.js';
 import type { View, WindowGeometry } from '../backend.js';
 import { heap } from './heap.js';
 import { type CpuStorage, byteAddress } from './storage.js';
@@ -132,7 +133,7 @@ function kernel(name: string, make: () => Kernel): Kernel {
 
 const ptr = byteAddress;
 const dense = (v: View, c: number) => v.strides[3] === 1 && v.strides[2] === c;
-const contiguous = (v: View) => v.strides.every((s, i) => s === v.shape.slice(i + 1).reduce((a, b) => a * b, 1));
+const contiguous = (v: View) => isContiguous(v.shape, v.strides);
 
 /** Runs the SIMD kernel when the layout allows (channels a multiple of 4, unit channel stride, no dilation). */
 export function simdPool(kind: 'max' | 'avg', x: View, out: View, g: WindowGeometry, argmax?: View): boolean {
@@ -147,7 +148,7 @@ export function simdPool(kind: 'max' | 'avg', x: View, out: View, g: WindowGeome
 /** Max pooling's backward pass through the recorded indices, when gradients and indices are contiguous. */
 export function wasmMaxPoolBackward(gradOut: View, gradIn: View, argmax: View): boolean {
   if (!contiguous(gradOut) || !contiguous(argmax) || !contiguous(gradIn)) return false;
-  const total = gradOut.shape.reduce((a, b) => a * b, 1);
+  const total = sizeOf(gradOut.shape);
   const k = kernel('scatter', () => instantiateKernel([I32, I32, I32, I32], [I32, I32, I32], scatterBody(), heap.memory));
   k(ptr(gradOut), ptr(gradIn), ptr(argmax), total);
   return true;

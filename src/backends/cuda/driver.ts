@@ -15,7 +15,7 @@ function loadKoffi(): Koffi {
 }
 
 /** Binds C prototypes from one library; a missing symbol is an error naming the file. */
-function bind(koffi: Koffi, path: string, prototypes: Record<string, string>): Record<string, Fn> {
+export function bind(koffi: Koffi, path: string, prototypes: Record<string, string>): Record<string, Fn> {
   const lib = koffi.load(path);
   const out: Record<string, Fn> = {};
   for (const [name, proto] of Object.entries(prototypes)) {

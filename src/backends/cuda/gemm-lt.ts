@@ -3,7 +3,7 @@
 // reused on every later call with the same shapes, types and strides. A problem the heuristic
 // has no algorithm for, or a library that refuses a call, falls back to cuBLAS (gemm.ts).
 import { TesseraError } from '../../core/errors.js';
-import type { CudaDriver } from './driver.js';
+import { type CudaDriver, bind } from './driver.js';
 import type { CudaRuntime } from './runtime.js';
 
 type Fn = (...args: unknown[]) => unknown;
@@ -54,8 +54,7 @@ export class LtGemm {
   readonly version: number;
 
   constructor(driver: CudaDriver, readonly path: string) {
-    const lib = driver.koffi.load(path);
-    this.fn = Object.fromEntries(Object.entries(PROTOTYPES).map(([name, proto]) => [name, lib.func(proto) as Fn])) as Record<keyof typeof PROTOTYPES, Fn>;
+    this.fn = bind(driver.koffi, path, PROTOTYPES) as Record<keyof typeof PROTOTYPES, Fn>;
     const h: unknown[] = [null];
     this.check('cublasLtCreate', h);
     this.handle = h[0];

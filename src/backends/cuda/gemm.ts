@@ -7,7 +7,7 @@ import { type DType, bytesPerElement } from '../../core/dtype.js';
 import { TesseraError } from '../../core/errors.js';
 import { env } from '../../core/platform.js';
 import { input } from '../../core/expr.js';
-import { contiguousStrides } from '../../core/shape.js';
+import { contiguousStrides, sizeOf } from '../../core/shape.js';
 import type { View } from '../backend.js';
 import { CUBLAS_COMPUTE_32F, CUBLAS_COMPUTE_32F_FAST_TF32, CUBLAS_GEMM_DEFAULT, CUBLAS_OP_N, CUBLAS_OP_T, CUDA_DATA_TYPE } from './driver.js';
 import type { GemmProblem, LtGemm } from './gemm-lt.js';
@@ -85,7 +85,7 @@ function runLt(rt: CudaRuntime, libs: GemmLibraries, p: GemmProblem, a: bigint, 
 
 /** A contiguous block on the device, given back to the allocator (stream-ordered) by release(). */
 function contiguousTemp(rt: CudaRuntime, dtype: DType, shape: readonly number[]): { view: View; release: () => void } {
-  const size = shape.reduce((x, y) => x * y, 1), bytes = size * bytesPerElement(dtype);
+  const size = sizeOf(shape), bytes = size * bytesPerElement(dtype);
   const storage = new CudaStorage(dtype, size, rt.alloc(bytes), bytes);
   return { view: { storage, shape, strides: contiguousStrides(shape), offset: 0 }, release: () => rt.release(storage.ptr, bytes) };
 }

@@ -4,7 +4,7 @@ import type { DType } from '../../core/dtype.js';
 import { bytesPerElement, float32Bits } from '../../core/dtype.js';
 import type { Expr } from '../../core/expr.js';
 import { input } from '../../core/expr.js';
-import { collapseDims } from '../../core/shape.js';
+import { collapseDims, sizeOf } from '../../core/shape.js';
 import { partialStrides, planReduce, secondPass } from '../reduce-plan.js';
 import type { RandomKind, ReduceKind, Storage, View, WindowGeometry } from '../backend.js';
 import { splitSeed } from '../../core/philox.js';
@@ -17,10 +17,9 @@ export class CudaStorage implements Storage {
 
 const ptrOf = (v: View) => (v.storage as CudaStorage).ptr;
 const dtypeOf = (v: View) => (v.storage as CudaStorage).dtype;
-const count = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 export function elementwise(rt: CudaRuntime, exprs: readonly Expr[], inputs: readonly View[], outs: readonly View[], params: readonly number[] = []): void {
-  const n = count(outs[0]!.shape);
+  const n = sizeOf(outs[0]!.shape);
   if (n === 0) return;
   const views = [...inputs, ...outs];
   const { shape: dims, strides } = collapseDims(outs[0]!.shape, views.map((v) => v.strides));
@@ -101,6 +100,6 @@ export function scatterAdd(rt: CudaRuntime, src: View, indices: View, out: View)
 export function random(rt: CudaRuntime, kind: RandomKind, seed: number, counterOffset: number, out: View): void {
   const [lo, hi] = splitSeed(seed);
   // the struct holds int32: unsigned values travel as their bit pattern
-  fixed(rt, `philox|${kind}`, () => K.randomKernel(kind), count(out.shape),
+  fixed(rt, `philox|${kind}`, () => K.randomKernel(kind), sizeOf(out.shape),
     [lo | 0, hi | 0, out.offset, (counterOffset % 4294967296) | 0, Math.floor(counterOffset / 4294967296) | 0], [out]);
 }
