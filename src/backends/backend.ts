@@ -31,6 +31,9 @@ export interface WindowGeometry {
   readonly outH: number; readonly outW: number;
 }
 
+/** Makes the error for an out-of-range index (the op's own message). */
+export type IndexError = (value: number, position: number) => Error;
+
 export interface DeviceInfo {
   readonly name: string;
   readonly kind: 'cpu' | 'gpu';
@@ -93,6 +96,13 @@ export interface Backend {
   gather(x: View, indices: View, out: View): void;
   /** out viewed as [outer, n, inner]; out[o, indices[j], i] += src[o, j, i]. */
   scatterAdd(src: View, indices: View, out: View): void;
+
+  /**
+   * Range check of an int32 index vector [n]: the first value outside [0, limit) raises
+   * `error(value, position)`. The CPU raises at once; a GPU records the failure in a flag on
+   * the device and raises at its next read, so no op waits for the device.
+   */
+  checkIndices(indices: View, limit: number, error: IndexError): void;
 
   /** Fills a contiguous float32 view from the counter-based generator (Philox 4x32-10). */
   random(kind: RandomKind, seed: number, counterOffset: number, out: View): void;

@@ -1,7 +1,8 @@
 // `tessera bench`: how much faster each device trains the Fashion-MNIST models than the CPU.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { checkOutputFolder } from './outputs.js';
 import { availableDevices, getBackend, initDevices, isSoftware, releaseDevices } from '../backends/registry.js';
 import { setLogDevicePlacement } from '../backends/trace.js';
 import { fail } from '../core/errors.js';
@@ -80,12 +81,12 @@ export async function bench(argv: string[]): Promise<number> {
       matmulDtypes, matmulDevices,
       progress: values.json ? undefined : (line) => log(`  ${line}`),
     };
+    if (values.out !== undefined) await checkOutputFolder('bench', '--out', values.out);
     log(`bench: ${devices.map((d) => `${d} (${getBackend(d).info().description})`).join(', ')}`);
     const report = await runBench(opts);
     if (values.json) console.log(JSON.stringify(report));
     else log(`\n${formatBench(report)}`);
     if (values.out) {
-      await mkdir(values.out, { recursive: true });
       await writeFile(join(values.out, 'speedup.svg'), benchChart(report));
       await writeFile(join(values.out, 'bench.md'), benchMarkdown(report, 'speedup.svg'));
       await writeFile(join(values.out, 'bench.json'), JSON.stringify(report, null, 2) + '\n');

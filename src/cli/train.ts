@@ -1,5 +1,5 @@
 // `tessera train`: trains the Fashion-MNIST MLP or CNN and reports test accuracy and speed.
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import { parseArgs } from 'node:util';
@@ -15,12 +15,13 @@ import { buildModel, type ModelKind } from '../train/fashion-models.js';
 import { loadModel } from '../io/load-model.js';
 import type { Sequential } from '../train/sequential.js';
 import { trainingChart } from './plot.js';
+import { checkOutputFile, checkSaveFolder } from './outputs.js';
 
 export const TRAIN_HELP = `tessera train — train a Fashion-MNIST classifier (the main job)
 
 Options:
   --model mlp|cnn     the Keras tutorial MLP (default) or conv32-pool-conv64-pool-dense128-dense10
-  --device D          auto (default: a hardware GPU if there is one, else cpu), cpu or webgpu
+  --device D          auto (default: a hardware GPU if there is one, else cpu), cpu, webgpu or cuda
   --epochs N          passes over the training set (default 10 for mlp, 5 for cnn)
   --batch-size N      samples per step (default 32)
   --lr X              Adam learning rate (default 0.001)
@@ -31,42 +32,72 @@ Options:
                       (0) training uses all of it and the test set draws the validation curve,
                       as in the Keras tutorial
   --plot FILE.svg     write loss/accuracy curves per epoch
-  --save DIR          save the trained model with its optimizer state (DIR/model.json and
-                      safetensors files, see tsr.loadModel) and the run's results (DIR/train.json)
-  --resume DIR        continue training a model saved with --save: its weights, optimizer
-                      state and random-generator position; --epochs then counts the extra
-                      epochs, and the result equals one uninterrupted run
+  --save DIR          save the model with its optimizer state after every epoch (DIR/model.json
+                      and safetensors files, see tsr.loadModel; a crash loses at most an epoch)
+                      and the run's results at the end (DIR/train.json)
+  --overwrite         let --save replace a model already saved in DIR
+  --resume DIR        continue training a model saved with --save: its architecture, optimizer,
+                      learning rate, batch size, seed and random-generator position; --epochs
+                      then counts the extra epochs, and the result equals one uninterrupted run
   --json              print one JSON object with the results as the last line
   --verbose 0|1|2     progress display (default 1)
   --profile           print where training time went: per op, device time and calls
-  --log-device-placement  print each op with the device it runs on`;
+  --log-device-placement  print each op with the device it runs on
+  -h, --help          this help`;
+
+const INTEGER = /^[+-]?\d+$/;
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
+/** A flag's number: plain decimal digits only ('', '0x2' and '1e400' are refused), within its range. */
+function numberFlag(name: string, v: string, opts: { int?: boolean; min?: number; max?: number; below?: number; above?: number }): number {
+  const n = Number(v);
+  const what = `${opts.int ? 'an integer' : 'a number'}${opts.min !== undefined ? ` >= ${opts.min}` : ''}${opts.above !== undefined ? ` > ${opts.above}` : ''}${opts.max !== undefined ? ` <= ${opts.max}` : ''}${opts.below !== undefined ? ` < ${opts.below}` : ''}`;
+  const ok = (opts.int ? INTEGER : DECIMAL).test(v.trim()) && Number.isFinite(n)
+    && (opts.min === undefined || n >= opts.min) && (opts.max === undefined || n <= opts.max)
+    && (opts.below === undefined || n < opts.below) && (opts.above === undefined || n > opts.above);
+  if (!ok) fail('train', `--${name} expects ${what}, got '${v}'`);
+  return n;
+}
+
+/** What a --save folder's train.json recorded about the run that made it. */
+interface SavedRun { model?: string; batchSize?: number; seed?: number; learningRate?: number }
+
+async function savedRun(dir: string): Promise<SavedRun> {
+  try {
+    return JSON.parse(await readFile(join(dir, 'train.json'), 'utf8')) as SavedRun;
+  } catch {
+    return {};
+  }
+}
 
 export async function train(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      model: { type: 'string', default: 'mlp' }, device: { type: 'string', default: 'auto' },
-      epochs: { type: 'string' }, 'batch-size': { type: 'string', default: '32' }, lr: { type: 'string', default: '0.001' },
-      data: { type: 'string' }, seed: { type: 'string', default: '0' }, 'validation-split': { type: 'string', default: '0' },
-      plot: { type: 'string' }, save: { type: 'string' }, resume: { type: 'string' }, json: { type: 'boolean', default: false }, verbose: { type: 'string', default: '1' },
-      profile: { type: 'boolean', default: false }, 'log-device-placement': { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
+      model: { type: 'string' }, device: { type: 'string', default: 'auto' },
+      epochs: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' },
+      data: { type: 'string' }, seed: { type: 'string' }, 'validation-split': { type: 'string', default: '0' },
+      plot: { type: 'string' }, save: { type: 'string' }, overwrite: { type: 'boolean', default: false }, resume: { type: 'string' },
+      json: { type: 'boolean', default: false }, verbose: { type: 'string', default: '1' },
+      profile: { type: 'boolean', default: false }, 'log-device-placement': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
   });
   if (values.help) { console.log(TRAIN_HELP); return 0; }
-  const kind = values.model as ModelKind;
-  if (kind !== 'mlp' && kind !== 'cnn') fail('train', `--model must be mlp or cnn, got '${values.model}'`);
-  const num = (name: string, v: string | undefined, int: boolean) => {
-    const n = Number(v);
-    if (v === undefined || !Number.isFinite(n) || (int && !Number.isInteger(n))) fail('train', `--${name} expects ${int ? 'an integer' : 'a number'}, got '${v}'`);
-    return n;
-  };
-  const epochs = num('epochs', values.epochs ?? (kind === 'mlp' ? '10' : '5'), true);
-  const batchSize = num('batch-size', values['batch-size'], true);
-  const lr = num('lr', values.lr, false);
-  const seed = num('seed', values.seed, true);
-  const verbose = num('verbose', values.verbose, true) as 0 | 1 | 2;
-  const validationSplit = num('validation-split', values['validation-split'], false);
+  if (values.model !== undefined && values.model !== 'mlp' && values.model !== 'cnn') fail('train', `--model must be mlp or cnn, got '${values.model}'`);
+  if (values.resume === '') fail('train', '--resume needs a folder name');
+  const resumed = values.resume !== undefined ? await savedRun(values.resume) : {};
+  const kind = (values.model ?? resumed.model ?? 'mlp') as ModelKind;
+  const epochs = numberFlag('epochs', values.epochs ?? (kind === 'mlp' ? '10' : '5'), { int: true, min: 1 });
+  const batchSize = numberFlag('batch-size', values['batch-size'] ?? String(resumed.batchSize ?? 32), { int: true, min: 1 });
+  const lr = numberFlag('lr', values.lr ?? String(resumed.learningRate ?? 0.001), { above: 0 });
+  const seed = numberFlag('seed', values.seed ?? String(resumed.seed ?? 0), { int: true, min: 0, max: Number.MAX_SAFE_INTEGER });
+  const verbose = numberFlag('verbose', values.verbose, { int: true, min: 0, max: 2 }) as 0 | 1 | 2;
+  const validationSplit = numberFlag('validation-split', values['validation-split'], { min: 0, below: 1 });
+  if (values.data === '') fail('train', '--data needs a folder name');
+  // every output is checked before the first step, so no finished run is lost to a bad path
+  if (values.save !== undefined) await checkSaveFolder(values.save, { resuming: values.resume, overwrite: values.overwrite });
+  if (values.plot !== undefined) await checkOutputFile('--plot', values.plot);
   const log = values.json ? (s: string) => process.stderr.write(s + '\n') : (s: string) => console.log(s);
 
   if (values['log-device-placement']) setLogDevicePlacement(true);
@@ -81,33 +112,53 @@ export async function train(argv: string[]): Promise<number> {
 
 interface TrainSettings {
   kind: ModelKind; epochs: number; batchSize: number; lr: number; seed: number; verbose: 0 | 1 | 2; validationSplit: number;
-  values: { data?: string; plot?: string; save?: string; resume?: string; json?: boolean; profile?: boolean; 'validation-split'?: string };
+  values: { data?: string; plot?: string; save?: string; resume?: string; json?: boolean; profile?: boolean; model?: string; lr?: string };
   log: (s: string) => void;
 }
 
-async function trainOn(deviceName: string, { kind, epochs, batchSize, lr, seed, verbose, validationSplit, values, log }: TrainSettings): Promise<number> {
+/** The kind of a saved Fashion-MNIST model, from its layers. */
+function kindOf(model: Sequential): ModelKind {
+  return model.architecture().layers.some((l) => l.class === 'Conv2D') ? 'cnn' : 'mlp';
+}
+
+/** Loads --resume DIR and rejects flags that contradict what it holds (they would be ignored). */
+async function resume(dir: string, device: string, s: TrainSettings): Promise<Sequential> {
+  const model = await loadModel(dir, { device, restoreRandomState: true });
+  if (!model.optimizer) fail('train', `${dir} has no training config to resume (was it saved with --save?)`);
+  const kind = kindOf(model), savedLr = model.optimizer.learningRate;
+  if (s.values.model !== undefined && s.values.model !== kind) fail('train', `--model ${s.values.model} conflicts with --resume ${dir}, which holds a ${kind}; drop --model`);
+  if (s.values.lr !== undefined && s.lr !== savedLr) fail('train', `--lr ${s.values.lr} conflicts with --resume ${dir}, whose optimizer has learning rate ${savedLr}; drop --lr`);
+  s.kind = kind;
+  s.lr = savedLr;
+  s.log(`resuming: ${dir}: ${kind} after ${model.epochsTrained} epochs, Adam learning rate ${savedLr}, batch size ${s.batchSize}, seed ${s.seed}`);
+  return model;
+}
+
+async function trainOn(deviceName: string, settings: TrainSettings): Promise<number> {
+  const { epochs, batchSize, seed, verbose, validationSplit, values, log } = settings;
   const device = setDefaultDevice(deviceName);
   setSeed(seed);
   const data = await fashionMnist({ dir: values.data, device });
   log(`data: ${data.source} (${data.train.images.shape[0]} train / ${data.test.images.shape[0]} test images)`);
-  if (!data.full) log(`note: this is the small embedded sample, so accuracy is below the full set's. ${hint('fashion-mnist')}`);
+  if (!data.full) log(`note: this is not the full Fashion-MNIST set, so accuracy is below the full set's. ${hint('fashion-mnist')}`);
   log(`device: ${device}${deviceName === 'auto' ? ` (auto: ${autoDevice().why})` : ''}`);
 
   let model: Sequential;
   if (values.resume) {
-    model = await loadModel(values.resume, { device, restoreRandomState: true });
-    if (!model.optimizer) fail('train', `${values.resume} has no training config to resume (was it saved with --save?)`);
-    log(`resuming: ${values.resume} after ${model.epochsTrained} epochs (its architecture, optimizer and learning rate)`);
+    model = await resume(values.resume, device, settings);
   } else {
-    model = buildModel(kind);
-    model.compile({ optimizer: adam({ learningRate: lr }), loss: sparseCategoricalCrossentropy({ fromLogits: true }), metrics: ['accuracy'] });
+    model = buildModel(settings.kind);
+    model.compile({ optimizer: adam({ learningRate: settings.lr }), loss: sparseCategoricalCrossentropy({ fromLogits: true }), metrics: ['accuracy'] });
   }
+  const { kind, lr } = settings;
   const initialEpoch = model.epochsTrained;
   if (verbose > 0 && !values.json) model.summary(log);
   const started = performance.now();
+  // a checkpoint every epoch: Ctrl-C, a crash or a full disk loses at most one epoch
+  const checkpoint = values.save ? [{ onEpochEnd: () => model.save(values.save!, { includeOptimizer: true }) }] : [];
   const fit = () => model.fit(data.train.images, data.train.labels, {
     epochs: initialEpoch + epochs, initialEpoch, batchSize, validationSplit, seed, verbose: values.json ? 0 : verbose,
-    validationData: validationSplit > 0 ? undefined : [data.test.images, data.test.labels],
+    validationData: validationSplit > 0 ? undefined : [data.test.images, data.test.labels], callbacks: checkpoint,
   });
   let history;
   if (values.profile) {
@@ -122,18 +173,17 @@ async function trainOn(deviceName: string, { kind, epochs, batchSize, lr, seed, 
   const samplesPerSec = (trained * epochs) / seconds;
   const test = await model.evaluate(data.test.images, data.test.labels, { batchSize: 256 });
   log(`test accuracy: ${test['accuracy']!.toFixed(4)} | test loss: ${test['loss']!.toFixed(4)} | ${Math.round(samplesPerSec)} samples/s | ${seconds.toFixed(1)}s | device ${device}`);
+  const result = {
+    model: kind, device, epochs, epochsTrained: model.epochsTrained, batchSize, learningRate: lr, seed, fullDataset: data.full, dataSource: data.source,
+    resumedFrom: values.resume ?? null, testAccuracy: test['accuracy'], testLoss: test['loss'], samplesPerSec, seconds, history: history.history,
+  };
+  if (values.save) {
+    await writeFileAtomic(join(values.save, 'train.json'), [Buffer.from(JSON.stringify(result, null, 2) + '\n')]);
+    log(`saved: ${values.save} (model.json, weights and optimizer state after each epoch; train.json)`);
+  }
   if (values.plot) {
     await writeFile(values.plot, trainingChart(history.history, `tessera ${kind} on Fashion-MNIST (${data.full ? 'full set' : 'embedded sample'}), ${device}, batch ${batchSize}, lr ${lr}`, validationSplit > 0 ? 'validation' : 'test set'));
     log(`plot: ${values.plot}`);
-  }
-  const result = {
-    model: kind, device, epochs, batchSize, learningRate: lr, seed, fullDataset: data.full, dataSource: data.source,
-    testAccuracy: test['accuracy'], testLoss: test['loss'], samplesPerSec, seconds, history: history.history,
-  };
-  if (values.save) {
-    await model.save(values.save, { includeOptimizer: true });
-    await writeFileAtomic(join(values.save, 'train.json'), [Buffer.from(JSON.stringify(result, null, 2) + '\n')]);
-    log(`saved: ${values.save} (model.json, weights and optimizer state; train.json)`);
   }
   if (values.json) console.log(JSON.stringify(result));
   return 0;

@@ -34,9 +34,11 @@ export function sameShape(a: Shape, b: Shape): boolean {
 }
 
 export function checkShape(op: string, shape: Shape): number[] {
+  if (!Array.isArray(shape)) fail(op, `a shape must be an array of dimensions, got ${typeof shape === 'number' ? shape : typeof shape}`);
   for (const d of shape) {
     if (!Number.isInteger(d) || d < 0) fail(op, `invalid shape ${shapeStr(shape)}: dimensions must be non-negative integers`);
   }
+  if (!Number.isSafeInteger(sizeOf(shape))) fail(op, `shape ${shapeStr(shape)} has too many elements`);
   return [...shape];
 }
 
@@ -79,6 +81,8 @@ export function normalizeAxes(op: string, axes: number | readonly number[] | und
   const list = typeof axes === 'number' ? [axes] : axes;
   const set = new Set(list.map((a) => normalizeAxis(op, a, rank)));
   if (set.size !== list.length) fail(op, `repeated axis in [${list.join(', ')}]`);
+  // a scalar accepts axis 0 or -1 (as PyTorch) and has no axis to reduce
+  if (rank === 0) return [];
   return [...set].sort((a, b) => a - b);
 }
 

@@ -68,8 +68,13 @@ export function hint(name: string): string {
   return `Get the full set with \`apt install dataset-${name}\` (Debian) or download its four IDX files into a folder and pass --data DIR (or set TESSERA_DATA).`;
 }
 
-async function read(files: string[], source: string, full: boolean, device: string | undefined, classNames: readonly string[]): Promise<ImageDataset> {
+/** Images in the official training and test splits (MNIST and Fashion-MNIST alike). */
+const FULL_SPLITS = [60000, 10000];
+
+async function read(files: string[], source: string, found: boolean, device: string | undefined, classNames: readonly string[]): Promise<ImageDataset> {
   const [trainX, trainY, testX, testY] = await Promise.all(files.map(readIdx)) as [IdxArray, IdxArray, IdxArray, IdxArray];
+  // a folder given with --data may hold the shipped sample or a subset: full means the real split sizes
+  const full = found && trainX.shape[0] === FULL_SPLITS[0] && testX.shape[0] === FULL_SPLITS[1];
   return { train: toSplit(trainX, trainY, device), test: toSplit(testX, testY, device), source, full, classNames };
 }
 

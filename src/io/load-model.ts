@@ -12,8 +12,8 @@ import { lossFromDescription } from '../train/losses.js';
 import { resolveMetric } from '../train/metrics.js';
 import { Sequential } from '../train/sequential.js';
 import { GENERATION_FILE, MODEL_JSON, type ModelFile } from './model-dir.js';
-import { loadSafetensors } from './safetensors.js';
-import { loadWeights } from './weights.js';
+import { type NamedArray, loadSafetensors } from './safetensors.js';
+import { applyWeights, inTreeOrder } from './weights.js';
 
 export interface LoadOptions {
   /** device for the weights (default: the default device) */
@@ -80,7 +80,7 @@ async function readModelFile(dir: string): Promise<ModelFile> {
  * @example const model = await tsr.loadModel('checkpoints/run1');
  */
 export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Sequential> {
-  const file = await readModelFile(dir);
+  const { file, weights, optimizerState } = await readGeneration(dir);
   const path = join(dir, MODEL_JSON);
   const device = opts.device ?? getDefaultDevice();
   const model = inFile(path, () => withDevice(device, () => {
@@ -93,11 +93,11 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Se
     return m;
   }));
   try {
-    await loadWeights(model, join(dir, file.weights));
+    applyWeights(model, weights, join(dir, file.weights));
     const t = file.training;
     if (t?.optimizer && t.loss) {
       inFile(path, () => model.compile({ optimizer: optimizerFromConfig(t.optimizer!), loss: lossFromDescription(t.loss!), metrics: t.metrics.map((name) => resolveMetric(String(name))) }));
-      if (file.optimizerState) await restoreOptimizer(model, join(dir, file.optimizerState.file), file.optimizerState.iterations);
+      if (file.optimizerState && optimizerState) restoreOptimizer(model, optimizerState, join(dir, file.optimizerState.file), file.optimizerState.iterations);
     }
     model.epochsTrained = file.epochsTrained;
     for (const layer of model.children()) {
@@ -123,9 +123,27 @@ function inFile<T>(path: string, fn: () => T): T {
   }
 }
 
-async function restoreOptimizer(model: Sequential, path: string, iterations: number): Promise<void> {
+/**
+ * model.json and the files it names, read as one consistent generation: when a concurrent save
+ * commits a newer one and removes these files mid-read, read again (a few times).
+ */
+async function readGeneration(dir: string): Promise<{ file: ModelFile; weights: [string, NamedArray][]; optimizerState: Record<string, NamedArray> | null }> {
+  for (let attempt = 0; ; attempt++) {
+    const file = await readModelFile(dir);
+    try {
+      const saved = await loadSafetensors(join(dir, file.weights));
+      const weights = inTreeOrder(saved.tensors, saved.metadata);
+      const optimizerState = file.optimizerState ? (await loadSafetensors(join(dir, file.optimizerState.file))).tensors : null;
+      return { file, weights, optimizerState };
+    } catch (e) {
+      const now = await readModelFile(dir).catch(() => null);
+      if (attempt >= 4 || !now || now.generation === file.generation) throw e;
+    }
+  }
+}
+
+function restoreOptimizer(model: Sequential, tensors: Record<string, NamedArray>, path: string, iterations: number): void {
   const opt = model.optimizer!;
-  const { tensors } = await loadSafetensors(path);
   for (const [name, p] of model.namedTensors({ trainableOnly: true })) {
     const slots: Float32Array[] = [];
     for (let i = 0; `${name}/${i}` in tensors; i++) {

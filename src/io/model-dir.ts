@@ -1,7 +1,9 @@
 // A saved model is a folder: model.json (architecture, training config, file names) and
 // safetensors files for the weights and, optionally, the optimizer state. Each save writes new
 // files under a new generation number and then replaces model.json atomically, so a crash at
-// any moment leaves a model.json that names a complete, earlier set of files.
+// any moment leaves a model.json that names a complete, earlier set of files. The generation
+// model.json named before stays on disk until the next commit, so a reader that has just read
+// the old model.json still finds its files.
 import { fail } from '../core/errors.js';
 import { requireNode } from '../core/platform.js';
 import { randomState } from '../ops/random.js';
@@ -9,7 +11,7 @@ import { type OptimizerConfig, optimizerConfig } from '../optim/serial.js';
 import type { Description } from '../core/described.js';
 import { lossDescription } from '../train/losses.js';
 import type { Model } from '../train/model.js';
-import { writeFileAtomic } from './atomic.js';
+import { TEMPORARY_FILE, makeFolder, writeFileAtomic } from './atomic.js';
 import { type NamedArray, saveSafetensors } from './safetensors.js';
 import { saveWeights } from './weights.js';
 
@@ -51,9 +53,11 @@ export async function saveModel(model: Model, dir: string, opts: SaveOptions = {
   if (!model.isBuilt) fail('save', `${model.name} has no weights yet: give the first layer inputShape, or call the model once`);
   const opt = model.optimizer;
   if (opts.includeOptimizer && !opt) fail('save', 'includeOptimizer needs a compiled model (call compile() first)');
-  const { mkdir, readdir, unlink } = requireNode('fs/promises', 'save'), { join } = requireNode('path', 'save');
-  await mkdir(dir, { recursive: true });
+  const { readdir, unlink } = requireNode('fs/promises', 'save'), { join } = requireNode('path', 'save');
+  await makeFolder(dir).catch((e: Error) => fail('save', `${dir}: cannot create the folder (${(e as NodeJS.ErrnoException).code ?? e.message})`));
   const existing = await readdir(dir).catch(() => [] as string[]);
+  const committed = await committedGeneration(join(dir, MODEL_JSON));
+  await removeStaleTemporaries(dir, existing);
   const generation = 1 + Math.max(0, ...existing.map((f) => Number(GENERATION_FILE.exec(f)?.[2] ?? 0)));
   const weights = `weights-${generation}.safetensors`;
   await saveWeights(model, join(dir, weights), { generation: String(generation) });
@@ -88,8 +92,39 @@ export async function saveModel(model: Model, dir: string, opts: SaveOptions = {
   };
   // the commit point: until this rename, model.json names the previous generation
   await writeFileAtomic(join(dir, MODEL_JSON), [new TextEncoder().encode(JSON.stringify(file, null, 2) + '\n')]);
+  // older generations go, and files of saves that never committed; the one just replaced stays
   for (const f of existing) {
     const m = GENERATION_FILE.exec(f);
-    if (m && Number(m[2]) !== generation) await unlink(join(dir, f)).catch(() => undefined);
+    if (m && Number(m[2]) !== generation && Number(m[2]) !== committed) await unlink(join(dir, f)).catch(() => undefined);
+  }
+}
+
+/** The generation model.json names now (0 when there is none or it cannot be read). */
+async function committedGeneration(path: string): Promise<number> {
+  try {
+    const g = (JSON.parse(await requireNode('fs/promises', 'save').readFile(path, 'utf8')) as { generation?: unknown }).generation;
+    return typeof g === 'number' ? g : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Temporary files (see writeFileAtomic) left by a save whose process died: killed mid-save. */
+async function removeStaleTemporaries(dir: string, files: readonly string[]): Promise<void> {
+  const { unlink } = requireNode('fs/promises', 'save'), { join } = requireNode('path', 'save');
+  for (const f of files) {
+    const m = TEMPORARY_FILE.exec(f);
+    if (m && !processAlive(Number(m[1]))) await unlink(join(dir, f)).catch(() => undefined);
+  }
+}
+
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: alive, owned by someone else
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -1,6 +1,8 @@
 // Layer: the unit models are made of. Weights are created lazily from the first input's
 // shape (Keras's build), and sublayers held in properties are found automatically.
 import { fail } from '../core/errors.js';
+import { checkShape } from '../core/shape.js';
+import { checkBool, shown } from '../core/validate.js';
 import { keep } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { toDevice } from '../ops/device.js';
@@ -34,10 +36,12 @@ export abstract class Layer {
   private readonly args: LayerArgs;
 
   constructor(prefix: string, args: LayerArgs = {}) {
+    if (typeof args !== 'object' || args === null || Array.isArray(args)) fail(prefix, `layer arguments must be an object, got ${shown(args)}`);
+    if (args.name !== undefined && (typeof args.name !== 'string' || args.name === '')) fail(prefix, `name must be a non-empty string, got ${shown(args.name)}`);
     this.args = { ...args };
     this.name = args.name ?? uniqueName(prefix);
-    if (args.inputShape) this.declaredInputShape = [...args.inputShape];
-    this.trainable = args.trainable ?? true;
+    if (args.inputShape) this.declaredInputShape = checkShape(this.name, args.inputShape).map((d) => d || fail(this.name, `inputShape [${args.inputShape!.join(', ')}] has a zero dimension`));
+    this.trainable = checkBool(this.name, 'trainable', args.trainable ?? true);
   }
 
   /** Creates weights for a per-sample input shape; called once, before the first forward. */

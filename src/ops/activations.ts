@@ -10,8 +10,8 @@ type Act = (a: E.Expr) => E.Expr;
 /** The activations layers accept by name (Keras's names). */
 export const ACTIVATIONS = {
   linear: (a) => a,
-  // gradient 0 at x = 0, as PyTorch and TensorFlow
-  relu: (a) => E.where(E.binary('gt', a, 0), a, 0),
+  // NaN stays NaN and the gradient at x = 0 is 0, as PyTorch and TensorFlow
+  relu: (a) => E.where(E.binary('le', a, 0), 0, a),
   leakyRelu: (a) => E.where(E.binary('gt', a, 0), a, E.mul(0.2, a)),
   elu: (a) => E.where(E.binary('gt', a, 0), a, E.sub(E.exp(a), 1)),
   gelu: (a) => E.mul(E.mul(0.5, a), E.add(1, E.unary('erf', E.mul(a, Math.SQRT1_2)))),

@@ -10,6 +10,7 @@ import { attachGrad, isGradEnabled } from '../tensor/autograd.js';
 import { Tensor } from '../tensor/tensor.js';
 import { checkHalfUse } from './half-guard.js';
 import { type TensorLike, backendOf, empty, viewAs } from './util.js';
+import { shown } from '../core/validate.js';
 
 const vjpCache = new Map<string, Map<number, Expr>>();
 
@@ -55,7 +56,11 @@ export function evalSumTo(op: string, expr: Expr, inputs: readonly Tensor[], tar
  */
 export function fuse(op: string, build: (...xs: ExprLike[]) => Expr, ...args: TensorLike[]): Tensor {
   const tensors: Tensor[] = [];
-  const exprArgs = args.map((a) => (typeof a === 'number' ? a : input(tensors.push(a) - 1, a.dtype)));
+  const exprArgs = args.map((a) => {
+    if (typeof a === 'number') return a;
+    if (!(a instanceof Tensor)) fail(op, `expected a Tensor or a number, got ${shown(a)}`);
+    return input(tensors.push(a) - 1, a.dtype);
+  });
   return applyExpr(op, build(...exprArgs), tensors);
 }
 

@@ -1,6 +1,7 @@
 // Creating tensors: from JavaScript values, constants, ranges and identity matrices.
-import { type DType, type TypedArray, allocArray, dtypeOfArray, isDType } from '../core/dtype.js';
+import { type DType, type TypedArray, allocArray, dtypeOfArray } from '../core/dtype.js';
 import { fail, shapeStr } from '../core/errors.js';
+import { checkDType, checkOptions, shown } from '../core/validate.js';
 import { checkShape, sizeOf } from '../core/shape.js';
 import { getDefaultDevice } from '../backends/registry.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -48,7 +49,7 @@ function firstLeaf(v: NestedValues): unknown {
  * @example tsr.tensor([[1, 2], [3, 4]]) // float32 [2, 2]
  */
 export function tensor(values: NestedValues | TypedArray, opts: CreateOptions = {}): Tensor {
-  if (opts.dtype !== undefined && !isDType(opts.dtype)) fail('tensor', `unknown dtype '${String(opts.dtype)}' (expected float32, int32, bool, float16 or bfloat16)`);
+  if (opts.dtype !== undefined) checkDType('tensor', opts.dtype);
   let data: TypedArray | number[];
   let shape: number[];
   let dtype: DType;
@@ -68,35 +69,62 @@ export function tensor(values: NestedValues | TypedArray, opts: CreateOptions = 
     shape = opts.shape ? checkShape('tensor', opts.shape) : inferred;
   }
   if (sizeOf(shape) !== data.length) fail('tensor', `${data.length} values do not fill shape ${shapeStr(shape)} (${sizeOf(shape)} elements)`);
-  const host = allocArray(dtype, data.length);
-  host.set(data as ArrayLike<number>);
   const out = created('tensor', opts.device ?? getDefaultDevice(), shape, dtype);
-  out.backend.write(out.storageView.storage, host);
+  out.backend.write(out.storageView.storage, toHost('tensor', data, dtype));
   if (opts.requiresGrad) out.requireGrad();
   return out;
+}
+
+const INT32_MIN = -(2 ** 31), INT32_MAX = 2 ** 31 - 1;
+
+/**
+ * Values in the dtype's host array. int32 rejects what it cannot hold (3e9 would wrap, NaN
+ * would become 0) as PyTorch does, and truncates fractions toward zero; bool is `v != 0`.
+ */
+function toHost(op: string, values: ArrayLike<number>, dtype: DType): TypedArray {
+  const host = allocArray(dtype, values.length);
+  if (dtype === 'int32' && !(values instanceof Int32Array)) {
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
+      if (!(v >= INT32_MIN && v < INT32_MAX + 1)) fail(op, `value ${v} at position ${i} does not fit int32 (${INT32_MIN}..${INT32_MAX})`);
+    }
+  } else if (dtype === 'bool' && !(values instanceof Uint8Array && values.every((v) => v <= 1))) {
+    for (let i = 0; i < values.length; i++) host[i] = values[i] !== 0 ? 1 : 0;
+    return host;
+  }
+  host.set(values);
+  return host;
+}
+
+function checkFillValue(op: string, value: unknown, dtype: DType): number {
+  if (typeof value !== 'number' && typeof value !== 'boolean') fail(op, `value must be a number, got ${shown(value)}`);
+  const v = Number(value);
+  if (dtype === 'int32' && !(Number.isInteger(v) && v >= INT32_MIN && v <= INT32_MAX)) fail(op, `value ${v} is not an int32 integer`);
+  return dtype === 'bool' ? (v !== 0 ? 1 : 0) : v;
 }
 
 export interface FillOptions { dtype?: DType; device?: string; requiresGrad?: boolean }
 
-export function full(shape: readonly number[], value: number, opts: FillOptions = {}): Tensor {
-  const s = checkShape('full', shape);
-  const out = created('full', opts.device ?? getDefaultDevice(), s, opts.dtype ?? 'float32');
-  out.backend.elementwise([{ kind: 'const', value, dtype: out.dtype }], [], [out.storageView]);
+export function full(shape: readonly number[], value: number, opts: FillOptions = {}, op = 'full'): Tensor {
+  const s = checkShape(op, shape);
+  checkOptions(op, opts, ['dtype', 'device', 'requiresGrad']);
+  const dtype = checkDType(op, opts.dtype ?? 'float32');
+  const v = checkFillValue(op, value, dtype);
+  const out = created(op, opts.device ?? getDefaultDevice(), s, dtype);
+  out.backend.elementwise([{ kind: 'const', value: v, dtype: out.dtype }], [], [out.storageView]);
   if (opts.requiresGrad) out.requireGrad();
   return out;
 }
 
-export const zeros = (shape: readonly number[], opts: FillOptions = {}) => full(shape, 0, opts);
-export const ones = (shape: readonly number[], opts: FillOptions = {}) => full(shape, 1, opts);
+export const zeros = (shape: readonly number[], opts: FillOptions = {}) => full(shape, 0, opts, 'zeros');
+export const ones = (shape: readonly number[], opts: FillOptions = {}) => full(shape, 1, opts, 'ones');
 export const zerosLike = (t: Tensor) => fillLike(t, t.shape, 0, t.dtype);
 export const onesLike = (t: Tensor) => fillLike(t, t.shape, 1, t.dtype);
 
 function fromHost(op: string, values: number[], dtype: DType, shape: readonly number[], device?: string): Tensor {
-  if (!isDType(dtype)) fail(op, `unknown dtype '${String(dtype)}'`);
-  const host = allocArray(dtype, values.length);
-  host.set(values);
+  checkDType(op, dtype);
   const out = created(op, device ?? getDefaultDevice(), shape, dtype);
-  out.backend.write(out.storageView.storage, host);
+  out.backend.write(out.storageView.storage, toHost(op, values, dtype));
   return out;
 }
 

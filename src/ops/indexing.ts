@@ -1,5 +1,5 @@
 // Indexing ops: gather/indexSelect along an axis, and one-hot encoding.
-import { fail, shapeStr } from '../core/errors.js';
+import { TesseraError, fail, shapeStr } from '../core/errors.js';
 import * as E from '../core/expr.js';
 import { normalizeAxis, sizeOf } from '../core/shape.js';
 import { attachGrad } from '../tensor/autograd.js';
@@ -22,10 +22,12 @@ export function gather(x: Tensor, indices: Tensor, axis = 0): Tensor {
   const xc = contiguous(x);
   const idx = contiguous(indices);
   const n = indices.size;
+  const idxView = { storage: idx.storageView.storage, shape: [n], strides: [1], offset: idx.offset };
+  backend.checkIndices(idxView, len, (v, p) => new TesseraError(op, `index ${v} at position ${p} is out of range for axis ${a} of size ${len} (x ${shapeStr(x.shape)})`));
   const out = empty(backend, [...x.shape.slice(0, a), ...indices.shape, ...x.shape.slice(a + 1)], x.dtype);
   backend.gather(
     { storage: xc.storageView.storage, shape: [outer, len, inner], strides: [len * inner, inner, 1], offset: xc.offset },
-    { storage: idx.storageView.storage, shape: [n], strides: [1], offset: idx.offset },
+    idxView,
     { storage: out.storageView.storage, shape: [outer, n, inner], strides: [n * inner, inner, 1], offset: 0 },
   );
   return attachGrad(out, op, [x, indices], (g) => {
@@ -33,7 +35,7 @@ export function gather(x: Tensor, indices: Tensor, axis = 0): Tensor {
     const dx = fillLike(x, x.shape, 0);
     backend.scatterAdd(
       { storage: gc.storageView.storage, shape: [outer, n, inner], strides: [n * inner, inner, 1], offset: gc.offset },
-      { storage: idx.storageView.storage, shape: [n], strides: [1], offset: idx.offset },
+      idxView,
       { storage: dx.storageView.storage, shape: [outer, len, inner], strides: [len * inner, inner, 1], offset: 0 },
     );
     return [dx, null];
@@ -46,12 +48,23 @@ export function indexSelect(x: Tensor, axis: number, indices: Tensor): Tensor {
   return gather(x, indices, axis);
 }
 
-/** float32 one-hot rows of length depth for integer indices (out-of-range gives a zero row). */
+/**
+ * float32 one-hot rows of length depth for integer indices. An index outside [0, depth) is an
+ * error, as in PyTorch (TensorFlow gives a zero row, which hides corrupt labels).
+ */
 export function oneHot(indices: Tensor, depth: number): Tensor {
   if (indices.dtype !== 'int32') fail('oneHot', `indices must be int32, got ${indices.dtype}`);
   if (!Number.isInteger(depth) || depth <= 0) fail('oneHot', `depth must be a positive integer, got ${depth}`);
+  checkIndexRange('oneHot', indices, depth, (v, p) => `index ${v} at position ${p} is out of range for depth ${depth}`);
   const classes = arange(0, depth, 1, { device: indices.device });
   const out = applyExpr('oneHot', E.cast(E.binary('eq', E.input(0, 'int32'), E.input(1, 'int32')), 'float32'), [reshape(indices, [...indices.shape, 1]), classes]);
   classes.dispose();
   return out;
+}
+
+/** Every entry of an int32 tensor lies in [0, limit); raised where the device can (see Backend.checkIndices). */
+export function checkIndexRange(op: string, indices: Tensor, limit: number, message: (value: number, position: number) => string): void {
+  const idx = contiguous(indices);
+  idx.backend.checkIndices({ storage: idx.storageView.storage, shape: [idx.size], strides: [1], offset: idx.offset }, limit, (v, p) => new TesseraError(op, message(v, p)));
+  if (idx !== indices) idx.dispose();
 }

@@ -8,6 +8,7 @@ import { noGrad } from '../tensor/autograd.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { applyExpr } from './apply.js';
 import { arange } from './creation.js';
+import { checkIndexRange } from './indexing.js';
 import { draw } from './random.js';
 import { type Axes, max, mean, sumExpr } from './reduce.js';
 import { requireFloat } from './util.js';
@@ -54,7 +55,8 @@ export function crossEntropy(logits: Tensor, labels: Tensor, reduction: Reductio
   let perRow: Tensor;
   if (labels.dtype === 'int32') {
     if (labels.rank !== 1 || labels.shape[0] !== n) fail(op, `integer labels must be [${n}] for logits ${shapeStr(logits.shape)}, got ${shapeStr(labels.shape)}`);
-    checkLabelRange(op, labels, c);
+    // out-of-range labels would silently pick nothing
+    checkIndexRange(op, labels, c, (v, p) => `label ${v} at position ${p} is out of range for ${c} classes`);
     const classes = arange(0, c, 1, { device: logits.device });
     // loss_i = lse_i - x[i, label_i], the pick fused into one reduction
     const picked = E.where(E.binary('eq', input(2, 'int32'), input(3, 'int32')), E.sub(input(1), input(0)), 0);
@@ -67,16 +69,6 @@ export function crossEntropy(logits: Tensor, labels: Tensor, reduction: Reductio
   if (reduction === 'none') return perRow;
   if (reduction === 'sum') return sumExpr(op, input(0), [perRow], undefined);
   return mean(perRow);
-}
-
-/** Out-of-range labels would silently pick nothing, so they are an error (checked where the host can read them). */
-function checkLabelRange(op: string, labels: Tensor, classes: number): void {
-  if (!labels.backend.readSync) return;
-  const data = labels.dataSync();
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i]!;
-    if (v < 0 || v >= classes) fail(op, `label ${v} at position ${i} is out of range for ${classes} classes`);
-  }
 }
 
 /** Mean and (biased) variance over axes, kept as size 1. */

@@ -1,12 +1,14 @@
 // Random tensors from the counter-based generator: a seed gives the same numbers on every device.
 import type { DType } from '../core/dtype.js';
 import { fail } from '../core/errors.js';
+import { checkDType, checkNumber } from '../core/validate.js';
 import * as E from '../core/expr.js';
 import { checkShape, sizeOf } from '../core/shape.js';
 import type { RandomKind } from '../backends/backend.js';
 import { getDefaultDevice } from '../backends/registry.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { applyExpr } from './apply.js';
+import { cast } from './arith.js';
 import { created } from './util.js';
 
 export interface RandomOptions {
@@ -60,31 +62,44 @@ export function draw(op: string, kind: RandomKind, shape: readonly number[], opt
   return out;
 }
 
+const FLOAT_DTYPES: readonly DType[] = ['float32', 'float16', 'bfloat16'];
+
+/** a + scale * u drawn as float32, then cast to the requested floating dtype (as torch.rand/randn accept). */
+function scaled(op: string, kind: RandomKind, shape: readonly number[], opts: RandomOptions, shift: number, scale: number): Tensor {
+  const dtype = checkDType(op, opts.dtype ?? 'float32', FLOAT_DTYPES);
+  const u = draw(op, kind, shape, opts);
+  let out = u;
+  if (shift !== 0 || scale !== 1) {
+    out = applyExpr(op, E.add(shift, E.mul(scale, E.input(0))), [u]);
+    u.dispose();
+  }
+  if (dtype === 'float32') return out;
+  const half = cast(out, dtype);
+  out.dispose();
+  return half;
+}
+
 /** Uniform in [lo, hi). @example tsr.rand([2, 3], { seed: 1 }) */
 export function rand(shape: readonly number[], opts: RandomOptions & { lo?: number; hi?: number } = {}): Tensor {
-  const u = draw('rand', 'uniform', shape, opts);
-  const { lo = 0, hi = 1 } = opts;
-  if (lo === 0 && hi === 1) return u;
-  const out = applyExpr('rand', E.add(lo, E.mul(hi - lo, E.input(0))), [u]);
-  u.dispose();
-  return out;
+  const lo = checkNumber('rand', 'lo', opts.lo ?? 0), hi = checkNumber('rand', 'hi', opts.hi ?? 1);
+  if (!(lo <= hi)) fail('rand', `expected lo <= hi, got lo=${lo}, hi=${hi}`);
+  return scaled('rand', 'uniform', shape, opts, lo, hi - lo);
 }
 
 /** Normal with the given mean and standard deviation. */
 export function randn(shape: readonly number[], opts: RandomOptions & { mean?: number; std?: number } = {}): Tensor {
-  const z = draw('randn', 'normal', shape, opts);
-  const { mean = 0, std = 1 } = opts;
-  if (mean === 0 && std === 1) return z;
-  const out = applyExpr('randn', E.add(mean, E.mul(std, E.input(0))), [z]);
-  z.dispose();
-  return out;
+  const mean = checkNumber('randn', 'mean', opts.mean ?? 0), std = checkNumber('randn', 'std', opts.std ?? 1, { min: 0 });
+  return scaled('randn', 'normal', shape, opts, mean, std);
 }
 
 /** Integers uniform in [low, high). */
 export function randint(low: number, high: number, shape: readonly number[], opts: RandomOptions = {}): Tensor {
-  if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low) fail('randint', `expected integers low < high, got ${low}, ${high}`);
+  if (!Number.isSafeInteger(low) || !Number.isSafeInteger(high) || high <= low || low < -(2 ** 31) || high > 2 ** 31) {
+    fail('randint', `expected int32 integers low < high, got ${low}, ${high}`);
+  }
+  const dtype = checkDType('randint', opts.dtype ?? 'int32', ['int32', 'float32']);
   const u = draw('randint', 'uniform', shape, opts);
-  const out = applyExpr('randint', E.cast(E.add(low, E.unary('floor', E.mul(high - low, E.input(0)))), opts.dtype ?? 'int32'), [u]);
+  const out = applyExpr('randint', E.cast(E.add(low, E.unary('floor', E.mul(high - low, E.input(0)))), dtype), [u]);
   u.dispose();
   return out;
 }

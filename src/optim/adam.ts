@@ -2,7 +2,7 @@
 import * as E from '../core/expr.js';
 import { assignExpr } from '../ops/apply.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { Optimizer, type OptimizerOptions } from './optimizer.js';
+import { FRACTION, NON_NEGATIVE, Optimizer, type OptimizerOptions } from './optimizer.js';
 
 export interface AdamOptions extends OptimizerOptions {
   beta1?: number;
@@ -32,7 +32,7 @@ export class Adam extends Optimizer {
   readonly weightDecay: number;
 
   constructor(opts: AdamOptions = {}, name = 'adam') {
-    super(name, 1e-3, opts);
+    super(name, 1e-3, opts, { beta1: FRACTION, beta2: FRACTION, epsilon: NON_NEGATIVE, weightDecay: NON_NEGATIVE });
     this.beta1 = opts.beta1 ?? 0.9;
     this.beta2 = opts.beta2 ?? 0.999;
     // PyTorch's default; Keras uses 1e-7

@@ -2,6 +2,7 @@
 // gradient clipping by global norm, all without reading values back to the host.
 import { describe } from '../core/described.js';
 import { fail } from '../core/errors.js';
+import { type Range, checkBool, checkNumber, checkOptions, shown } from '../core/validate.js';
 import * as E from '../core/expr.js';
 import { applyExpr } from '../ops/apply.js';
 import { zerosLike } from '../ops/creation.js';
@@ -17,6 +18,19 @@ export interface OptimizerOptions {
   clipNorm?: number;
 }
 
+/** An optimizer's own options and what each allows (a number range, or true/false). */
+export type OptionSpec = Record<string, Range | 'boolean'>;
+
+/** Fractions like beta1, rho and momentum: [0, 1). */
+export const FRACTION: Range = { min: 0, max: 1, exclusiveMax: true };
+export const NON_NEGATIVE: Range = { min: 0 };
+
+function checkLearningRate(op: string, lr: unknown): LearningRate {
+  if (typeof lr === 'function') return lr as LearningRate;
+  if (typeof lr !== 'number' || !(lr >= 0 && Number.isFinite(lr))) fail(op, `learningRate must be a non-negative number or a schedule function, got ${shown(lr)}`);
+  return lr;
+}
+
 export abstract class Optimizer {
   /** updates applied so far */
   iterations = 0;
@@ -25,22 +39,31 @@ export abstract class Optimizer {
   private readonly state = new Map<Tensor, Tensor[]>();
 
   /** `kind` and `opts` are recorded (see describe) so checkpoints can rebuild the optimizer. */
-  constructor(kind: string, defaultLr: number, opts: OptimizerOptions) {
+  constructor(kind: string, defaultLr: number, opts: OptimizerOptions, spec: OptionSpec = {}) {
+    checkOptions(kind, opts, ['learningRate', 'clipNorm', ...Object.keys(spec)]);
+    const all: OptionSpec = { clipNorm: { min: 0, exclusiveMin: true }, ...spec };
+    for (const [name, allowed] of Object.entries(all)) {
+      const v = (opts as Record<string, unknown>)[name];
+      if (v === undefined) continue;
+      if (allowed === 'boolean') checkBool(kind, name, v);
+      else checkNumber(kind, name, v, allowed);
+    }
     describe(this, kind, opts);
-    this.lr = opts.learningRate ?? defaultLr;
-    if (typeof this.lr === 'number' && !(this.lr >= 0 && Number.isFinite(this.lr))) fail('optimizer', `learningRate must be a non-negative number, got ${this.lr}`);
+    this.lr = checkLearningRate(kind, opts.learningRate ?? defaultLr);
     this.clipNorm = opts.clipNorm;
   }
 
   /** The learning rate for the current step. */
   get learningRate(): number {
-    return typeof this.lr === 'number' ? this.lr : this.lr(this.iterations);
+    if (typeof this.lr === 'number') return this.lr;
+    const lr = this.lr(this.iterations);
+    if (typeof lr !== 'number' || !(lr >= 0 && Number.isFinite(lr))) fail('optimizer', `the learning-rate schedule gave ${shown(lr)} at step ${this.iterations}; it must return a non-negative number`);
+    return lr;
   }
 
   /** Replaces the learning rate (a number or a schedule of the step number). */
   setLearningRate(lr: LearningRate): void {
-    if (typeof lr === 'number' && !(lr >= 0 && Number.isFinite(lr))) fail('optimizer', `learningRate must be a non-negative number, got ${lr}`);
-    this.lr = lr;
+    this.lr = checkLearningRate('setLearningRate', lr);
   }
 
   /** Number of state tensors per parameter (moments). */

@@ -1,9 +1,10 @@
 // SGD (momentum, Nesterov) and RMSprop, each one fused kernel per parameter.
+import { fail } from '../core/errors.js';
 import * as E from '../core/expr.js';
 import { assignExpr } from '../ops/apply.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { NEGLIGIBLE } from './adam.js';
-import { Optimizer, type OptimizerOptions } from './optimizer.js';
+import { FRACTION, NON_NEGATIVE, Optimizer, type OptimizerOptions } from './optimizer.js';
 
 export interface SgdOptions extends OptimizerOptions { momentum?: number; nesterov?: boolean; weightDecay?: number }
 
@@ -23,9 +24,10 @@ export class SGD extends Optimizer {
   readonly weightDecay: number;
 
   constructor(opts: SgdOptions = {}) {
-    super('sgd', 0.01, opts);
+    super('sgd', 0.01, opts, { momentum: FRACTION, nesterov: 'boolean', weightDecay: NON_NEGATIVE });
     this.momentum = opts.momentum ?? 0;
     this.nesterov = opts.nesterov ?? false;
+    if (this.nesterov && !this.momentum) fail('sgd', 'nesterov needs a momentum above 0 (as PyTorch)');
     this.weightDecay = opts.weightDecay ?? 0;
     this.slots = this.momentum ? 1 : 0;
   }
@@ -52,7 +54,7 @@ export class RMSprop extends Optimizer {
   readonly momentum: number;
 
   constructor(opts: RmspropOptions = {}) {
-    super('rmsprop', 1e-3, opts);
+    super('rmsprop', 1e-3, opts, { rho: FRACTION, epsilon: NON_NEGATIVE, momentum: FRACTION });
     this.rho = opts.rho ?? 0.9;
     this.epsilon = opts.epsilon ?? 1e-7;
     this.momentum = opts.momentum ?? 0;

@@ -106,9 +106,16 @@ export class LearningRateScheduler implements Callback {
 export class CSVLogger implements Callback {
   private keys: string[] | null = null;
   constructor(readonly path: string, private readonly append = false) {}
+  /** Makes (or checks, when appending) the file before the first step, so a bad path fails early. */
   async onTrainBegin(): Promise<void> {
     this.keys = null;
-    if (!this.append) await requireNode('fs/promises', 'csvLogger').writeFile(this.path, '');
+    const fs = requireNode('fs/promises', 'csvLogger');
+    try {
+      if (this.append) await (await fs.open(this.path, 'a')).close();
+      else await fs.writeFile(this.path, '');
+    } catch (e) {
+      fail('csvLogger', `${this.path}: cannot write (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
   }
   async onEpochEnd(epoch: number, logs: Logs): Promise<void> {
     const { appendFile } = requireNode('fs/promises', 'csvLogger');

@@ -3,6 +3,7 @@
 import { fail } from '../core/errors.js';
 import type { Callback, Logs, TrainableModel } from './callbacks.js';
 import type { SaveOptions } from '../io/model-dir.js';
+import { checkWritableFolder } from '../io/atomic.js';
 
 export interface ModelCheckpointOptions extends SaveOptions {
   /** folder to save into; `{epoch}` is replaced by the 1-based epoch number */
@@ -33,8 +34,10 @@ export class ModelCheckpoint implements Callback {
     this.model = model as SavableModel;
   }
 
-  onTrainBegin(): void {
+  /** Checks the folder can be written before the first step (not after an epoch of training). */
+  async onTrainBegin(): Promise<void> {
     this.best = Infinity;
+    await checkWritableFolder('modelCheckpoint', 'dir', this.opts.dir.replaceAll('{epoch}', '1'));
   }
 
   async onEpochEnd(epoch: number, logs: Logs): Promise<void> {

@@ -1,11 +1,13 @@
 // Model: a Layer that trains itself, Keras-style (compile, fit, evaluate, predict).
 import { fail, shapeStr } from '../core/errors.js';
+import { checkBool, checkInt, checkNumber, checkOneOf, checkOptions, checkPositiveInt, shown } from '../core/validate.js';
 import { Dataset, type Element, disposeElement, hostRandom } from '../data/dataset.js';
 import { Layer, type LayerArgs } from '../nn/layer.js';
 import { tensor } from '../ops/creation.js';
 import { gather } from '../ops/indexing.js';
 import { concat } from '../ops/join.js';
 import { add } from '../ops/arith.js';
+import { nonFiniteNames } from './finite-check.js';
 import { slice } from '../ops/views.js';
 import { Optimizer } from '../optim/optimizer.js';
 import { adam, adamw } from '../optim/adam.js';
@@ -158,33 +160,48 @@ export abstract class Model extends Layer {
    * @example const history = await model.fit(xTrain, yTrain, { epochs: 10, batchSize: 32, validationSplit: 0.1 });
    */
   async fit(x: Tensor | Dataset, y?: Tensor, opts: FitOptions = {}): Promise<History> {
-    const epochs = opts.epochs ?? 1, batchSize = opts.batchSize ?? 32;
-    if (!Number.isInteger(epochs) || epochs < 0) fail('fit', `epochs must be a non-negative integer, got ${epochs}`);
-    if (!Number.isInteger(batchSize) || batchSize <= 0) fail('fit', `batchSize must be a positive integer, got ${batchSize}`);
+    const o = checkFitOptions(opts);
     if (!this.optimizer) fail('fit', 'call compile() before fit()');
     let train: { x: Tensor; y: Tensor } | null = null;
-    let val = opts.validationData ?? null;
+    const given = opts ?? {};
+    let val = given.validationData ?? null;
+    if (val && !(Array.isArray(val) && val.length === 2 && val.every((t) => t instanceof Tensor))) fail('fit', `validationData must be [x, y] tensors, got ${shown(val)}`);
     if (!(x instanceof Dataset)) {
       if (!y) fail('fit', 'y is required when x is a Tensor');
       this.checkInputs('fit', x, y);
       await this.checkLabels('fit', x, y);
-      const split = opts.validationSplit ?? 0;
-      if (!(split >= 0 && split < 1)) fail('fit', `validationSplit must be in [0, 1), got ${split}`);
-      const n = x.shape[0]!, nVal = Math.floor(n * split);
+      if (val) { this.checkInputs('fit (validationData)', val[0], val[1]); await this.checkLabels('fit (validationData)', val[0], val[1]); }
+      const n = x.shape[0]!, nVal = Math.floor(n * o.validationSplit);
+      if (n - nVal === 0) fail('fit', `no training samples: x has ${n} rows and validationSplit ${o.validationSplit} holds out ${nVal}`);
       train = { x: keep(slice(x, [[0, n - nVal]])), y: keep(slice(y, [[0, n - nVal]])) };
       if (nVal > 0) val = [keep(slice(x, [[n - nVal, n]])), keep(slice(y, [[n - nVal, n]]))];
+    } else if (o.validationSplit) {
+      fail('fit', 'validationSplit needs tensors; with a Dataset pass validationData');
     }
+    const ownVal = val !== null && !given.validationData;
+    try {
+      return await this.fitLoop(x, train, val, o);
+    } finally {
+      // a failed fit frees its slices too
+      if (train) { train.x.dispose(); train.y.dispose(); }
+      if (ownVal) { val![0].dispose(); val![1].dispose(); }
+    }
+  }
+
+  private async fitLoop(x: Tensor | Dataset, train: { x: Tensor; y: Tensor } | null, val: [Tensor, Tensor] | null, opts: CheckedFitOptions): Promise<History> {
+    const { epochs, batchSize } = opts;
     const steps = train ? Math.ceil(train.x.shape[0]! / batchSize) : ((x as Dataset).size ?? 0);
-    const verbose: Verbose = opts.verbose ?? 1;
-    const progress = new Progress(verbose, epochs, steps);
-    const callbacks = opts.callbacks ?? [];
+    const progress = new Progress(opts.verbose, epochs, steps);
+    const callbacks = opts.callbacks;
     const batchListeners = callbacks.filter((c) => c.onBatchEnd);
     callbacks.forEach((c) => c.setModel?.(this));
     const history: History = { epoch: [], history: {} };
     this.stopTraining = false;
     for (const c of callbacks) await c.onTrainBegin?.();
     let logs: Logs = {};
-    for (let epoch = opts.initialEpoch ?? 0; epoch < epochs && !this.stopTraining; epoch++) {
+    // the batch that last updated the weights, to blame for weights that turn non-finite
+    let previous: { epoch: number; step: number } | null = null;
+    for (let epoch = opts.initialEpoch; epoch < epochs && !this.stopTraining; epoch++) {
       for (const c of callbacks) await c.onEpochBegin?.(epoch);
       progress.epochBegin(epoch);
       const tally = new Tally();
@@ -194,9 +211,8 @@ export abstract class Model extends Layer {
         const r = this.trainStep(xb, yb);
         const loss = await readCount(r.loss);
         const counts = await Promise.all(r.metrics.map(async ([num, den]) => [await readCount(num), await readCount(den)] as const));
-        if (!Number.isFinite(loss)) {
-          fail('fit', `the loss became ${loss} at epoch ${epoch + 1}, batch ${step + 1}; lower the learning rate (now ${this.optimizer!.learningRate}) or check the inputs for NaN/Infinity`);
-        }
+        if (!Number.isFinite(loss)) await this.nonFiniteLoss(loss, epoch, step, previous, xb);
+        previous = { epoch, step };
         const n = xb.shape[0]!;
         tally.add('loss', loss * n, n);
         this.metrics.forEach((m, i) => tally.add(m.name, ...counts[i]!));
@@ -212,8 +228,8 @@ export abstract class Model extends Layer {
       if (train) {
         const n = train.x.shape[0]!;
         const order = Int32Array.from({ length: n }, (_, i) => i);
-        if (opts.shuffle ?? true) {
-          const random = hostRandom((opts.seed ?? 0) * 1_000_003 + epoch);
+        if (opts.shuffle) {
+          const random = hostRandom(opts.seed * 1_000_003 + epoch);
           for (let i = n - 1; i > 0; i--) { const j = Math.floor(random() * (i + 1)); [order[i], order[j]] = [order[j]!, order[i]!]; }
         }
         for (let start = 0; start < n && !this.stopTraining; start += batchSize) {
@@ -238,6 +254,7 @@ export abstract class Model extends Layer {
         }
       }
       logs = tally.logs();
+      await this.checkWeightsFinite(`during epoch ${epoch + 1}`);
       if (val) Object.assign(logs, await this.evaluateLogs(val[0], val[1], batchSize, 'val_'));
       progress.epochEnd(epoch, samples, logs);
       this.epochsTrained = epoch + 1;
@@ -246,9 +263,30 @@ export abstract class Model extends Layer {
       for (const c of callbacks) await c.onEpochEnd?.(epoch, logs);
     }
     for (const c of callbacks) await c.onTrainEnd?.(logs);
-    if (train) { train.x.dispose(); train.y.dispose(); }
-    if (val && !opts.validationData) { val[0].dispose(); val[1].dispose(); }
     return history;
+  }
+
+  /**
+   * Stops fit on a non-finite loss, naming the cause: this batch's inputs, or the weights a
+   * non-finite gradient of the previous batch updated (read only now, on the failure path).
+   */
+  private async nonFiniteLoss(loss: number, epoch: number, step: number, previous: { epoch: number; step: number } | null, xb: Tensor): Promise<never> {
+    const at = (e: number, s: number) => `epoch ${e + 1}, batch ${s + 1}`;
+    const lr = this.optimizer!.learningRate;
+    const [inputs] = await nonFiniteNames([['inputs', xb]]);
+    if (inputs) fail('fit', `the loss became ${loss} at ${at(epoch, step)}: that batch's inputs hold NaN/Infinity; training stopped. Clean the data (no NaN or infinite values)`);
+    const bad = await nonFiniteNames(this.namedTensors());
+    const weights = bad.length ? ` (${bad.join(', ')} now hold NaN/Infinity)` : '';
+    const cause = previous
+      ? `a gradient became non-finite at ${at(previous.epoch, previous.step)} and the weights it updated made this loss non-finite, or the loss itself overflowed${weights}`
+      : `the inputs are finite, so the weights were non-finite before training (loaded or set that way) or the loss itself overflowed${weights}`;
+    return fail('fit', `the loss became ${loss} at ${at(epoch, step)}: ${cause}; training stopped. Lower the learning rate (now ${lr}) or clip gradients (clipNorm)`);
+  }
+
+  /** Fails when a weight holds NaN/Infinity (a non-finite gradient whose loss stayed finite, e.g. an embedding row). */
+  private async checkWeightsFinite(when: string): Promise<void> {
+    const bad = await nonFiniteNames(this.namedTensors());
+    if (bad.length) fail('fit', `a gradient became non-finite ${when}: ${bad.join(', ')} now hold NaN/Infinity; training stopped. Lower the learning rate (now ${this.optimizer!.learningRate}) or clip gradients (clipNorm)`);
   }
 
   private async evaluateLogs(x: Tensor, y: Tensor, batchSize: number, prefix = ''): Promise<Logs> {
@@ -274,7 +312,7 @@ export abstract class Model extends Layer {
 
   /** Loss and metrics over (x, y), in inference mode. @example const { loss, accuracy } = await model.evaluate(x, y) */
   async evaluate(x: Tensor, y: Tensor, opts: { batchSize?: number } = {}): Promise<Logs> {
-    return this.evaluateLogs(x, y, opts.batchSize ?? 32);
+    return this.evaluateLogs(x, y, checkBatchSize('evaluate', opts));
   }
 
   /** What compile() set up, for saving: the loss function and metrics (the optimizer is public). */
@@ -309,14 +347,19 @@ export abstract class Model extends Layer {
 
   /** Outputs for x, in inference mode, computed in batches. */
   predict(x: Tensor, opts: { batchSize?: number } = {}): Tensor {
+    const batchSize = checkBatchSize('predict', opts);
     this.checkInputs('predict', x);
-    const batchSize = opts.batchSize ?? 32, n = x.shape[0]!;
+    const n = x.shape[0]!;
     const parts: Tensor[] = [];
     this.train(false);
     try {
-      for (let start = 0; start < n; start += batchSize) {
+      // zero rows still go through the model once, so the result has the right shape
+      for (let start = 0; start < Math.max(n, 1); start += batchSize) {
         parts.push(keep(tidy(() => noGrad(() => this.apply(slice(x, [[start, Math.min(n, start + batchSize)]]))))));
       }
+    } catch (e) {
+      parts.forEach((p) => p.dispose());
+      throw e;
     } finally {
       this.train(true);
     }
@@ -325,6 +368,35 @@ export abstract class Model extends Layer {
     parts.forEach((p) => p.dispose());
     return out;
   }
+}
+
+const FIT_OPTIONS = ['epochs', 'batchSize', 'validationSplit', 'validationData', 'shuffle', 'seed', 'callbacks', 'verbose', 'initialEpoch'] as const;
+
+type CheckedFitOptions = Required<Pick<FitOptions, 'epochs' | 'batchSize' | 'validationSplit' | 'shuffle' | 'seed' | 'initialEpoch'>> & { verbose: Verbose; callbacks: Callback[] };
+
+/** fit's options with their defaults, every one checked before training starts. */
+function checkFitOptions(given: FitOptions | undefined): CheckedFitOptions {
+  const op = 'fit';
+  const opts = checkOptions(op, given, FIT_OPTIONS);
+  const callbacks = opts.callbacks ?? [];
+  if (!Array.isArray(callbacks) || callbacks.some((c) => typeof c !== 'object' || c === null)) fail(op, `callbacks must be a list of callback objects, got ${shown(callbacks)}`);
+  const epochs = checkInt(op, 'epochs', opts.epochs ?? 1, { min: 0 });
+  return {
+    epochs,
+    batchSize: checkBatchSize(op, opts),
+    validationSplit: checkNumber(op, 'validationSplit', opts.validationSplit ?? 0, { min: 0, max: 1, exclusiveMax: true }),
+    shuffle: checkBool(op, 'shuffle', opts.shuffle ?? true),
+    seed: checkInt(op, 'seed', opts.seed ?? 0, { min: 0 }),
+    initialEpoch: checkInt(op, 'initialEpoch', opts.initialEpoch ?? 0, { min: 0 }),
+    verbose: checkOneOf(op, 'verbose', opts.verbose ?? 1, [0, 1, 2] as const),
+    callbacks,
+  };
+}
+
+/** A positive whole batch size (32 by default, as Keras). */
+function checkBatchSize(op: string, opts: { batchSize?: number } | undefined): number {
+  const o = op === 'fit' ? opts ?? {} : checkOptions(op, opts, ['batchSize']);
+  return checkPositiveInt(op, 'batchSize', o.batchSize ?? 32);
 }
 
 function pairOf(e: Element): [Tensor, Tensor] {

@@ -10,6 +10,7 @@ import type { DType } from '../../src/core/dtype.js';
 import * as E from '../../src/core/expr.js';
 import type { UnaryOp, BinaryOp } from '../../src/core/expr.js';
 import * as K from '../../src/backends/cuda/kernels.js';
+import { checkIndicesKernel } from '../../src/backends/cuda/index-check.js';
 
 const nvcc = ['nvcc', '/usr/local/cuda/bin/nvcc'].find((c) => spawnSync(c, ['--version'], { stdio: 'ignore' }).status === 0);
 const skip = nvcc ? false : 'nvcc not found (install the CUDA toolkit to check the generated CUDA C)';
@@ -49,7 +50,7 @@ function sources(): K.KernelSource[] {
   out.push(K.reduceKernel('sum', E.cast(b, 'int32'), ['float32', 'float32', 'int32', 'bool'], 'int32', 1, 1, 0));
   out.push(K.im2colKernel(), K.col2imKernel(), K.poolKernel('max', true), K.poolKernel('avg', false), K.poolBackwardKernel('max'), K.poolBackwardKernel('avg'));
   for (const d of ['float32', 'int32', 'bool'] as const) out.push(K.gatherKernel(d));
-  out.push(K.scatterAddKernel(), K.randomKernel('uniform'), K.randomKernel('normal'));
+  out.push(K.scatterAddKernel(), K.randomKernel('uniform'), K.randomKernel('normal'), checkIndicesKernel());
   return out;
 }
 

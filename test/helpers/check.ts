@@ -144,3 +144,20 @@ export async function settledMemory(): Promise<tsr.MemoryInfo> {
   }
   return tsr.memory();
 }
+
+/** An index error: raised at once where the host reads device memory (cpu), else by the next read (see Backend.checkIndices). */
+export async function raisesIndexError(make: () => tsr.Tensor, pattern: RegExp): Promise<void> {
+  let t: tsr.Tensor;
+  try {
+    t = make();
+  } catch (e) {
+    assert.ok(e instanceof tsr.TesseraError, String(e));
+    assert.match(e.message, pattern);
+    return;
+  }
+  try {
+    await assert.rejects(t.data(), (e: unknown) => e instanceof tsr.TesseraError && pattern.test(e.message));
+  } finally {
+    t.dispose();
+  }
+}

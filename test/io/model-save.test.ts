@@ -2,7 +2,7 @@
 // checkpoints, atomicity under a killed process, and hostile model folders.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, readdir, writeFile, cp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -91,12 +91,15 @@ describe('model.save and tsr.loadModel', () => {
     assert.deepEqual(Object.values(await weightsOf(resumed)), Object.values(await weightsOf(straight)));
   });
 
-  it('each save is a new generation; older files are removed after the commit', async () => {
+  it('each save is a new generation; the one it replaced stays until the next commit, older ones go', async () => {
     const dir = await tmp();
     const m = classifier();
     await m.save(dir);
     await m.save(dir);
-    assert.deepEqual((await readdir(dir)).sort(), ['model.json', 'weights-2.safetensors']);
+    // a reader that read the previous model.json still finds its files
+    assert.deepEqual((await readdir(dir)).sort(), ['model.json', 'weights-1.safetensors', 'weights-2.safetensors']);
+    await m.save(dir);
+    assert.deepEqual((await readdir(dir)).sort(), ['model.json', 'weights-2.safetensors', 'weights-3.safetensors']);
     assert.equal(JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')).training, null);
     const loaded = await tsr.loadModel(dir);
     assert.equal(loaded.optimizer, undefined);
@@ -118,6 +121,46 @@ describe('model.save and tsr.loadModel', () => {
       assert.equal(new Set(values).size, 1, `round ${round}: weights from different saves`);
       loaded.dispose();
     }
+  });
+
+  it('loadModel in a loop beside a process that keeps saving always finds a complete checkpoint', async () => {
+    const dir = await tmp();
+    const script = fileURLToPath(new URL('../helpers/save-loop.js', import.meta.url));
+    const child = spawn(process.execPath, [script, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+      const seen = new Set<number>();
+      const until = Date.now() + 3000;
+      let loads = 0;
+      while (Date.now() < until) {
+        const m = await tsr.loadModel(dir);
+        const values = new Set(Object.values(await weightsOf(m)).flat());
+        assert.equal(values.size, 1, 'weights from one save');
+        seen.add([...values][0]!);
+        m.dispose();
+        loads++;
+      }
+      assert.ok(seen.size > 1, `the saver moved on while we read (${loads} loads saw generations ${[...seen].join(', ')})`);
+    } finally {
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+    }
+  });
+
+  it('temporary files left by a killed save are removed by the next save; a live writer\'s are kept', async () => {
+    const dir = await tmp();
+    // the pid of a process that has exited
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+    const stale = `.weights-7.safetensors.${dead}.abc123.tmp`, live = `.model.json.${process.pid}.xyz.tmp`;
+    await writeFile(join(dir, stale), 'half a file');
+    await writeFile(join(dir, live), 'being written');
+    await writeFile(join(dir, 'weights-7.safetensors'), 'never committed');
+    await classifier().save(dir);
+    const files = (await readdir(dir)).sort();
+    assert.ok(!files.includes(stale), 'the dead writer\'s file is gone');
+    assert.ok(files.includes(live), 'a live writer\'s file is left alone');
+    assert.ok(!files.includes('weights-7.safetensors'), 'uncommitted generations go too');
+    assert.ok(files.includes('weights-8.safetensors'));
   });
 
   it('custom models and function options are clear errors; loadWeights names mismatches', async () => {

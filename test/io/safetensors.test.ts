@@ -114,7 +114,7 @@ describe('safetensors', () => {
     assert.deepEqual(await b.apply(x).data(), await a.apply(x).data());
     const { tensors } = await tsr.loadSafetensors(join(dir, 'a.safetensors'));
     assert.deepEqual(Object.keys(tensors).sort(), ['bn.beta', 'bn.gamma', 'bn.moving_mean', 'bn.moving_variance', 'hidden.bias', 'hidden.kernel', 'out.bias', 'out.kernel']);
-    await assert.rejects(make(3).loadWeights(join(dir, 'a.safetensors')), /loadWeights: .*a\.safetensors does not match the model: out\.kernel: shape \[4, 2\] in the file, \[4, 3\] in the model; out\.bias: shape \[2\] in the file, \[3\] in the model/);
+    await assert.rejects(make(3).loadWeights(join(dir, 'a.safetensors')), /loadWeights: .*a\.safetensors does not match the model: out\.kernel float32 \[4, 2\] in the file for out\.kernel float32 \[4, 3\]; out\.bias float32 \[2\] in the file for out\.bias float32 \[3\]\.\n  file: .*\n  model: hidden\.kernel float32 \[3, 4\]/);
     await writeFile(join(dir, 'junk.safetensors'), 'not a file');
     await assert.rejects(a.loadWeights(join(dir, 'junk.safetensors')), /loadSafetensors: .*junk\.safetensors: header length/);
   });

@@ -55,7 +55,7 @@ for (const device of testDevices()) {
       assert.throws(() => tsr.tensor([[1, 2], [3]], { device }), /tensor: ragged nested array/);
       assert.throws(() => tsr.tensor([1, 2, 3], { shape: [2, 2], device }), /tensor: 3 values do not fill shape \[2, 2\]/);
       assert.throws(() => tsr.tensor([1], { dtype: 'float64' as tsr.DType, device }), /unknown dtype 'float64'/);
-      assert.throws(() => tsr.zeros([2, -1], { device }), /full: invalid shape \[2, -1\]/);
+      assert.throws(() => tsr.zeros([2, -1], { device }), /zeros: invalid shape \[2, -1\]/);
     });
     it('zeros, ones, full, arange, linspace, eye', async () => {
       assert.deepEqual(await tsr.zeros([2], { device }).array(), [0, 0]);

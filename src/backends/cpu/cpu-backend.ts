@@ -5,11 +5,11 @@ import { type DType, type TypedArray, isHalf } from '../../core/dtype.js';
 import { roundHalfArray } from '../../core/half.js';
 import type { Expr } from '../../core/expr.js';
 import { philoxFill } from '../../core/philox.js';
-import type { Backend, DeviceInfo, RandomKind, ReduceKind, Storage, View, WindowGeometry } from '../backend.js';
+import type { Backend, DeviceInfo, IndexError, RandomKind, ReduceKind, Storage, View, WindowGeometry } from '../backend.js';
 import { BLAS_HINT, probeBlas } from './blas.js';
 import { hostClockTimer } from '../host-timer.js';
 import { runElementwise } from './elementwise.js';
-import { gather, scatterAdd } from './gather.js';
+import { checkIndices, gather, scatterAdd } from './gather.js';
 import { runMatmul } from './matmul.js';
 import { roundWidenedProduct } from '../widened-half.js';
 import { columnSum, runReduce } from './reduce.js';
@@ -18,6 +18,7 @@ import { CpuStorage, dataOf } from './storage.js';
 import { col2im, im2col, pool2d, pool2dBackward } from './window.js';
 import { wasmCol2im, wasmIm2col, wasmPool } from './wasm-window.js';
 import { simdPool, wasmMaxPoolBackward } from './wasm-pool.js';
+import { wasmSum } from './wasm-sum.js';
 import { SIMD } from './elementwise.js';
 
 function cpuFeatures(): string {
@@ -57,7 +58,7 @@ export class CpuBackend implements Backend {
   get blasLibrary() { return this.blas.library; }
 
   /** The WebAssembly heap, which grows and is reused but never shrinks. */
-  reservedBytes(): number { return heap.memory.buffer.byteLength; }
+  reservedBytes(): number { return heap.stats().reserved; }
   alloc(dtype: DType, size: number): Storage {
     // uninitialised, as on every device: ops write all of it or fill it first
     return new CpuStorage(dtype, size);
@@ -82,6 +83,7 @@ export class CpuBackend implements Backend {
     runElementwise(exprs, inputs, outs, params);
   }
   reduce(kind: ReduceKind, expr: Expr, inputs: readonly View[], axes: readonly number[], out: View, params?: readonly number[]): void {
+    if (kind === 'sum' && SIMD && wasmSum(expr, inputs, axes, out)) return;
     if (kind === 'sum' && this.blas.library && columnSum(expr, inputs, axes, out, this.blas.library)) return;
     runReduce(kind, expr, inputs, axes, out, params);
   }
@@ -113,6 +115,7 @@ export class CpuBackend implements Backend {
   }
   gather(x: View, indices: View, out: View): void { gather(x, indices, out); }
   scatterAdd(src: View, indices: View, out: View): void { scatterAdd(src, indices, out); }
+  checkIndices(indices: View, limit: number, error: IndexError): void { checkIndices(indices, limit, error); }
   random(kind: RandomKind, seed: number, counterOffset: number, out: View): void {
     philoxFill(kind, seed, counterOffset, dataOf(out) as Float32Array, out.offset, out.shape.reduce((a, b) => a * b, 1));
   }

@@ -1,11 +1,20 @@
 // Gather and scatter-add along one axis, with index checking.
 import { fail } from '../../core/errors.js';
-import type { View } from '../backend.js';
+import type { IndexError, View } from '../backend.js';
 import { heap } from './heap.js';
 import { dataOf } from './storage.js';
 
 function checkIndex(op: string, idx: number, length: number): void {
   if (idx < 0 || idx >= length) fail(op, `index ${idx} is out of range for an axis of size ${length}`);
+}
+
+/** Raises for the first index outside [0, limit), synchronously (the host sees CPU memory). */
+export function checkIndices(indices: View, limit: number, error: IndexError): void {
+  const I = dataOf(indices), n = indices.shape[0]!, is = indices.strides[0] ?? 1;
+  for (let j = 0; j < n; j++) {
+    const v = I[indices.offset + j * is]!;
+    if (v < 0 || v >= limit) throw error(v, j);
+  }
 }
 
 /** x: [outer, len, inner] view; indices: [n]; out: [outer, n, inner] view. */

@@ -4,12 +4,13 @@ import { type DType, type TypedArray, allocArray, bytesPerElement, isHalf } from
 import { halfBits, halfValues } from '../../core/half.js';
 import type { Expr } from '../../core/expr.js';
 import { env } from '../../core/platform.js';
-import type { Backend, DeviceInfo, KernelTimer, RandomKind, ReduceKind, Storage, View, WindowGeometry } from '../backend.js';
+import type { Backend, DeviceInfo, IndexError, KernelTimer, RandomKind, ReduceKind, Storage, View, WindowGeometry } from '../backend.js';
 import { type CudaDiscovery, discoverCuda } from './discover.js';
 import { CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, CudaDriver } from './driver.js';
 import { type GemmLibraries, type MatmulPrecision, matmul } from './gemm.js';
 import { LtGemm } from './gemm-lt.js';
 import * as L from './launch.js';
+import { CudaIndexChecks } from './index-check.js';
 import { CudaRuntime } from './runtime.js';
 
 export class CudaBackend implements Backend {
@@ -19,10 +20,13 @@ export class CudaBackend implements Backend {
   precision: MatmulPrecision;
   private readonly gemm: GemmLibraries;
   private readonly details: Record<string, string | number>;
+  private readonly indexChecks: CudaIndexChecks;
+  private readonly flagWords = new Uint32Array(4);
 
   constructor(readonly runtime: CudaRuntime, libraries: CudaDiscovery['found']) {
     const d = runtime.driver;
     this.timer = runtime.timer;
+    this.indexChecks = new CudaIndexChecks(runtime);
     this.precision = env('TESSERA_CUDA_PRECISION') === 'highest' ? 'highest' : 'tf32';
     const handle: unknown[] = [null];
     d.checkBlas('cublasCreate_v2', handle);
@@ -84,7 +88,9 @@ export class CudaBackend implements Backend {
     const s = storage as L.CudaStorage;
     const raw = isHalf(s.dtype) ? new Uint16Array(s.size) : allocArray(s.dtype, s.size);
     if (s.bytes > 0) this.runtime.driver.check('cuMemcpyDtoHAsync_v2', raw, s.ptr, raw.byteLength, this.runtime.stream);
+    const checked = this.indexChecks.queueRead(this.flagWords);
     this.runtime.synchronize();
+    if (checked) this.indexChecks.settle(this.flagWords);
     return isHalf(s.dtype) ? halfValues(s.dtype, raw as Uint16Array) : (raw as TypedArray);
   }
 
@@ -103,6 +109,7 @@ export class CudaBackend implements Backend {
   }
   gather(x: View, indices: View, out: View): void { L.gather(this.runtime, x, indices, out); }
   scatterAdd(src: View, indices: View, out: View): void { L.scatterAdd(this.runtime, src, indices, out); }
+  checkIndices(indices: View, limit: number, error: IndexError): void { this.indexChecks.check(indices, limit, error); }
   random(kind: RandomKind, seed: number, counterOffset: number, out: View): void { L.random(this.runtime, kind, seed, counterOffset, out); }
 }
 

@@ -1,4 +1,5 @@
 // Finding a WebGPU adapter: navigator.gpu in browsers, the `webgpu` package (Dawn) in Node.
+import { filterDawnNotices } from './dawn-notices.js';
 import { WebGpuBackend } from './webgpu-backend.js';
 
 export interface WebGpuOptions {
@@ -45,7 +46,7 @@ async function chooseAdapter(gpu: GPU, opts: WebGpuOptions): Promise<{ adapter: 
   for (const request of requests) {
     let adapter: GPUAdapter | null;
     try {
-      adapter = await gpu.requestAdapter(request);
+      adapter = await filterDawnNotices(() => gpu.requestAdapter(request));
     } catch (e) {
       return { reason: `requestAdapter failed (${(e as Error).message}); ${NO_ADAPTER_HINT}` };
     }

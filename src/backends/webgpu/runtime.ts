@@ -143,12 +143,18 @@ export class GpuRuntime {
   }
 
   async read(buffer: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
+    return (await this.readWith(buffer, bytes, null)).data;
+  }
+
+  /** Reads `bytes` of `buffer` and, in the same copy and mapping, the 16 bytes of `extra`. */
+  async readWith(buffer: GPUBuffer, bytes: number, extra: GPUBuffer | null): Promise<{ data: ArrayBuffer; extra: Uint32Array | null }> {
     this.check();
     this.flush();
     const size = Math.max(16, Math.ceil(bytes / 16) * 16);
-    const staging = this.device.createBuffer({ size, usage: MAP_READ | COPY_DST });
+    const staging = this.device.createBuffer({ size: size + (extra ? 16 : 0), usage: MAP_READ | COPY_DST });
     const enc = this.device.createCommandEncoder();
     enc.copyBufferToBuffer(buffer, 0, staging, 0, Math.min(size, buffer.size));
+    if (extra) enc.copyBufferToBuffer(extra, 0, staging, size, 16);
     this.device.queue.submit([enc.finish()]);
     try {
       await staging.mapAsync(0x0001);
@@ -158,10 +164,11 @@ export class GpuRuntime {
       this.lost = new TesseraError('webgpu', `the GPU device was lost or destroyed (reading a tensor failed${(e as Error).message ? `: ${(e as Error).message}` : ''}); its tensors are gone: call tsr.releaseDevices() and tsr.initDevices() to open it again`);
       throw this.lost;
     }
-    const out = staging.getMappedRange(0, Math.ceil(bytes / 4) * 4).slice(0);
+    const data = staging.getMappedRange(0, Math.ceil(bytes / 4) * 4).slice(0);
+    const flags = extra ? new Uint32Array(staging.getMappedRange(size, 16).slice(0)) : null;
     staging.unmap();
     staging.destroy();
     this.check();
-    return out;
+    return { data, extra: flags };
   }
 }

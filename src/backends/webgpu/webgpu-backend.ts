@@ -4,9 +4,10 @@ import { type DType, type TypedArray, isFloat, isHalf } from '../../core/dtype.j
 import { roundHalfArray } from '../../core/half.js';
 import { roundWidenedProduct } from '../widened-half.js';
 import type { Expr } from '../../core/expr.js';
-import type { Backend, DeviceInfo, KernelTimer, RandomKind, ReduceKind, Storage, View, WindowGeometry } from '../backend.js';
+import type { Backend, DeviceInfo, IndexError, KernelTimer, RandomKind, ReduceKind, Storage, View, WindowGeometry } from '../backend.js';
 import * as fixed from './kernels-fixed.js';
 import { elementwise, reduce } from './kernels-fused.js';
+import { GpuIndexChecks } from './index-check.js';
 import { GpuRuntime } from './runtime.js';
 import { GpuStorage, bufferOf } from './storage.js';
 
@@ -18,7 +19,9 @@ export class WebGpuBackend implements Backend {
   constructor(device: GPUDevice, private readonly adapterInfo: GPUAdapterInfo, private readonly adapterName: string) {
     this.runtime = new GpuRuntime(device, adapterName);
     this.timer = this.runtime.timer;
+    this.indexChecks = new GpuIndexChecks(this.runtime);
   }
+  private readonly indexChecks: GpuIndexChecks;
 
   /** Destroys the device (see releaseDevices). */
   release(): void {
@@ -58,7 +61,8 @@ export class WebGpuBackend implements Backend {
   }
   async read(storage: Storage): Promise<TypedArray> {
     const s = storage as GpuStorage;
-    const raw = await this.runtime.read(s.buffer, s.size * 4);
+    const { data: raw, extra: flags } = await this.runtime.readWith(s.buffer, s.size * 4, this.indexChecks.outstanding);
+    if (flags) this.indexChecks.settle(flags);
     if (isFloat(s.dtype)) return new Float32Array(raw, 0, s.size);
     if (s.dtype === 'int32') return new Int32Array(raw, 0, s.size);
     return Uint8Array.from(new Uint32Array(raw, 0, s.size));
@@ -82,5 +86,6 @@ export class WebGpuBackend implements Backend {
   }
   gather(x: View, indices: View, out: View): void { fixed.gather(this.runtime, x, indices, out); }
   scatterAdd(src: View, indices: View, out: View): void { fixed.scatterAdd(this.runtime, src, indices, out); }
+  checkIndices(indices: View, limit: number, error: IndexError): void { this.indexChecks.check(indices, limit, error); }
   random(kind: RandomKind, seed: number, counterOffset: number, out: View): void { fixed.random(this.runtime, kind, seed, counterOffset, out); }
 }

@@ -1,0 +1,83 @@
+// The CPU heap: freed neighbours merge, the top gives bytes back, varying sizes do not
+// fragment it, and out of memory says what was asked for, what is live and what is free.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tsr from '../../src/index.js';
+import { WasmHeap, heap } from '../../src/backends/cpu/heap.js';
+
+describe('CPU heap', () => {
+  it('merges freed neighbours and reuses the merged block for a larger request', () => {
+    const h = new WasmHeap();
+    const a = h.alloc(1000), b = h.alloc(1000), c = h.alloc(1000), guard = h.alloc(16);
+    h.free(a, 1000);
+    h.free(c, 1000);
+    h.free(b, 1000);
+    // a, b and c are one free block now: 3008 bytes fit where they were
+    assert.equal(h.alloc(3008), a);
+    assert.equal(h.stats().used, 3008 + 16);
+    assert.ok(guard > c);
+  });
+
+  it('a freed block at the top gives its bytes back; a best-fitting free block is preferred', () => {
+    const h = new WasmHeap();
+    const a = h.alloc(4096), small = h.alloc(64), b = h.alloc(512), guard = h.alloc(16);
+    const reserved = h.stats().reserved;
+    h.free(guard, 16);
+    h.free(b, 512);
+    assert.equal(h.stats().reserved, reserved - 512 - 16, 'the top came down');
+    h.free(a, 4096);
+    h.free(small, 64);
+    // one block of 4096 + 64 at the bottom, the rest given back
+    assert.equal(h.stats().reserved, 0);
+    assert.equal(h.stats().used, 0);
+    const x = h.alloc(100), y = h.alloc(4000);
+    assert.equal(x, a);
+    assert.equal(y, a + 112);
+  });
+
+  it('varying sizes keep the heap bounded: 2,000 random alloc/free rounds stay under twice the peak in use', () => {
+    const h = new WasmHeap();
+    let seed = 7;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const live: [number, number][] = [];
+    for (let i = 0; i < 2000; i++) {
+      if (live.length > 20 || (live.length && random() < 0.45)) {
+        const [at, bytes] = live.splice(Math.floor(random() * live.length), 1)[0]!;
+        h.free(at, bytes);
+      } else {
+        const bytes = 16 + Math.floor(random() * 200_000);
+        live.push([h.alloc(bytes), bytes]);
+      }
+    }
+    const s = h.stats();
+    assert.ok(s.reserved <= 2 * s.peak, `reserved ${s.reserved} > 2 x peak ${s.peak}`);
+  });
+
+  it('out of memory names the request, the live bytes and the free bytes', () => {
+    const h = new WasmHeap();
+    h.alloc(1 << 20);
+    assert.throws(() => h.alloc(2 ** 32), (e: Error) => e instanceof tsr.TesseraError
+      && /cpu: out of memory: 4294967296 bytes requested; 1048576 bytes in use by live tensors, 0 more in freed blocks too small for it\. A CPU heap holds at most 4 GiB/.test(e.message));
+    assert.equal(h.stats().used, 1 << 20, 'a failed request is not counted as in use');
+  });
+
+  it('predicting with batch sizes 1..300 and training 3,000 steps at batch sizes 1..512 keep reserved memory under twice the peak', async () => {
+    tsr.setSeed(0);
+    const m = tsr.sequential([tsr.layers.dense({ units: 256, activation: 'relu', inputShape: [64] }), tsr.layers.dense({ units: 10 })]);
+    m.compile({ optimizer: 'adam', loss: tsr.losses.sparseCategoricalCrossentropy({ fromLogits: true }) });
+    const x = tsr.randn([512, 64], { seed: 1 }), y = tsr.randint(0, 10, [512], { seed: 2 });
+    for (let b = 1; b <= 300; b++) m.predict(x, { batchSize: b }).dispose();
+    let seed = 3;
+    for (let step = 0; step < 3000; step++) {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      const n = 1 + (seed % 512);
+      const r = m.trainStep(x.slice([[0, n]]), y.slice([[0, n]]));
+      r.loss.dispose();
+    }
+    const s = heap.stats();
+    assert.ok(s.reserved <= 2 * s.peak, `reserved ${s.reserved} > 2 x peak ${s.peak}`);
+    const mem = tsr.memory().devices['cpu']!;
+    assert.equal(mem.reservedBytes, s.reserved, 'tsr.memory() reports the heap');
+    m.optimizer?.dispose(); m.dispose(); x.dispose(); y.dispose();
+  });
+});
