@@ -5,8 +5,14 @@ import type { IndexError } from './backend.js';
 /** Flag word 0 while no check has failed. */
 export const NO_FAILURE = 0xffffffff;
 
+/** The flag words of no failure, to (re)initialise a device's flag buffer. */
+export const CLEAR_FLAGS = Uint32Array.of(NO_FAILURE, 0, 0, 0);
+
 export class PendingIndexChecks {
   private pending: IndexError[] = [];
+
+  /** `clear` resets the device's flags after a failure was read. */
+  constructor(private readonly clear: () => void) {}
 
   get outstanding(): boolean {
     return this.pending.length > 0;
@@ -17,11 +23,13 @@ export class PendingIndexChecks {
     return this.pending.push(error) - 1;
   }
 
-  /** The error the flags read back report (null if none); the checks are settled either way. */
-  settle(words: Uint32Array): Error | null {
+  /** Raises the failure the flags read back report, if any, after clearing them; the checks are settled either way. */
+  settle(words: Uint32Array): void {
     const pending = this.pending;
     this.pending = [];
-    if (words[0] === NO_FAILURE) return null;
-    return pending[words[2]!]?.(words[1]! | 0, words[0]!) ?? null;
+    if (words[0] === NO_FAILURE) return;
+    this.clear();
+    const make = pending[words[2]!];
+    if (make) throw make(words[1]! | 0, words[0]!);
   }
 }

@@ -1,7 +1,7 @@
 // Index range checks on CUDA without a sync, as on WebGPU: one block scans the indices and
 // records the first bad one in a flag word triple; the next read copies the flags back too.
 import type { IndexError, View } from '../backend.js';
-import { NO_FAILURE, PendingIndexChecks } from '../index-flags.js';
+import { CLEAR_FLAGS, PendingIndexChecks } from '../index-flags.js';
 import type { KernelSource } from './kernels.js';
 import { CudaRuntime } from './runtime.js';
 import type { CudaStorage } from './launch.js';
@@ -31,7 +31,7 @@ extern "C" __global__ void check_indices(const Md md, const int* idx, unsigned* 
 
 export class CudaIndexChecks {
   private flags: bigint | null = null;
-  private readonly pending = new PendingIndexChecks();
+  private readonly pending = new PendingIndexChecks(() => this.clear());
 
   constructor(private readonly rt: CudaRuntime) {}
 
@@ -40,7 +40,7 @@ export class CudaIndexChecks {
     if (n === 0) return;
     if (this.flags === null) {
       this.flags = this.rt.alloc(16);
-      this.reset();
+      this.clear();
     }
     const meta = [n, limit, indices.offset, indices.strides[0] ?? 1, this.pending.add(error)];
     this.rt.launch(this.rt.kernel('checkIndices', checkIndicesKernel), meta, [(indices.storage as CudaStorage).ptr, this.flags], [1, 1, 1]);
@@ -55,13 +55,10 @@ export class CudaIndexChecks {
 
   /** After the sync: raises the recorded failure, if any; clears the checks. */
   settle(words: Uint32Array): void {
-    const error = this.pending.settle(words);
-    if (!error) return;
-    this.reset();
-    throw error;
+    this.pending.settle(words);
   }
 
-  private reset(): void {
-    this.rt.upload(this.flags!, Uint32Array.of(NO_FAILURE, 0, 0, 0), 16);
+  private clear(): void {
+    this.rt.upload(this.flags!, CLEAR_FLAGS, 16);
   }
 }

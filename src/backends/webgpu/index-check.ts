@@ -1,7 +1,7 @@
 // Index range checks on the GPU without a sync: one small kernel writes the first bad index
 // (position, value, which check) into a flag buffer, and the next read raises the op's error.
 import type { IndexError, View } from '../backend.js';
-import { NO_FAILURE as NONE, PendingIndexChecks } from '../index-flags.js';
+import { CLEAR_FLAGS, NO_FAILURE as NONE, PendingIndexChecks } from '../index-flags.js';
 import { GpuRuntime } from './runtime.js';
 import { bufferOf } from './storage.js';
 const STORAGE_COPY = 0x0080 | 0x0004 | 0x0008; // STORAGE | COPY_SRC | COPY_DST
@@ -31,11 +31,11 @@ var<workgroup> first: atomic<u32>;
 
 export class GpuIndexChecks {
   private readonly flags: GPUBuffer;
-  private readonly pending = new PendingIndexChecks();
+  private readonly pending = new PendingIndexChecks(() => this.rt.write(this.flags, CLEAR_FLAGS));
 
   constructor(private readonly rt: GpuRuntime) {
     this.flags = rt.device.createBuffer({ size: 16, usage: STORAGE_COPY });
-    this.reset();
+    rt.write(this.flags, CLEAR_FLAGS);
   }
 
   check(indices: View, limit: number, error: IndexError): void {
@@ -53,13 +53,6 @@ export class GpuIndexChecks {
 
   /** Raises the recorded failure, if any, from the flag words read back; clears the checks. */
   settle(words: Uint32Array): void {
-    const error = this.pending.settle(words);
-    if (!error) return;
-    this.reset();
-    throw error;
-  }
-
-  private reset(): void {
-    this.rt.write(this.flags, Uint32Array.of(NONE, 0, 0, 0));
+    this.pending.settle(words);
   }
 }
