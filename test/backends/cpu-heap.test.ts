@@ -18,21 +18,21 @@ describe('CPU heap', () => {
     assert.ok(guard > c);
   });
 
-  it('a freed block at the top gives its bytes back; a best-fitting free block is preferred', () => {
+  it('freed blocks at the top give their bytes back when a request merges them; the best-fitting block is taken', () => {
     const h = new WasmHeap();
     const a = h.alloc(4096), small = h.alloc(64), b = h.alloc(512), guard = h.alloc(16);
-    const reserved = h.stats().reserved;
-    h.free(guard, 16);
-    h.free(b, 512);
-    assert.equal(h.stats().reserved, reserved - 512 - 16, 'the top came down');
-    h.free(a, 4096);
-    h.free(small, 64);
-    // one block of 4096 + 64 at the bottom, the rest given back
-    assert.equal(h.stats().reserved, 0);
+    for (const [at, bytes] of [[guard, 16], [b, 512], [a, 4096], [small, 64]] as const) h.free(at, bytes);
     assert.equal(h.stats().used, 0);
-    const x = h.alloc(100), y = h.alloc(4000);
-    assert.equal(x, a);
-    assert.equal(y, a + 112);
+    // no cached block has this size: the cache merges into one free run ending at the top, which comes down
+    assert.equal(h.alloc(100), a);
+    assert.equal(h.stats().reserved, 112);
+    const h2 = new WasmHeap();
+    const big = h2.alloc(4096), g1 = h2.alloc(16), mid = h2.alloc(200), g2 = h2.alloc(16);
+    h2.free(big, 4096);
+    h2.free(mid, 200);
+    assert.equal(h2.alloc(150), mid, 'the 208-byte block fits 160 bytes better than the 4096-byte one');
+    assert.equal(h2.alloc(4096), big, 'an exact size is reused at once');
+    assert.ok(g1 < mid && mid < g2);
   });
 
   it('varying sizes keep the heap bounded: 2,000 random alloc/free rounds stay under twice the peak in use', () => {

@@ -1,20 +1,13 @@
 // Host memory for CPU tensors inside one WebAssembly memory, so SIMD kernels and BLAS (through
-// koffi) work on the same bytes without copies. Blocks are 16-byte aligned. Freed blocks merge
-// with free neighbours and a free block at the top of the heap gives its bytes back to the top,
-// so varying sizes (predict with batch sizes 1..1000, say) reuse memory instead of fragmenting it.
+// koffi) work on the same bytes without copies. Blocks are 16-byte aligned. Freed blocks are
+// reused by exact size first; when that fails they merge with free neighbours and a free run at
+// the top gives its bytes back, so varying sizes (predict with batch sizes 1..1000, say) reuse
+// memory instead of fragmenting it.
 import { fail } from '../../core/errors.js';
 
 const PAGE = 65536;
 const MAX_PAGES = 65536; // 4 GiB, the wasm32 limit
 const ALIGN = 16;
-/** size classes: four per power of two of the size in 16-byte units */
-const CLASSES = 4 * 30;
-
-function classOf(size: number): number {
-  const units = size / ALIGN;
-  const e = 31 - Math.clz32(units);
-  return e * 4 + (e >= 2 ? (units >>> (e - 2)) & 3 : 0);
-}
 
 export const blockSize = (bytes: number) => Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN);
 
@@ -24,75 +17,98 @@ export class WasmHeap {
   generation = 0;
   // offset 0 stays unused so no block starts at the null pointer
   private top = ALIGN;
-  /** free blocks: start -> size, end -> start (to merge with a left neighbour), and by size class */
-  private readonly freeSize = new Map<number, number>();
-  private readonly freeEnd = new Map<number, number>();
-  private readonly bins: Set<number>[] = Array.from({ length: CLASSES }, () => new Set());
+  /**
+   * Freed blocks by exact size: a training loop asks for the same sizes every step, so most
+   * requests are one lookup. Neighbours are merged lazily, when a request finds no block of its
+   * size and enough bytes are cached (or before the heap would grow).
+   */
+  private readonly cache = new Map<number, number[]>();
+  private cachedBytes = 0;
   private usedBytes = 0;
   private peakBytes = 0;
 
-  /** Byte offset of a new block of at least `bytes`: a free block that fits (the best of its class), or the top. */
+  /** Byte offset of a new block of at least `bytes`. */
   alloc(bytes: number): number {
     const size = blockSize(bytes);
-    let at = this.takeFree(size);
-    if (at === undefined) {
-      at = this.top;
-      // keep one vector of slack past the last block for tail reads
-      const need = at + size + ALIGN;
-      if (need > this.memory.buffer.byteLength) this.grow(need, size);
-      this.top += size;
-    }
+    let at = this.cache.get(size)?.pop();
+    if (at !== undefined) this.cachedBytes -= size;
+    else at = (this.cachedBytes >= size ? this.takeMerged(size) : undefined) ?? this.fromTop(size);
     this.usedBytes += size;
     if (this.usedBytes > this.peakBytes) this.peakBytes = this.usedBytes;
     return at;
   }
 
   free(offset: number, bytes: number): void {
-    let at = offset, size = blockSize(bytes);
+    const size = blockSize(bytes);
+    this.cacheBlock(offset, size);
     this.usedBytes -= size;
-    const right = this.freeSize.get(at + size);
-    if (right !== undefined) { this.unlink(at + size, right); size += right; }
-    const left = this.freeEnd.get(at);
-    if (left !== undefined) { const leftSize = this.freeSize.get(left)!; this.unlink(left, leftSize); at = left; size += leftSize; }
-    if (at + size === this.top) this.top = at;
-    else this.link(at, size);
   }
 
-  private takeFree(size: number): number | undefined {
-    const c = classOf(size);
-    let best: number | undefined, bestSize = Infinity;
-    for (const at of this.bins[c]!) {
-      const s = this.freeSize.get(at)!;
-      if (s >= size && s < bestSize) { best = at; bestSize = s; if (s === size) break; }
+  private cacheBlock(at: number, size: number): void {
+    let list = this.cache.get(size);
+    if (!list) this.cache.set(size, (list = []));
+    list.push(at);
+    this.cachedBytes += size;
+  }
+
+  /** A block from the top, growing the memory if needed (after giving cached blocks back to the top). */
+  private fromTop(size: number): number {
+    // keep one vector of slack past the last block for tail reads
+    if (this.top + size + ALIGN > this.memory.buffer.byteLength && this.cachedBytes > 0) this.merge();
+    const at = this.top, need = at + size + ALIGN;
+    if (need > this.memory.buffer.byteLength) this.grow(need, size);
+    this.top += size;
+    return at;
+  }
+
+  /** Merges the cached blocks and takes the best fit for `size` from them (splitting it), if one fits. */
+  private takeMerged(size: number): number | undefined {
+    const blocks = this.merge();
+    let best = -1;
+    for (let i = 0; i < blocks.length; i += 2) {
+      if (blocks[i + 1]! >= size && (best < 0 || blocks[i + 1]! < blocks[best + 1]!)) best = i;
     }
-    // every block of a higher class is large enough
-    for (let k = c + 1; best === undefined && k < CLASSES; k++) {
-      const bin = this.bins[k]!;
-      if (bin.size) { best = bin.values().next().value!; bestSize = this.freeSize.get(best)!; }
+    if (best < 0) return undefined;
+    const at = blocks[best]!, rest = blocks[best + 1]! - size;
+    this.uncache(at, blocks[best + 1]!);
+    if (rest > 0) this.cacheBlock(at + size, rest);
+    return at;
+  }
+
+  /**
+   * Coalesces every cached block with its free neighbours, gives a free run at the top back to
+   * the top, and re-files the merged blocks. Returns them as flat [offset, size, ...].
+   */
+  private merge(): number[] {
+    const spans: [number, number][] = [];
+    for (const [size, offsets] of this.cache) for (const at of offsets) spans.push([at, size]);
+    spans.sort((a, b) => a[0] - b[0]);
+    const merged: number[] = [];
+    for (const [at, size] of spans) {
+      const last = merged.length - 2;
+      if (last >= 0 && merged[last]! + merged[last + 1]! === at) merged[last + 1]! += size;
+      else merged.push(at, size);
     }
-    if (best === undefined) return undefined;
-    this.unlink(best, bestSize);
-    // the rest stays free; its right neighbour is in use (free neighbours are always merged)
-    if (bestSize > size) this.link(best + size, bestSize - size);
-    return best;
+    if (merged.length && merged[merged.length - 2]! + merged[merged.length - 1]! === this.top) {
+      this.top = merged[merged.length - 2]!;
+      merged.length -= 2;
+    }
+    this.cache.clear();
+    this.cachedBytes = 0;
+    for (let i = 0; i < merged.length; i += 2) this.cacheBlock(merged[i]!, merged[i + 1]!);
+    return merged;
   }
 
-  private link(at: number, size: number): void {
-    this.freeSize.set(at, size);
-    this.freeEnd.set(at + size, at);
-    this.bins[classOf(size)]!.add(at);
-  }
-
-  private unlink(at: number, size: number): void {
-    this.freeSize.delete(at);
-    this.freeEnd.delete(at + size);
-    this.bins[classOf(size)]!.delete(at);
+  private uncache(at: number, size: number): void {
+    const list = this.cache.get(size)!;
+    list.splice(list.lastIndexOf(at), 1);
+    this.cachedBytes -= size;
   }
 
   private grow(needBytes: number, request: number): void {
     const have = this.memory.buffer.byteLength / PAGE;
     const want = Math.min(MAX_PAGES, Math.max(Math.ceil(needBytes / PAGE), have * 2));
-    const state = () => `${request} bytes requested; ${this.usedBytes} bytes in use by live tensors, ${this.top - ALIGN - this.usedBytes} more in freed blocks too small for it`;
+    const state = () => `${request} bytes requested; ${this.usedBytes} bytes in use by live tensors, ${this.cachedBytes} more in freed blocks too small for it`;
     if (needBytes > MAX_PAGES * PAGE) fail('cpu', `out of memory: ${state()}. A CPU heap holds at most 4 GiB (WebAssembly's limit); use smaller batches or free tensors (tsr.tidy, dispose)`);
     try {
       this.memory.grow(want - have);
