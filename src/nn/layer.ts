@@ -2,7 +2,7 @@
 // shape (Keras's build), and sublayers held in properties are found automatically.
 import { fail } from '../core/errors.js';
 import { checkShape } from '../core/shape.js';
-import { checkBool, shown } from '../core/validate.js';
+import { checkBool, checkOptions, shown } from '../core/validate.js';
 import { keep } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { toDevice } from '../ops/device.js';
@@ -35,8 +35,16 @@ export abstract class Layer {
   /** the constructor's options, for getConfig */
   private readonly args: LayerArgs;
 
+  /**
+   * The arguments a built-in layer takes besides name, inputShape and trainable: a misspelt one
+   * is an error, as Keras rejects unknown arguments. Custom layers may leave it out.
+   */
+  static readonly options?: readonly string[];
+
   constructor(prefix: string, args: LayerArgs = {}) {
     if (typeof args !== 'object' || args === null || Array.isArray(args)) fail(prefix, `layer arguments must be an object, got ${shown(args)}`);
+    const own = (new.target as { options?: readonly string[] }).options;
+    if (own) checkOptions(prefix, args, ['name', 'inputShape', 'trainable', ...own]);
     if (args.name !== undefined && (typeof args.name !== 'string' || args.name === '')) fail(prefix, `name must be a non-empty string, got ${shown(args.name)}`);
     this.args = { ...args };
     this.name = args.name ?? uniqueName(prefix);

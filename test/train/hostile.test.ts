@@ -130,6 +130,17 @@ describe('hostile input to creation ops, optimizers and schedules', () => {
   });
 });
 
+describe('hostile input to layers', () => {
+  it('a misspelt or unknown layer argument is an error naming the layer and what it takes', () => {
+    assert.throws(() => tsr.layers.dense({ units: 3, activaton: 'relu' } as never), tessera(/^dense: unknown option 'activaton' \(expected name, inputShape, trainable, units, activation/));
+    assert.throws(() => tsr.layers.conv2d({ filters: 3, kernelSize: 3, stride: 2 } as never), tessera(/^conv2d: unknown option 'stride'/));
+    assert.throws(() => tsr.layers.dense({ units: 3, trainable: 'no' as never }), tessera(/trainable must be true or false, got 'no'/));
+    assert.throws(() => tsr.layers.dense({ units: 3, inputShape: [0, 2] }), tessera(/inputShape \[0, 2\] has a zero dimension/));
+    assert.throws(() => tsr.layers.flatten(5 as never), tessera(/^flatten: layer arguments must be an object, got 5/));
+    assert.throws(() => tsr.layers.dense({ units: 2.5 }), tessera(/^dense: units must be a positive integer, got 2\.5/));
+  });
+});
+
 describe('weights by structure', () => {
   it('two models of one architecture built in one process exchange weights whatever their names', async () => {
     const a = classifier(), b = classifier();

@@ -10,12 +10,14 @@ import { reshape } from '../../ops/views.js';
 import { Layer, type LayerArgs } from '../layer.js';
 
 export class Flatten extends Layer {
+  static override readonly options = [];
   constructor(args: LayerArgs = {}) { super('flatten', args); }
   computeOutputShape(inputShape: readonly number[]): number[] { return [inputShape.reduce((a, b) => a * b, 1)]; }
   forward(x: Tensor): Tensor { return reshape(x, [x.shape[0]!, -1]); }
 }
 
 export class Reshape extends Layer {
+  static override readonly options = ['targetShape'];
   readonly targetShape: number[];
   constructor(args: LayerArgs & { targetShape: readonly number[] }) {
     super('reshape', args);
@@ -32,6 +34,7 @@ export class Reshape extends Layer {
 }
 
 export class Activation extends Layer {
+  static override readonly options = ['activation'];
   readonly activation: ActivationName | 'softmax';
   constructor(args: LayerArgs & { activation: ActivationName | 'softmax' }) {
     super('activation', args);
@@ -50,6 +53,7 @@ let dropoutSeed = 0x5eed;
 
 /** Zeroes a fraction `rate` of inputs while training; identity at inference. */
 export class Dropout extends Layer {
+  static override readonly options = ['rate', 'seed'];
   readonly rate: number;
   private readonly seed?: number;
   private calls = 0;

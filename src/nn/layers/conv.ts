@@ -30,6 +30,7 @@ function outShape(op: string, inputShape: readonly number[], kh: number, kw: num
 }
 
 export class Conv2D extends Layer {
+  static override readonly options = ['filters', 'kernelSize', 'strides', 'padding', 'dilationRate', 'groups', 'activation', 'useBias', 'kernelInitializer', 'biasInitializer'];
   readonly filters: number;
   readonly kernelSize: [number, number];
   readonly strides: Pair;
@@ -98,17 +99,20 @@ abstract class Pooling2D extends Layer {
 }
 
 export class MaxPooling2D extends Pooling2D {
+  static override readonly options = ['poolSize', 'strides', 'padding'];
   constructor(args: Pooling2DArgs = {}) { super('max_pooling2d', args); }
   forward(x: Tensor): Tensor { return maxPool2d(x, { poolSize: this.poolSize, strides: this.strides, padding: this.padding }); }
 }
 
 export class AveragePooling2D extends Pooling2D {
+  static override readonly options = ['poolSize', 'strides', 'padding'];
   constructor(args: Pooling2DArgs = {}) { super('average_pooling2d', args); }
   forward(x: Tensor): Tensor { return avgPool2d(x, { poolSize: this.poolSize, strides: this.strides, padding: this.padding }); }
 }
 
 /** Mean over height and width: [B, H, W, C] -> [B, C]. */
 export class GlobalAveragePooling2D extends Layer {
+  static override readonly options = [];
   constructor(args: LayerArgs = {}) { super('global_average_pooling2d', args); }
   computeOutputShape(inputShape: readonly number[]): number[] {
     if (inputShape.length !== 3) fail(this.name, `expects per-sample input [height, width, channels], got [${inputShape.join(', ')}]`);

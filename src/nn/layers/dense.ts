@@ -20,6 +20,7 @@ export interface DenseArgs extends LayerArgs {
 }
 
 export class Dense extends Layer {
+  static override readonly options = ['units', 'activation', 'useBias', 'kernelInitializer', 'biasInitializer', 'kernelRegularizer'];
   readonly units: number;
   readonly activation: ActivationName;
   readonly useBias: boolean;

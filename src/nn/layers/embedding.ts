@@ -8,6 +8,7 @@ import { rand } from '../../ops/random.js';
 import { Layer, type LayerArgs } from '../layer.js';
 
 export class Embedding extends Layer {
+  static override readonly options = ['inputDim', 'outputDim'];
   readonly inputDim: number;
   readonly outputDim: number;
   constructor(args: LayerArgs & { inputDim: number; outputDim: number }) {

@@ -14,6 +14,7 @@ export interface BatchNormArgs extends LayerArgs { momentum?: number; epsilon?: 
 
 /** Normalises each channel (last axis) by batch statistics while training, running ones at inference. */
 export class BatchNormalization extends Layer {
+  static override readonly options = ['momentum', 'epsilon', 'center', 'scale'];
   readonly momentum: number;
   readonly epsilon: number;
   readonly center: boolean;
@@ -56,6 +57,7 @@ export interface LayerNormArgs extends LayerArgs { epsilon?: number; center?: bo
 
 /** Normalises each sample over its last axis, with a learned scale and shift. */
 export class LayerNormalization extends Layer {
+  static override readonly options = ['epsilon', 'center', 'scale'];
   readonly epsilon: number;
   readonly center: boolean;
   readonly scale: boolean;
