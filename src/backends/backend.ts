@@ -38,6 +38,10 @@ export interface DeviceInfo {
   readonly name: string;
   readonly kind: 'cpu' | 'gpu';
   readonly description: string;
+  /** a software renderer (lavapipe, SwiftShader): slower than the CPU backend, so 'auto' skips it */
+  readonly software: boolean;
+  /** how float32 matrix products are computed: in full float32, or on TF32 tensor cores (10-bit mantissa) */
+  readonly matmulPrecision: 'float32' | 'tf32';
   readonly details: Record<string, string | number>;
 }
 

@@ -16,30 +16,59 @@ export interface DeviceOptions {
 }
 
 /**
- * Looks for accelerators (WebGPU) and registers those that work; safe to call often (options
- * apply when devices are opened: the first call, or the first after releaseDevices).
+ * The devices opened at run time, in the order 'auto' prefers them (CUDA first: where both see
+ * an NVIDIA GPU, it is the faster path). A new device is one entry here: how to open it (or why
+ * it cannot be), and how to close it. The cpu is always there.
+ */
+interface DeviceEntry<B extends Backend = Backend> {
+  readonly name: string;
+  load(opts: DeviceOptions): Promise<B | { reason: string }>;
+  release(backend: B): void;
+}
+
+function entry<B extends Backend>(e: DeviceEntry<B>): DeviceEntry {
+  return e as unknown as DeviceEntry;
+}
+
+const DEVICES: readonly DeviceEntry[] = [
+  entry({
+    name: 'cuda',
+    async load() {
+      if (!isNode) return { reason: 'CUDA needs Node.js; in browsers use webgpu' };
+      const { createCudaBackend } = await import('./cuda/cuda-backend.js');
+      return createCudaBackend();
+    },
+    release: (b) => b.release(),
+  }),
+  entry({
+    name: 'webgpu',
+    async load(opts) {
+      const { createWebGpuBackend } = await import('./webgpu/discover.js');
+      return createWebGpuBackend({ adapterName: env('TESSERA_WEBGPU_ADAPTER') || undefined, ...opts.webgpu });
+    },
+    release: (b) => b.release(),
+  }),
+];
+
+/** The entry that opened each registered device, to close it again. */
+const opened = new Map<string, DeviceEntry>();
+
+/**
+ * Looks for accelerators (CUDA, WebGPU) and registers those that work; safe to call often
+ * (options apply when devices are opened: the first call, or the first after releaseDevices).
+ * TESSERA_DISABLE_CUDA / TESSERA_DISABLE_WEBGPU skip one.
  * @example await tsr.initDevices(); tsr.setDefaultDevice('auto');
  * @example await tsr.initDevices({ webgpu: { adapterName: 'NVIDIA' } });
  */
 export function initDevices(opts: DeviceOptions = {}): Promise<void> {
   discovery ??= (async () => {
-    // CUDA first: where both see an NVIDIA GPU, 'auto' prefers the faster path
-    if (env('TESSERA_DISABLE_CUDA')) unavailable.set('cuda', 'disabled by TESSERA_DISABLE_CUDA');
-    else if (!isNode) unavailable.set('cuda', 'CUDA needs Node.js; in browsers use webgpu');
-    else {
-      const { createCudaBackend } = await import('./cuda/cuda-backend.js');
-      const cuda = createCudaBackend();
-      if ('reason' in cuda) unavailable.set('cuda', cuda.reason);
-      else backends.set('cuda', cuda);
+    for (const device of DEVICES) {
+      const flag = `TESSERA_DISABLE_${device.name.toUpperCase()}`;
+      if (env(flag)) { unavailable.set(device.name, `disabled by ${flag}`); continue; }
+      const made = await device.load(opts);
+      if ('reason' in made) unavailable.set(device.name, made.reason);
+      else { backends.set(device.name, made); opened.set(device.name, device); }
     }
-    if (env('TESSERA_DISABLE_WEBGPU')) {
-      unavailable.set('webgpu', 'disabled by TESSERA_DISABLE_WEBGPU');
-      return;
-    }
-    const { createWebGpuBackend } = await import('./webgpu/discover.js');
-    const made = await createWebGpuBackend({ adapterName: env('TESSERA_WEBGPU_ADAPTER') || undefined, ...opts.webgpu });
-    if ('reason' in made) unavailable.set('webgpu', made.reason);
-    else backends.set('webgpu', made);
   })();
   return discovery;
 }
@@ -50,11 +79,12 @@ export function initDevices(opts: DeviceOptions = {}): Promise<void> {
  */
 export async function releaseDevices(): Promise<void> {
   await discovery?.catch(() => undefined);
-  for (const [name, b] of backends) {
-    if (name === 'cpu') continue;
-    (b as { release?: () => void }).release?.();
+  for (const [name, device] of opened) {
+    const b = backends.get(name);
+    if (b) device.release(b);
     backends.delete(name);
   }
+  opened.clear();
   if (defaultDevice !== 'cpu' && !backends.has(defaultDevice)) defaultDevice = 'cpu';
   discovery = undefined;
   unavailable.clear();
@@ -90,15 +120,10 @@ export function getDefaultDevice(): string {
   return defaultDevice;
 }
 
-/** A software rasteriser (lavapipe, SwiftShader) is slower than the CPU backend. */
-export function isSoftware(b: Backend): boolean {
-  return /llvmpipe|lavapipe|swiftshader|software/i.test(b.info().description);
-}
-
 /** What 'auto' means now: a hardware GPU backend if one is registered (see initDevices), else cpu, and why. */
 export function autoDevice(): { device: string; why: string } {
   const gpus = availableDevices().filter((n) => getBackend(n).info().kind === 'gpu');
-  const hardware = gpus.find((n) => !isSoftware(getBackend(n)));
+  const hardware = gpus.find((n) => !getBackend(n).info().software);
   if (hardware) return { device: hardware, why: `GPU found: ${getBackend(hardware).info().description}` };
   if (gpus.length) return { device: 'cpu', why: `the only GPU adapter is a software renderer (${getBackend(gpus[0]!).info().description}), slower than the CPU backend` };
   const reasons = [...unavailable].map(([n, r]) => `${n}: ${r}`);

@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { checkOutputFolder } from './outputs.js';
-import { availableDevices, getBackend, initDevices, isSoftware, releaseDevices } from '../backends/registry.js';
+import { availableDevices, getBackend, initDevices, releaseDevices } from '../backends/registry.js';
 import { setLogDevicePlacement } from '../backends/trace.js';
 import { fail } from '../core/errors.js';
 import { type BenchOptions, type MatmulDtype, runBench, trainStepMs } from '../devices/bench.js';
@@ -70,7 +70,7 @@ export async function bench(argv: string[]): Promise<number> {
   try {
     const devices = values.devices
       ? (list('devices', values.devices, String) as string[])
-      : availableDevices().filter((d) => d === 'cpu' || !isSoftware(getBackend(d)));
+      : availableDevices().filter((d) => !getBackend(d).info().software);
     const matmulDevices = values['matmul-devices'] ? (list('matmul-devices', values['matmul-devices'], String) as string[]) : devices;
     for (const d of [...devices, ...matmulDevices]) getBackend(d);
     const opts: BenchOptions = {

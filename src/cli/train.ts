@@ -138,7 +138,8 @@ async function trainOn(deviceName: string, settings: TrainSettings): Promise<num
   const { epochs, batchSize, seed, verbose, validationSplit, values, log } = settings;
   const device = setDefaultDevice(deviceName);
   setSeed(seed);
-  const data = await fashionMnist({ dir: values.data, device });
+  // the data stays on the host; fit streams batches to the model's device
+  const data = await fashionMnist({ dir: values.data });
   log(`data: ${data.source} (${data.train.images.shape[0]} train / ${data.test.images.shape[0]} test images)`);
   if (!data.full) log(`note: this is not the full Fashion-MNIST set, so accuracy is below the full set's. ${hint('fashion-mnist')}`);
   log(`device: ${device}${deviceName === 'auto' ? ` (auto: ${autoDevice().why})` : ''}`);

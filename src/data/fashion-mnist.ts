@@ -30,7 +30,8 @@ function filesIn(dir: string): string[] | null {
   return found.every(Boolean) ? (found as string[]) : null;
 }
 
-function toSplit(images: IdxArray, labels: IdxArray, device?: string): Split {
+/** On the host (cpu) unless a device is asked for: fit streams batches to the model's device. */
+function toSplit(images: IdxArray, labels: IdxArray, device = 'cpu'): Split {
   if (images.shape[0] !== labels.shape[0]) {
     throw new TesseraError('datasets', `${images.shape[0]} images but ${labels.shape[0]} labels`);
   }
@@ -45,6 +46,7 @@ function toSplit(images: IdxArray, labels: IdxArray, device?: string): Split {
 export interface LoadOptions {
   /** folder with the four IDX files (.gz or raw) */
   dir?: string;
+  /** where the tensors are made (default cpu, the host: fit streams batches to the model's device) */
   device?: string;
   /** allow the embedded sample when the full set is not found (default true) */
   allowSample?: boolean;

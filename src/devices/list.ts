@@ -1,5 +1,5 @@
 // tsr.listDevices(): every device tessera knows, usable or not, and for the unusable ones why.
-import { availableDevices, getBackend, initDevices, isSoftware, unavailableDevices } from '../backends/registry.js';
+import { availableDevices, getBackend, initDevices, unavailableDevices } from '../backends/registry.js';
 
 export interface DeviceListing {
   name: string;
@@ -21,7 +21,7 @@ export async function listDevices(): Promise<DeviceListing[]> {
   for (const name of availableDevices()) {
     const b = getBackend(name);
     const info = b.info();
-    out.push({ name, available: true, kind: info.kind, description: info.description, details: info.details, software: info.kind === 'gpu' && isSoftware(b) });
+    out.push({ name, available: true, kind: info.kind, description: info.description, details: info.details, software: info.software });
   }
   for (const [name, reason] of Object.entries(unavailableDevices())) out.push({ name, available: false, reason });
   return out;

@@ -135,7 +135,7 @@ async function runCheck(device: string, check: VerifyCheck, clock: string): Prom
     scale = Math.max(scale, Math.abs(want[i]!));
   }
   // TF32 tensor cores keep 10 mantissa bits: products are held to that precision (about 1e-3)
-  const tf32 = (getBackend(device) as { precision?: string }).precision === 'tf32';
+  const tf32 = getBackend(device).info().matmulPrecision === 'tf32';
   const bound = check.tolerance * scale * (tf32 ? TF32_FACTOR : 1);
   const problems: string[] = [];
   if (got.length !== want.length) problems.push(`${got.length} values, expected ${want.length}`);

@@ -6,6 +6,8 @@ import { checkBool, checkOptions, shown } from '../core/validate.js';
 import { keep } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { toDevice } from '../ops/device.js';
+import { getBackend, getDefaultDevice } from '../backends/registry.js';
+import { shapeStr } from '../core/errors.js';
 
 const counters = new Map<string, number>();
 
@@ -29,6 +31,8 @@ export abstract class Layer {
   readonly declaredInputShape?: number[];
   trainable: boolean;
   training = true;
+  /** where to() put the layer: its weights are made and kept there */
+  private placement?: string;
   protected built = false;
   private readonly ownWeights = new Map<string, Tensor>();
   private readonly ownState = new Map<string, Tensor>();
@@ -52,8 +56,8 @@ export abstract class Layer {
     this.trainable = checkBool(this.name, 'trainable', args.trainable ?? true);
   }
 
-  /** Creates weights for a per-sample input shape; called once, before the first forward. */
-  build(_inputShape: readonly number[]): void {}
+  /** Creates weights for a per-sample input shape on `device`; called once, before the first forward. */
+  build(_inputShape: readonly number[], _device: string): void {}
 
   /** Per-sample output shape for a per-sample input shape. */
   abstract computeOutputShape(inputShape: readonly number[]): number[];
@@ -61,19 +65,39 @@ export abstract class Layer {
   /** The computation, on a batch. */
   abstract forward(x: Tensor): Tensor;
 
-  /** Builds if needed, checks the input, then runs forward. @example layer.apply(x) */
+  /**
+   * Builds if needed (weights on the input's device, or where `to()` placed the layer), checks
+   * the input, then runs forward. @example layer.apply(x)
+   */
   apply(x: Tensor): Tensor {
-    this.ensureBuilt(x.shape.slice(1));
+    this.ensureBuilt(x.shape.slice(1), x.device);
+    const placed = this.device;
+    if (placed !== undefined && placed !== x.device) {
+      fail(this.name, `the input (shape ${shapeStr(x.shape)}) is on '${x.device}' but the weights are on '${placed}'; move one: x.to('${placed}') or model.to('${x.device}')`);
+    }
     return this.forward(x);
   }
 
-  ensureBuilt(inputShape: readonly number[]): void {
+  /**
+   * Creates the weights for a per-sample input shape if not yet made: on the device `to()` or
+   * `compile({ device })` chose, else on `device` (the input's, when built by a call), else the
+   * default device.
+   */
+  ensureBuilt(inputShape: readonly number[], device?: string): void {
     if (this.built) return;
     if (this.declaredInputShape && (this.declaredInputShape.length !== inputShape.length || this.declaredInputShape.some((d, i) => d !== inputShape[i]))) {
       fail(this.name, `expected inputs of shape [batch, ${this.declaredInputShape.join(', ')}], got [batch, ${inputShape.join(', ')}]`);
     }
-    this.build(inputShape);
+    this.build(inputShape, this.placement ?? device ?? getDefaultDevice());
     this.built = true;
+  }
+
+  /** The device the weights are on (undefined before they exist, unless placed with to()). */
+  get device(): string | undefined {
+    for (const t of this.ownWeights.values()) return t.device;
+    for (const t of this.ownState.values()) return t.device;
+    for (const c of this.children()) { const d = c.device; if (d !== undefined) return d; }
+    return this.placement;
   }
 
   get isBuilt(): boolean { return this.built; }
@@ -143,8 +167,10 @@ export abstract class Layer {
     for (const p of this.parameters()) p.zeroGrad();
   }
 
-  /** Moves every weight to `device`. */
+  /** Moves every weight to `device`; weights made later (an unbuilt layer) are made there. */
   to(device: string): this {
+    getBackend(device);
+    this.placement = device;
     for (const map of [this.ownWeights, this.ownState]) {
       for (const [k, t] of map) {
         if (t.device === device) continue;

@@ -143,7 +143,10 @@ export class Tensor {
   zeroGrad(): void { this.grad?.dispose(); this.grad = null; }
 
   // ---- fluent ops (defined in src/ops) ----
+  /** A copy on `device` (this tensor if already there); synchronous where the source reads synchronously (cpu, cuda). */
   to(device: string): Tensor { return ops.toDevice(this, device); }
+  /** A copy on `device` from any device, webgpu included. @example const h = await t.toAsync('cpu') */
+  toAsync(device: string): Promise<Tensor> { return ops.toDeviceAsync(this, device); }
   add(b: Tensor | number): Tensor { return ops.add(this, b); }
   sub(b: Tensor | number): Tensor { return ops.sub(this, b); }
   mul(b: Tensor | number): Tensor { return ops.mul(this, b); }

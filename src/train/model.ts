@@ -1,10 +1,11 @@
 // Model: a Layer that trains itself, Keras-style (compile, fit, evaluate, predict).
 import { fail, shapeStr } from '../core/errors.js';
 import { checkBool, checkInt, checkNumber, checkOneOf, checkOptions, checkPositiveInt, shown } from '../core/validate.js';
-import { Dataset, type Element, disposeElement, hostRandom } from '../data/dataset.js';
+import { Dataset, hostRandom } from '../data/dataset.js';
+import { type Batch, datasetBatches, forEachPrefetched, tensorBatches } from '../data/stream.js';
+import { availableDevices, getDefaultDevice } from '../backends/registry.js';
+import { toDevice } from '../ops/device.js';
 import { Layer, type LayerArgs } from '../nn/layer.js';
-import { tensor } from '../ops/creation.js';
-import { gather } from '../ops/indexing.js';
 import { concat } from '../ops/join.js';
 import { add } from '../ops/arith.js';
 import { nonFiniteNames } from './finite-check.js';
@@ -26,6 +27,8 @@ export interface CompileOptions {
   optimizer: Optimizer | 'adam' | 'adamw' | 'sgd' | 'rmsprop';
   loss: Loss | string;
   metrics?: (Metric | string)[];
+  /** the device to train on: the weights move there (as model.to(device)); batches follow */
+  device?: string;
 }
 
 export interface FitOptions {
@@ -88,6 +91,20 @@ export abstract class Model extends Layer {
       : opts.optimizer;
     this.lossFn = resolveLoss(opts.loss);
     this.metrics = (opts.metrics ?? []).map(resolveMetric);
+    if (opts.device !== undefined) this.to(opts.device);
+  }
+
+  /**
+   * Where fit, evaluate and predict run: the device of the weights (or where to() or
+   * compile({ device }) placed the model), else the default device. Data stays where it is;
+   * each batch is copied there.
+   */
+  private trainingDevice(op: string): string {
+    const device = this.device ?? getDefaultDevice();
+    if (!availableDevices().includes(device)) {
+      fail(op, `the model's weights are on '${device}', which is no longer open (tsr.releaseDevices() closed it, and its tensors with it); call tsr.initDevices() and build or load the model again`);
+    }
+    return device;
   }
 
   private checkInputs(op: string, x: Tensor, y?: Tensor): void {
@@ -177,6 +194,8 @@ export abstract class Model extends Layer {
       if (nVal > 0) val = [keep(slice(x, [[n - nVal, n]])), keep(slice(y, [[n - nVal, n]]))];
     } else if (o.validationSplit) {
       fail('fit', 'validationSplit needs tensors; with a Dataset pass validationData');
+    } else if (given.batchSize !== undefined) {
+      fail('fit', 'batchSize applies to tensors: a Dataset is batched already (dataset.batch(n))');
     }
     const ownVal = val !== null && !given.validationData;
     try {
@@ -190,6 +209,7 @@ export abstract class Model extends Layer {
 
   private async fitLoop(x: Tensor | Dataset, train: { x: Tensor; y: Tensor } | null, val: [Tensor, Tensor] | null, opts: CheckedFitOptions): Promise<History> {
     const { epochs, batchSize } = opts;
+    const device = this.trainingDevice('fit');
     const steps = train ? Math.ceil(train.x.shape[0]! / batchSize) : ((x as Dataset).size ?? 0);
     const progress = new Progress(opts.verbose, epochs, steps);
     const callbacks = opts.callbacks;
@@ -206,9 +226,11 @@ export abstract class Model extends Layer {
       progress.epochBegin(epoch);
       const tally = new Tally();
       let step = 0, samples = 0;
-      const runBatch = async (xb: Tensor, yb: Tensor): Promise<void> => {
+      const runBatch = async ({ x: xb, y: yb }: Batch, prefetchNext: () => void): Promise<boolean> => {
         for (const c of callbacks) await c.onBatchBegin?.(step);
         const r = this.trainStep(xb, yb);
+        // the step is queued: make the next batch while the device computes this one
+        prefetchNext();
         const loss = await readCount(r.loss);
         const counts = await Promise.all(r.metrics.map(async ([num, den]) => [await readCount(num), await readCount(den)] as const));
         if (!Number.isFinite(loss)) await this.nonFiniteLoss(loss, epoch, step, previous, xb);
@@ -224,7 +246,9 @@ export abstract class Model extends Layer {
           progress.batchEnd(step, samples, batchLogs);
           for (const c of batchListeners) await c.onBatchEnd!(step - 1, batchLogs);
         }
+        return this.stopTraining;
       };
+      let source: Iterator<Batch> | AsyncIterator<Batch>;
       if (train) {
         const n = train.x.shape[0]!;
         const order = Int32Array.from({ length: n }, (_, i) => i);
@@ -232,27 +256,11 @@ export abstract class Model extends Layer {
           const random = hostRandom(opts.seed * 1_000_003 + epoch);
           for (let i = n - 1; i > 0; i--) { const j = Math.floor(random() * (i + 1)); [order[i], order[j]] = [order[j]!, order[i]!]; }
         }
-        for (let start = 0; start < n && !this.stopTraining; start += batchSize) {
-          const end = Math.min(n, start + batchSize);
-          const idx = tensor(order.subarray(start, end), { device: train.x.device });
-          const xb = gather(train.x, idx, 0), yb = gather(train.y, idx, 0);
-          try {
-            await runBatch(xb, yb);
-          } finally {
-            idx.dispose(); xb.dispose(); yb.dispose();
-          }
-        }
+        source = tensorBatches(train.x, train.y, batchSize, order, device);
       } else {
-        for await (const batch of x as Dataset) {
-          const [xb, yb] = pairOf(batch);
-          try {
-            await runBatch(xb, yb);
-          } finally {
-            disposeElement(batch);
-          }
-          if (this.stopTraining) break;
-        }
+        source = datasetBatches(x as Dataset, device, (xb, yb) => { this.checkInputs('fit', xb, yb); return this.checkLabels('fit', xb, yb); });
       }
+      await forEachPrefetched(source, runBatch);
       logs = tally.logs();
       await this.checkWeightsFinite(`during epoch ${epoch + 1}`);
       if (val) Object.assign(logs, await this.evaluateLogs(val[0], val[1], batchSize, 'val_'));
@@ -293,12 +301,13 @@ export abstract class Model extends Layer {
     const lossFn = this.lossFn;
     if (!lossFn) fail('evaluate', 'call compile() before evaluate()');
     this.checkInputs('evaluate', x, y);
+    const device = this.trainingDevice('evaluate');
     const tally = new Tally();
     const n = x.shape[0]!;
     for (let start = 0; start < n; start += batchSize) {
       const end = Math.min(n, start + batchSize);
       const { loss, counts } = tidy(() => noGrad(() => {
-        const xb = slice(x, [[start, end]]), yb = slice(y, [[start, end]]);
+        const xb = toDevice(slice(x, [[start, end]]), device), yb = toDevice(slice(y, [[start, end]]), device);
         this.train(false);
         const pred = this.apply(xb);
         return { loss: lossFn(pred, yb), counts: this.metrics.map((m) => m.batch(pred, yb)) };
@@ -345,17 +354,17 @@ export abstract class Model extends Layer {
     return loadWeights(this, path);
   }
 
-  /** Outputs for x, in inference mode, computed in batches. */
+  /** Outputs for x, in inference mode, computed in batches on the model's device (where the result stays). */
   predict(x: Tensor, opts: { batchSize?: number } = {}): Tensor {
     const batchSize = checkBatchSize('predict', opts);
     this.checkInputs('predict', x);
-    const n = x.shape[0]!;
+    const n = x.shape[0]!, device = this.trainingDevice('predict');
     const parts: Tensor[] = [];
     this.train(false);
     try {
       // zero rows still go through the model once, so the result has the right shape
       for (let start = 0; start < Math.max(n, 1); start += batchSize) {
-        parts.push(keep(tidy(() => noGrad(() => this.apply(slice(x, [[start, Math.min(n, start + batchSize)]]))))));
+        parts.push(keep(tidy(() => noGrad(() => this.apply(toDevice(slice(x, [[start, Math.min(n, start + batchSize)]]), device))))));
       }
     } catch (e) {
       parts.forEach((p) => p.dispose());
@@ -397,12 +406,4 @@ function checkFitOptions(given: FitOptions | undefined): CheckedFitOptions {
 function checkBatchSize(op: string, opts: { batchSize?: number } | undefined): number {
   const o = op === 'fit' ? opts ?? {} : checkOptions(op, opts, ['batchSize']);
   return checkPositiveInt(op, 'batchSize', o.batchSize ?? 32);
-}
-
-function pairOf(e: Element): [Tensor, Tensor] {
-  if (Array.isArray(e) && e.length === 2) return [e[0]!, e[1]!];
-  const r = e as Record<string, Tensor>;
-  const xb = r['x'] ?? r['xs'], yb = r['y'] ?? r['ys'];
-  if (!xb || !yb) fail('fit', 'dataset elements must be [x, y] or { x, y }');
-  return [xb, yb];
 }

@@ -27,10 +27,10 @@ export class Sequential extends Model {
     return this.declaredInputShape ?? this.layers[0]?.declaredInputShape;
   }
 
-  override build(inputShape: readonly number[]): void {
+  override build(inputShape: readonly number[], device: string): void {
     let shape: readonly number[] = inputShape;
     for (const l of this.layers) {
-      l.ensureBuilt(shape);
+      l.ensureBuilt(shape, device);
       shape = l.computeOutputShape(shape);
     }
   }

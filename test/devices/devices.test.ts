@@ -83,7 +83,7 @@ describe('choosing devices', () => {
     const c = tsr.matmul(a, b.to('cpu'));
     assert.deepEqual([...c.dataSync()], [2, 2, 2, 2]);
     const model = tsr.sequential([tsr.layers.dense({ units: 3, inputShape: [2] })]);
-    model.build([1, 2]);
+    model.ensureBuilt([2]);
     model.to('twin');
     assert.ok(model.parameters().every((p) => p.device === 'twin'));
     assert.equal(model.apply(b).device, 'twin');

@@ -46,6 +46,8 @@ export class CpuBackend implements Backend {
     return {
       name: 'cpu',
       kind: 'cpu',
+      software: false,
+      matmulPrecision: 'float32',
       description: `${cpus?.[0]?.model.trim() ?? 'CPU'} (${cores} cores)`,
       details: {
         cores,

@@ -56,7 +56,7 @@ export class CudaBackend implements Backend {
 
   info(): DeviceInfo {
     return {
-      name: 'cuda', kind: 'gpu', description: `${this.details['name']} (CUDA, compute ${this.details['computeCapability']})`,
+      name: 'cuda', kind: 'gpu', software: false, matmulPrecision: this.precision === 'tf32' ? 'tf32' : 'float32', description: `${this.details['name']} (CUDA, compute ${this.details['computeCapability']})`,
       details: { ...this.details, matmulPrecision: this.precision, reservedBytes: this.runtime.bytesReserved, usedBytes: this.runtime.bytesInUse, pinnedBytes: this.runtime.bytesPinned },
     };
   }
@@ -85,6 +85,10 @@ export class CudaBackend implements Backend {
     if (bytes > 0) this.runtime.upload(s.ptr, raw, bytes);
   }
   async read(storage: Storage): Promise<TypedArray> {
+    return this.readSync(storage);
+  }
+  /** The copy back synchronises the stream anyway, so CUDA reads can be synchronous (dataSync, item, to). */
+  readSync(storage: Storage): TypedArray {
     const s = storage as L.CudaStorage;
     const raw = isHalf(s.dtype) ? new Uint16Array(s.size) : allocArray(s.dtype, s.size);
     if (s.bytes > 0) this.runtime.driver.check('cuMemcpyDtoHAsync_v2', raw, s.ptr, raw.byteLength, this.runtime.stream);

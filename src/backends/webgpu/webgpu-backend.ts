@@ -11,6 +11,9 @@ import { GpuIndexChecks } from './index-check.js';
 import { GpuRuntime } from './runtime.js';
 import { GpuStorage, bufferOf } from './storage.js';
 
+/** Software rasterisers that WebGPU may offer as an adapter (Mesa's lavapipe/llvmpipe, SwiftShader). */
+const SOFTWARE_ADAPTER = /llvmpipe|lavapipe|swiftshader|software/i;
+
 export class WebGpuBackend implements Backend {
   readonly name = 'webgpu';
   readonly runtime: GpuRuntime;
@@ -35,6 +38,8 @@ export class WebGpuBackend implements Backend {
     return {
       name: 'webgpu',
       kind: 'gpu',
+      software: SOFTWARE_ADAPTER.test(this.adapterName),
+      matmulPrecision: 'float32',
       description: this.adapterName,
       details: {
         vendor: a.vendor || 'unknown', architecture: a.architecture || 'unknown', device: a.device || 'unknown', driver: a.description || 'unknown',

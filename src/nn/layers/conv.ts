@@ -1,6 +1,5 @@
 // Conv2D and the pooling layers, channels-last (NHWC) like Keras.
 import { fail } from '../../core/errors.js';
-import { getDefaultDevice } from '../../backends/registry.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { activationExpr, type ActivationName, biasActivation } from '../../ops/activations.js';
 import { conv2d } from '../../ops/conv.js';
@@ -58,9 +57,8 @@ export class Conv2D extends Layer {
     this.biasInit = args.biasInitializer ?? 'zeros';
   }
 
-  override build(inputShape: readonly number[]): void {
+  override build(inputShape: readonly number[], device: string): void {
     this.computeOutputShape(inputShape);
-    const device = getDefaultDevice();
     const cin = inputShape[2]!;
     if (cin % this.groups !== 0) fail(this.name, `groups=${this.groups} must divide the ${cin} input channels`);
     this.addWeight('kernel', initialize(this.kernelInit, [...this.kernelSize, cin / this.groups, this.filters], device));

@@ -1,7 +1,6 @@
 // Dense (fully connected): y = activation(x @ kernel + bias), bias and activation in one kernel.
 import { fail, shapeStr } from '../../core/errors.js';
 import * as E from '../../core/expr.js';
-import { getDefaultDevice } from '../../backends/registry.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { activationExpr, type ActivationName, biasActivation } from '../../ops/activations.js';
 import { matmul } from '../../ops/matmul.js';
@@ -40,10 +39,9 @@ export class Dense extends Layer {
     this.kernelRegularizer = args.kernelRegularizer;
   }
 
-  override build(inputShape: readonly number[]): void {
+  override build(inputShape: readonly number[], device: string): void {
     const inFeatures = inputShape[inputShape.length - 1];
     if (inFeatures === undefined) fail(this.name, 'dense needs inputs with at least one feature dimension');
-    const device = getDefaultDevice();
     this.addWeight('kernel', initialize(this.kernelInit, [inFeatures, this.units], device));
     if (this.useBias) this.addWeight('bias', initialize(this.biasInit, [this.units], device));
   }

@@ -1,6 +1,5 @@
 // Embedding: integer ids -> learned vectors.
 import { fail } from '../../core/errors.js';
-import { getDefaultDevice } from '../../backends/registry.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { cast } from '../../ops/arith.js';
 import { gather } from '../../ops/indexing.js';
@@ -19,9 +18,9 @@ export class Embedding extends Layer {
     this.inputDim = args.inputDim;
     this.outputDim = args.outputDim;
   }
-  override build(): void {
+  override build(_inputShape: readonly number[], device: string): void {
     // Keras's default: uniform in [-0.05, 0.05]
-    this.addWeight('embeddings', rand([this.inputDim, this.outputDim], { device: getDefaultDevice(), lo: -0.05, hi: 0.05 }));
+    this.addWeight('embeddings', rand([this.inputDim, this.outputDim], { device, lo: -0.05, hi: 0.05 }));
   }
   computeOutputShape(inputShape: readonly number[]): number[] { return [...inputShape, this.outputDim]; }
   forward(x: Tensor): Tensor {

@@ -1,7 +1,6 @@
 // BatchNormalization (running statistics, channels last) and LayerNormalization.
 import { fail } from '../../core/errors.js';
 import * as E from '../../core/expr.js';
-import { getDefaultDevice } from '../../backends/registry.js';
 import { noGrad } from '../../tensor/autograd.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { applyExpr } from '../../ops/apply.js';
@@ -26,10 +25,9 @@ export class BatchNormalization extends Layer {
     this.center = args.center ?? true;
     this.scale = args.scale ?? true;
   }
-  override build(inputShape: readonly number[]): void {
+  override build(inputShape: readonly number[], device: string): void {
     const c = inputShape[inputShape.length - 1];
     if (c === undefined) fail(this.name, 'needs inputs with a channel axis');
-    const device = getDefaultDevice();
     if (this.scale) this.addWeight('gamma', full([c], 1, { device }));
     if (this.center) this.addWeight('beta', full([c], 0, { device }));
     this.addState('moving_mean', full([c], 0, { device }));
@@ -67,9 +65,8 @@ export class LayerNormalization extends Layer {
     this.center = args.center ?? true;
     this.scale = args.scale ?? true;
   }
-  override build(inputShape: readonly number[]): void {
+  override build(inputShape: readonly number[], device: string): void {
     const c = inputShape[inputShape.length - 1]!;
-    const device = getDefaultDevice();
     if (this.scale) this.addWeight('gamma', full([c], 1, { device }));
     if (this.center) this.addWeight('beta', full([c], 0, { device }));
   }
