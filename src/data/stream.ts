@@ -29,14 +29,19 @@ function onDevice(x: Tensor, y: Tensor, device: string, owned: readonly Tensor[]
   };
 }
 
-/** Rows `order[start..start+batchSize)` of (x, y), gathered where the data lives, then moved. */
-export function* tensorBatches(x: Tensor, y: Tensor, batchSize: number, order: Int32Array, device: string): Generator<Batch> {
-  for (let start = 0; start < order.length; start += batchSize) {
-    const idx = tensor(order.subarray(start, Math.min(order.length, start + batchSize)), { device: x.device });
-    const xb = gather(x, idx, 0), yb = gather(y, idx, 0);
-    idx.dispose();
-    yield onDevice(xb, yb, device, [xb, yb]);
-  }
+/** Rows `order[start..start+batchSize)` of (x, y), gathered where the data lives, then moved (a plain iterator: this runs every step). */
+export function tensorBatches(x: Tensor, y: Tensor, batchSize: number, order: Int32Array, device: string): Iterator<Batch> {
+  let start = 0;
+  return {
+    next(): IteratorResult<Batch> {
+      if (start >= order.length) return { done: true, value: undefined };
+      const idx = tensor(order.subarray(start, Math.min(order.length, start + batchSize)), { device: x.device });
+      start += batchSize;
+      const xb = gather(x, idx, 0), yb = gather(y, idx, 0);
+      idx.dispose();
+      return { done: false, value: onDevice(xb, yb, device, [xb, yb]) };
+    },
+  };
 }
 
 /**

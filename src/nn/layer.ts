@@ -31,7 +31,7 @@ export abstract class Layer {
   readonly declaredInputShape?: number[];
   trainable: boolean;
   training = true;
-  /** where to() put the layer: its weights are made and kept there */
+  /** where the weights are: set by the build (the input's device) or by to() */
   private placement?: string;
   protected built = false;
   private readonly ownWeights = new Map<string, Tensor>();
@@ -71,8 +71,8 @@ export abstract class Layer {
    */
   apply(x: Tensor): Tensor {
     this.ensureBuilt(x.shape.slice(1), x.device);
-    const placed = this.device;
-    if (placed !== undefined && placed !== x.device) {
+    const placed = this.placement;
+    if (placed !== x.device) {
       fail(this.name, `the input (shape ${shapeStr(x.shape)}) is on '${x.device}' but the weights are on '${placed}'; move one: x.to('${placed}') or model.to('${x.device}')`);
     }
     return this.forward(x);
@@ -88,15 +88,13 @@ export abstract class Layer {
     if (this.declaredInputShape && (this.declaredInputShape.length !== inputShape.length || this.declaredInputShape.some((d, i) => d !== inputShape[i]))) {
       fail(this.name, `expected inputs of shape [batch, ${this.declaredInputShape.join(', ')}], got [batch, ${inputShape.join(', ')}]`);
     }
-    this.build(inputShape, this.placement ?? device ?? getDefaultDevice());
+    this.placement ??= device ?? getDefaultDevice();
+    this.build(inputShape, this.placement);
     this.built = true;
   }
 
-  /** The device the weights are on (undefined before they exist, unless placed with to()). */
+  /** The device the weights are on, or will be made on (undefined before a build or to()). */
   get device(): string | undefined {
-    for (const t of this.ownWeights.values()) return t.device;
-    for (const t of this.ownState.values()) return t.device;
-    for (const c of this.children()) { const d = c.device; if (d !== undefined) return d; }
     return this.placement;
   }
 

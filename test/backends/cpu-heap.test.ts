@@ -6,32 +6,38 @@ import * as tsr from '../../src/index.js';
 import { WasmHeap, heap } from '../../src/backends/cpu/heap.js';
 
 describe('CPU heap', () => {
-  it('merges freed neighbours and reuses the merged block for a larger request', () => {
+  // a new heap commits 1 MiB: blocks are merged when a request would otherwise grow it
+  const MiB = 1 << 20;
+
+  it('reuses a freed block of the same size at once; merges freed neighbours before growing', () => {
     const h = new WasmHeap();
-    const a = h.alloc(1000), b = h.alloc(1000), c = h.alloc(1000), guard = h.alloc(16);
-    h.free(a, 1000);
-    h.free(c, 1000);
-    h.free(b, 1000);
-    // a, b and c are one free block now: 3008 bytes fit where they were
-    assert.equal(h.alloc(3008), a);
-    assert.equal(h.stats().used, 3008 + 16);
+    const a = h.alloc(300_000), b = h.alloc(300_000), c = h.alloc(300_000), guard = h.alloc(16);
+    h.free(b, 300_000);
+    assert.equal(h.alloc(300_000), b, 'an exact size comes straight back');
+    h.free(a, 300_000);
+    h.free(c, 300_000);
+    h.free(b, 300_000);
+    // 800 kB does not fit above the guard in 1 MiB: a, b and c merge into one block that does
+    assert.equal(h.alloc(800_000), a);
+    assert.equal(h.stats().committed, MiB, 'no growth');
+    assert.equal(h.stats().used, 800_000 + 16);
     assert.ok(guard > c);
   });
 
-  it('freed blocks at the top give their bytes back when a request merges them; the best-fitting block is taken', () => {
+  it('a free run at the top is given back; the best-fitting merged block is taken', () => {
     const h = new WasmHeap();
     const a = h.alloc(4096), small = h.alloc(64), b = h.alloc(512), guard = h.alloc(16);
     for (const [at, bytes] of [[guard, 16], [b, 512], [a, 4096], [small, 64]] as const) h.free(at, bytes);
-    assert.equal(h.stats().used, 0);
-    // no cached block has this size: the cache merges into one free run ending at the top, which comes down
-    assert.equal(h.alloc(100), a);
-    assert.equal(h.stats().reserved, 112);
+    // everything freed runs up to the top: merging brings the top down to a, where this fits
+    assert.equal(h.alloc(MiB - 100), a);
+    assert.equal(h.stats().committed, MiB);
     const h2 = new WasmHeap();
-    const big = h2.alloc(4096), g1 = h2.alloc(16), mid = h2.alloc(200), g2 = h2.alloc(16);
-    h2.free(big, 4096);
-    h2.free(mid, 200);
-    assert.equal(h2.alloc(150), mid, 'the 208-byte block fits 160 bytes better than the 4096-byte one');
-    assert.equal(h2.alloc(4096), big, 'an exact size is reused at once');
+    const big = h2.alloc(400_000), g1 = h2.alloc(16), mid = h2.alloc(200_000), g2 = h2.alloc(16);
+    h2.alloc(MiB - 600_000 - 1000);
+    h2.free(big, 400_000);
+    h2.free(mid, 200_000);
+    assert.equal(h2.alloc(150_000), mid, 'the 200 kB block fits 150 kB better than the 400 kB one');
+    assert.equal(h2.stats().committed, MiB);
     assert.ok(g1 < mid && mid < g2);
   });
 

@@ -2,6 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -140,5 +141,23 @@ describe('tessera train', () => {
     const wrongLr = tessera([...common, '--epochs', '1', '--resume', partial, '--lr', '0.1']);
     assert.equal(wrongLr.status, 1);
     assert.match(wrongLr.stderr, /--lr 0\.1 conflicts with --resume .*learning rate 0\.001; drop --lr/);
+  });
+
+  const fullSet = '/usr/share/datasets/fashion-mnist';
+  const haveFull = existsSync(join(fullSet, 'train-images-idx3-ubyte.gz')) || existsSync(join(fullSet, 'train-images-idx3-ubyte'));
+  it('--device webgpu trains an epoch of the full set, which is larger than a storage buffer (the data stays on the host)', {
+    skip: haveFull ? false : `the full Fashion-MNIST set is not installed (${fullSet}; CI installs dataset-fashion-mnist)`, timeout: 300_000,
+  }, async (t) => {
+    await tsr.initDevices();
+    const webgpu = tsr.availableDevices().includes('webgpu');
+    const why = tsr.unavailableDevices()['webgpu'];
+    await tsr.releaseDevices();
+    if (!webgpu) return t.skip(`no webgpu device: ${why}`);
+    const r = spawnSync(process.execPath, [bin, 'train', '--device', 'webgpu', '--epochs', '1', '--batch-size', '128', '--verbose', '0', '--json'], { encoding: 'utf8', env: { ...process.env, TESSERA_DATA: '' } });
+    assert.equal(r.status, 0, r.stderr);
+    const result = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+    assert.equal(result.device, 'webgpu');
+    assert.equal(result.fullDataset, true);
+    assert.ok(result.testAccuracy > 0.8, `test accuracy ${result.testAccuracy}`);
   });
 });

@@ -121,7 +121,7 @@ export async function scalar(t: tsr.Tensor): Promise<number> {
   return (await t.data())[0]!;
 }
 
-/** Whether the device's memory is host-visible (some input checks need a synchronous read). */
+/** Whether the host reads the device synchronously (cpu; cuda, whose copies block anyway). */
 export function hostReadable(device: string): boolean {
   return typeof tsr.getBackend(device).readSync === 'function';
 }

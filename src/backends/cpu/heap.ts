@@ -1,8 +1,8 @@
 // Host memory for CPU tensors inside one WebAssembly memory, so SIMD kernels and BLAS (through
 // koffi) work on the same bytes without copies. Blocks are 16-byte aligned. Freed blocks are
-// reused by exact size first; when that fails they merge with free neighbours and a free run at
-// the top gives its bytes back, so varying sizes (predict with batch sizes 1..1000, say) reuse
-// memory instead of fragmenting it.
+// reused by exact size first; before the memory would grow they merge with free neighbours and
+// a free run at the top gives its bytes back, so varying sizes (predict with batch sizes
+// 1..1000, say) reuse memory instead of fragmenting it.
 import { fail } from '../../core/errors.js';
 
 const PAGE = 65536;
@@ -19,8 +19,7 @@ export class WasmHeap {
   private top = ALIGN;
   /**
    * Freed blocks by exact size: a training loop asks for the same sizes every step, so most
-   * requests are one lookup. Neighbours are merged lazily, when a request finds no block of its
-   * size and enough bytes are cached (or before the heap would grow).
+   * requests are one lookup. Neighbours are merged lazily, before the memory would grow.
    */
   private readonly cache = new Map<number, number[]>();
   private cachedBytes = 0;
@@ -32,7 +31,7 @@ export class WasmHeap {
     const size = blockSize(bytes);
     let at = this.cache.get(size)?.pop();
     if (at !== undefined) this.cachedBytes -= size;
-    else at = (this.cachedBytes >= size ? this.takeMerged(size) : undefined) ?? this.fromTop(size);
+    else at = this.fromTop(size);
     this.usedBytes += size;
     if (this.usedBytes > this.peakBytes) this.peakBytes = this.usedBytes;
     return at;
@@ -51,10 +50,17 @@ export class WasmHeap {
     this.cachedBytes += size;
   }
 
-  /** A block from the top, growing the memory if needed (after giving cached blocks back to the top). */
+  /**
+   * A block from the top while the memory has room; when it has not, the cached blocks are
+   * merged first (and a free run at the top given back) and the best fit taken, and only then
+   * does the memory grow. Merging only then keeps a training loop's exact sizes cached.
+   */
   private fromTop(size: number): number {
     // keep one vector of slack past the last block for tail reads
-    if (this.top + size + ALIGN > this.memory.buffer.byteLength && this.cachedBytes > 0) this.merge();
+    if (this.top + size + ALIGN > this.memory.buffer.byteLength && this.cachedBytes > 0) {
+      const fit = this.cachedBytes >= size ? this.takeMerged(size) : (this.merge(), undefined);
+      if (fit !== undefined) return fit;
+    }
     const at = this.top, need = at + size + ALIGN;
     if (need > this.memory.buffer.byteLength) this.grow(need, size);
     this.top += size;
