@@ -17,41 +17,37 @@ export interface DeviceOptions {
 
 /**
  * The devices opened at run time, in the order 'auto' prefers them (CUDA first: where both see
- * an NVIDIA GPU, it is the faster path). A new device is one entry here: how to open it (or why
- * it cannot be), and how to close it. The cpu is always there.
+ * an NVIDIA GPU, it is the faster path). A new device is one entry here: how to load it (or why
+ * it cannot be) and how to release it again. The cpu is always there.
  */
-interface DeviceEntry<B extends Backend = Backend> {
+interface DeviceEntry {
   readonly name: string;
-  load(opts: DeviceOptions): Promise<B | { reason: string }>;
-  release(backend: B): void;
+  load(opts: DeviceOptions): Promise<{ backend: Backend; release(): void } | { reason: string }>;
 }
 
-function entry<B extends Backend>(e: DeviceEntry<B>): DeviceEntry {
-  return e as unknown as DeviceEntry;
-}
+/** A loaded backend with its release, or the reason it could not be loaded. */
+const loaded = <B extends Backend & { release(): void }>(made: B | { reason: string }) => ('reason' in made ? made : { backend: made, release: () => made.release() });
 
 const DEVICES: readonly DeviceEntry[] = [
-  entry({
+  {
     name: 'cuda',
     async load() {
       if (!isNode) return { reason: 'CUDA needs Node.js; in browsers use webgpu' };
       const { createCudaBackend } = await import('./cuda/cuda-backend.js');
-      return createCudaBackend();
+      return loaded(createCudaBackend());
     },
-    release: (b) => b.release(),
-  }),
-  entry({
+  },
+  {
     name: 'webgpu',
     async load(opts) {
       const { createWebGpuBackend } = await import('./webgpu/discover.js');
-      return createWebGpuBackend({ adapterName: env('TESSERA_WEBGPU_ADAPTER') || undefined, ...opts.webgpu });
+      return loaded(await createWebGpuBackend({ adapterName: env('TESSERA_WEBGPU_ADAPTER') || undefined, ...opts.webgpu }));
     },
-    release: (b) => b.release(),
-  }),
+  },
 ];
 
-/** The entry that opened each registered device, to close it again. */
-const opened = new Map<string, DeviceEntry>();
+/** How to release each device initDevices opened. */
+const releases = new Map<string, () => void>();
 
 /**
  * Looks for accelerators (CUDA, WebGPU) and registers those that work; safe to call often
@@ -67,7 +63,7 @@ export function initDevices(opts: DeviceOptions = {}): Promise<void> {
       if (env(flag)) { unavailable.set(device.name, `disabled by ${flag}`); continue; }
       const made = await device.load(opts);
       if ('reason' in made) unavailable.set(device.name, made.reason);
-      else { backends.set(device.name, made); opened.set(device.name, device); }
+      else { backends.set(device.name, made.backend); releases.set(device.name, made.release); }
     }
   })();
   return discovery;
@@ -79,12 +75,11 @@ export function initDevices(opts: DeviceOptions = {}): Promise<void> {
  */
 export async function releaseDevices(): Promise<void> {
   await discovery?.catch(() => undefined);
-  for (const [name, device] of opened) {
-    const b = backends.get(name);
-    if (b) device.release(b);
+  for (const [name, release] of releases) {
+    release();
     backends.delete(name);
   }
-  opened.clear();
+  releases.clear();
   if (defaultDevice !== 'cpu' && !backends.has(defaultDevice)) defaultDevice = 'cpu';
   discovery = undefined;
   unavailable.clear();

@@ -15,16 +15,15 @@ export interface Batch {
   free(): void;
 }
 
-/** x and y on `device`; copies are freed with the batch, and so are `owned` (tensors made to build it). */
-function onDevice(x: Tensor, y: Tensor, device: string, owned: readonly Tensor[] | Element): Batch {
+/** x and y on `device`; the copies are freed with the batch, and so is `owned` (what was made to build it). */
+function onDevice(x: Tensor, y: Tensor, device: string, owned: Element): Batch {
   const xd = toDevice(x, device), yd = toDevice(y, device);
   return {
     x: xd, y: yd,
     free() {
       if (xd !== x) xd.dispose();
       if (yd !== y) yd.dispose();
-      if (Array.isArray(owned)) owned.forEach((t) => t.dispose());
-      else disposeElement(owned as Element);
+      disposeElement(owned);
     },
   };
 }

@@ -33,6 +33,7 @@ export interface CompileOptions {
 
 export interface FitOptions {
   epochs?: number;
+  /** samples per step for tensors (default 32); a Dataset is batched already, so it is an error there */
   batchSize?: number;
   /** fraction of the samples (the last ones, as Keras) held out for validation */
   validationSplit?: number;
@@ -173,7 +174,8 @@ export abstract class Model extends Layer {
   }
 
   /**
-   * Trains for `epochs` passes over (x, y) or a Dataset of [x, y] batches.
+   * Trains for `epochs` passes over (x, y) or a Dataset of [x, y] batches. The data stays where
+   * it is; each batch is copied to the model's device, the next one while this one trains.
    * @example const history = await model.fit(xTrain, yTrain, { epochs: 10, batchSize: 32, validationSplit: 0.1 });
    */
   async fit(x: Tensor | Dataset, y?: Tensor, opts: FitOptions = {}): Promise<History> {
