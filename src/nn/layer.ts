@@ -1,13 +1,12 @@
 // Layer: the unit models are made of. Weights are created lazily from the first input's
 // shape (Keras's build), and sublayers held in properties are found automatically.
-import { fail } from '../core/errors.js';
+import { fail, shapeStr } from '../core/errors.js';
 import { checkShape } from '../core/shape.js';
 import { checkBool, checkOptions, shown } from '../core/validate.js';
 import { keep } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { toDevice } from '../ops/device.js';
 import { getBackend, getDefaultDevice } from '../backends/registry.js';
-import { shapeStr } from '../core/errors.js';
 
 const counters = new Map<string, number>();
 

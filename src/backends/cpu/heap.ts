@@ -58,7 +58,7 @@ export class WasmHeap {
   private fromTop(size: number): number {
     // keep one vector of slack past the last block for tail reads
     if (this.top + size + ALIGN > this.memory.buffer.byteLength && this.cachedBytes > 0) {
-      const fit = this.cachedBytes >= size ? this.takeMerged(size) : (this.merge(), undefined);
+      const fit = this.takeMerged(size);
       if (fit !== undefined) return fit;
     }
     const at = this.top, need = at + size + ALIGN;
