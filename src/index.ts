@@ -5,6 +5,7 @@ export { tidy, keep } from './tensor/scope.js';
 export { memory, type MemoryInfo } from './tensor/memory.js';
 export { noGrad, isGradEnabled } from './tensor/autograd.js';
 export { grad, valueAndGrad } from './tensor/grad.js';
+export { compile, compile as jit, type CompileOptions as CompileFunctionOptions, type CompileStats, type CompiledFunction } from './tensor/compile.js';
 export { getDefaultDevice, setDefaultDevice, withDevice, autoDevice, availableDevices, getBackend, initDevices, releaseDevices, unavailableDevices, type DeviceOptions } from './backends/registry.js';
 export { setLogDevicePlacement } from './backends/trace.js';
 export { listDevices, type DeviceListing } from './devices/list.js';

@@ -108,6 +108,35 @@ export interface Backend {
    */
   checkIndices(indices: View, limit: number, error: IndexError): void;
 
-  /** Fills a contiguous float32 view from the counter-based generator (Philox 4x32-10). */
-  random(kind: RandomKind, seed: number, counterOffset: number, out: View): void;
+  /**
+   * Fills a contiguous float32 view from the counter-based generator (Philox 4x32-10) at
+   * `state` = [seed, counter offset]: a params array like elementwise's, so a compiled step
+   * replays each draw at the generator's new position.
+   */
+  random(kind: RandomKind, out: View, state: RandomState): void;
+
+  /**
+   * Optional: turns the primitive calls of a captured step (over storages that stay fixed) into
+   * one function that runs them again, with kernels and layouts resolved once. Devices without
+   * it replay call by call through the methods above.
+   */
+  replayer?(calls: readonly CapturedCall[]): Replayer;
+}
+
+/** [seed, counter offset] of a random draw. */
+export type RandomState = readonly [seed: number, counter: number];
+
+/** The primitives a compiled step records, with their arguments (typed by the methods above). */
+export type PrimitiveName = 'elementwise' | 'reduce' | 'matmul' | 'im2col' | 'col2im' | 'pool2d' | 'pool2dBackward' | 'gather' | 'scatterAdd' | 'checkIndices' | 'random' | 'write';
+export type PrimitiveCall = { [K in PrimitiveName]: { readonly prim: K; readonly args: Parameters<Backend[K]> } }[PrimitiveName];
+
+/** A recorded call; `changing` when its params array takes new values at every replay (a learning rate, a step count). */
+export type CapturedCall = PrimitiveCall & { readonly changing: boolean };
+
+/** A device's replay of one captured step. */
+export interface Replayer {
+  /** how the device replays, for --profile (e.g. 'one compute pass', 'CUDA graph') */
+  readonly how: string;
+  run(): void;
+  dispose(): void;
 }

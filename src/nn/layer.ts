@@ -112,11 +112,6 @@ export abstract class Layer {
     return value;
   }
 
-  protected replaceState(name: string, value: Tensor): Tensor {
-    this.ownState.get(name)?.dispose();
-    return this.addState(name, value);
-  }
-
   protected weight(name: string): Tensor {
     const w = this.ownWeights.get(name) ?? this.ownState.get(name);
     if (!w) fail(this.name, `weight '${name}' does not exist (was the layer built?)`);

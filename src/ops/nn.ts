@@ -105,10 +105,10 @@ export function batchNorm(x: Tensor, mu: Tensor, variance: Tensor, gamma?: Tenso
 }
 
 /** Zeroes each element with probability `rate` and scales the rest by 1/(1-rate). */
-export function dropout(x: Tensor, rate: number, opts: { seed?: number } = {}): Tensor {
+export function dropout(x: Tensor, rate: number, opts: { seed?: number; state?: number[] } = {}): Tensor {
   if (!(rate >= 0 && rate < 1)) fail('dropout', `rate must be in [0, 1), got ${rate}`);
   if (rate === 0) return x;
-  const u = draw('dropout', 'uniform', x.shape, { seed: opts.seed, device: x.device });
+  const u = draw('dropout', 'uniform', x.shape, { seed: opts.seed, state: opts.state, device: x.device });
   const out = applyExpr('dropout', E.where(E.binary('ge', input(1), rate), E.mul(input(0), 1 / (1 - rate)), 0), [x, u]);
   return out;
 }

@@ -4,7 +4,8 @@ import { fail } from '../core/errors.js';
 import { checkDType, checkNumber } from '../core/validate.js';
 import * as E from '../core/expr.js';
 import { checkShape, sizeOf } from '../core/shape.js';
-import type { RandomKind } from '../backends/backend.js';
+import type { RandomKind, RandomState } from '../backends/backend.js';
+import { replayParams } from '../backends/capture.js';
 import { getDefaultDevice } from '../backends/registry.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { applyExpr } from './apply.js';
@@ -16,6 +17,8 @@ export interface RandomOptions {
   seed?: number;
   device?: string;
   dtype?: DType;
+  /** @internal the generator position as a replay-params array (see replayParams), used as is */
+  state?: number[];
 }
 
 let globalSeed = 0;
@@ -48,17 +51,14 @@ export function checkSeed(op: string, seed: number): number {
 /** Draws from the generator; an explicit seed starts its own stream at counter 0. */
 export function draw(op: string, kind: RandomKind, shape: readonly number[], opts: RandomOptions): Tensor {
   const s = checkShape(op, shape);
-  let seed: number, counter: number;
-  if (opts.seed === undefined) {
-    seed = globalSeed;
-    counter = globalCounter;
-    globalCounter += Math.ceil(sizeOf(s) / 4);
-  } else {
-    seed = checkSeed(op, opts.seed);
-    counter = 0;
-  }
+  const blocks = Math.ceil(sizeOf(s) / 4);
+  // the global stream's position moves on at every draw, replayed ones too
+  const state = opts.state
+    ?? (opts.seed === undefined
+      ? replayParams(() => { const at = globalCounter; globalCounter += blocks; return [globalSeed, at]; })
+      : [checkSeed(op, opts.seed), 0]);
   const out = created(op, opts.device ?? getDefaultDevice(), s, 'float32');
-  out.backend.random(kind, seed, counter, out.storageView);
+  out.backend.random(kind, out.storageView, state as unknown as RandomState);
   return out;
 }
 

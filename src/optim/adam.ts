@@ -40,8 +40,11 @@ export class Adam extends Optimizer {
     this.weightDecay = opts.weightDecay ?? (name === 'adamw' ? 0.01 : 0);
   }
 
-  protected update(param: Tensor, grad: Tensor, [mt, vt]: Tensor[], lr: number, step: number): void {
-    const params = [lr / (1 - this.beta1 ** step), this.beta1, this.beta2, 1 / Math.sqrt(1 - this.beta2 ** step), this.epsilon, lr * this.weightDecay];
+  protected stepParams(lr: number, step: number): number[] {
+    return [lr / (1 - this.beta1 ** step), this.beta1, this.beta2, 1 / Math.sqrt(1 - this.beta2 ** step), this.epsilon, lr * this.weightDecay];
+  }
+
+  protected update(param: Tensor, grad: Tensor, [mt, vt]: Tensor[], params: readonly number[]): void {
     assignExpr('adam', [param, mt!, vt!], [newP, newM, newV], [param, grad, mt!, vt!], params);
   }
 }

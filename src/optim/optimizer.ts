@@ -4,6 +4,7 @@ import { describe } from '../core/described.js';
 import { fail } from '../core/errors.js';
 import { type Range, checkBool, checkNumber, checkOptions, shown } from '../core/validate.js';
 import * as E from '../core/expr.js';
+import { replayParams } from '../backends/capture.js';
 import { applyExpr } from '../ops/apply.js';
 import { zerosLike } from '../ops/creation.js';
 import { sumExpr } from '../ops/reduce.js';
@@ -69,19 +70,26 @@ export abstract class Optimizer {
   /** Number of state tensors per parameter (moments). */
   protected abstract readonly slots: number;
 
-  /** One fused in-place update of p (and its slots) from g. */
-  protected abstract update(p: Tensor, g: Tensor, slots: Tensor[], lr: number, step: number): void;
+  /** The scalars every parameter's update takes at this step (learning rate, bias corrections). */
+  protected abstract stepParams(lr: number, step: number): number[];
+
+  /** One fused in-place update of p (and its slots) from g, with this step's scalars. */
+  protected abstract update(p: Tensor, g: Tensor, slots: Tensor[], params: readonly number[]): void;
 
   /** Applies one update to every parameter that has a gradient. @example opt.step(model.parameters()) */
   step(params: Iterable<Tensor>): void {
     const list = [...params].filter((p) => p.grad);
-    const lr = this.learningRate;
-    this.iterations++;
+    // a replayed step counts and schedules its learning rate as this one
+    const stepParams = replayParams(() => {
+      const lr = this.learningRate;
+      this.iterations++;
+      return this.stepParams(lr, this.iterations);
+    });
     noGrad(() => tidy(() => {
       const scale = this.clipNorm !== undefined ? this.clipScale(list) : null;
       for (const p of list) {
         const g = scale ? applyExpr('clipNorm', E.mul(E.input(0), E.input(1)), [p.grad!, scale]) : p.grad!;
-        this.update(p, g, this.slotsOf(p), lr, this.iterations);
+        this.update(p, g, this.slotsOf(p), stepParams);
       }
     }));
   }

@@ -32,8 +32,9 @@ export class SGD extends Optimizer {
     this.slots = this.momentum ? 1 : 0;
   }
 
-  protected update(param: Tensor, grad: Tensor, slots: Tensor[], lr: number): void {
-    const params = [lr, this.momentum, this.weightDecay];
+  protected stepParams(lr: number): number[] { return [lr, this.momentum, this.weightDecay]; }
+
+  protected update(param: Tensor, grad: Tensor, slots: Tensor[], params: readonly number[]): void {
     if (!this.momentum) assignExpr('sgd', [param], [plainP], [param, grad], params);
     else assignExpr('sgd', [param, slots[0]!], [this.nesterov ? nesterovP : momentumP, buf], [param, grad, slots[0]!], params);
   }
@@ -60,8 +61,10 @@ export class RMSprop extends Optimizer {
     this.momentum = opts.momentum ?? 0;
   }
 
-  protected update(param: Tensor, grad: Tensor, [sq, mbuf]: Tensor[], lr: number): void {
-    assignExpr('rmsprop', [param, sq!, mbuf!], [E.sub(p, E.mul(rLr, rBuf)), ms, rBuf], [param, grad, sq!, mbuf!], [lr, this.rho, this.epsilon, this.momentum]);
+  protected stepParams(lr: number): number[] { return [lr, this.rho, this.epsilon, this.momentum]; }
+
+  protected update(param: Tensor, grad: Tensor, [sq, mbuf]: Tensor[], params: readonly number[]): void {
+    assignExpr('rmsprop', [param, sq!, mbuf!], [E.sub(p, E.mul(rLr, rBuf)), ms, rBuf], [param, grad, sq!, mbuf!], params);
   }
 }
 

@@ -28,6 +28,8 @@ export interface DeviceUsage {
   storages: number;
   /** bytes of the live storages */
   bytes: number;
+  /** bytes compiled steps hold for their inputs and temporaries (their plans) */
+  planBytes: number;
   /** bytes the device's allocator holds, in use or cached for reuse (absent where not known) */
   reservedBytes?: number;
 }
@@ -36,7 +38,7 @@ const usage = new Map<string, DeviceUsage>();
 
 export function usageOf(device: string): DeviceUsage {
   let u = usage.get(device);
-  if (!u) usage.set(device, (u = { tensors: 0, storages: 0, bytes: 0 }));
+  if (!u) usage.set(device, (u = { tensors: 0, storages: 0, bytes: 0, planBytes: 0 }));
   return u;
 }
 

@@ -9,6 +9,13 @@ import { type StorageRef, unreachable, usageOf } from './memory.js';
 import { track } from './scope.js';
 
 let nextId = 1;
+/** Sees every tensor whose storage a kernel is about to use (a compiled step's capture). */
+let viewObserver: ((t: Tensor) => void) | null = null;
+
+/** @internal */
+export function observeViews(fn: ((t: Tensor) => void) | null): void { viewObserver = fn; }
+/** @internal the id the next tensor will get: tensors below it already exist */
+export function nextTensorId(): number { return nextId; }
 
 export class Tensor {
   readonly id = nextId++;
@@ -47,6 +54,7 @@ export class Tensor {
   /** @internal the strided view kernels read; throws if disposed */
   get storageView(): View {
     if (this.disposed) this.useAfterDispose('read');
+    viewObserver?.(this);
     return { storage: this.ref.storage, shape: this.shape, strides: this.strides, offset: this.offset };
   }
 

@@ -18,7 +18,11 @@ import { keep, tidy } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { Callback, Logs } from './callbacks.js';
 import { type Loss, resolveLoss } from './losses.js';
-import { type Count, type Metric, readCount, resolveMetric } from './metrics.js';
+import { type Count, type Metric, resolveMetric } from './metrics.js';
+import { StepLog } from './step-log.js';
+import { type CompileStats, type CompiledFunction, compile } from '../tensor/compile.js';
+import * as E from '../core/expr.js';
+import { sumExpr } from '../ops/reduce.js';
 import { Progress, type Verbose } from './progress.js';
 import { loadWeights, saveWeights } from '../io/weights.js';
 import { type ArchitectureConfig, type SaveOptions, saveModel } from '../io/model-dir.js';
@@ -29,6 +33,8 @@ export interface CompileOptions {
   metrics?: (Metric | string)[];
   /** the device to train on: the weights move there (as model.to(device)); batches follow */
   device?: string;
+  /** fit, evaluate and predict capture their step once and replay it (default true); false runs every op eagerly */
+  jit?: boolean;
 }
 
 export interface FitOptions {
@@ -75,6 +81,10 @@ export abstract class Model extends Layer {
   optimizer?: Optimizer;
   private lossFn?: Loss;
   private metrics: Metric[] = [];
+  /** whether fit, evaluate and predict use compiled steps */
+  jit = true;
+  /** what the compiled steps of the last fit, evaluate or predict did (for --profile) */
+  lastStepStats: CompileStats | null = null;
 
   constructor(prefix = 'model', args: LayerArgs = {}) {
     super(prefix, args);
@@ -92,6 +102,7 @@ export abstract class Model extends Layer {
       : opts.optimizer;
     this.lossFn = resolveLoss(opts.loss);
     this.metrics = (opts.metrics ?? []).map(resolveMetric);
+    this.jit = checkBool('compile', 'jit', opts.jit ?? true);
     if (opts.device !== undefined) this.to(opts.device);
   }
 
@@ -223,54 +234,78 @@ export abstract class Model extends Layer {
     let logs: Logs = {};
     // the batch that last updated the weights, to blame for weights that turn non-finite
     let previous: { epoch: number; step: number } | null = null;
-    for (let epoch = opts.initialEpoch; epoch < epochs && !this.stopTraining; epoch++) {
-      for (const c of callbacks) await c.onEpochBegin?.(epoch);
-      progress.epochBegin(epoch);
-      const tally = new Tally();
-      let step = 0, samples = 0;
-      const runBatch = async ({ x: xb, y: yb }: Batch, prefetchNext: () => void): Promise<boolean> => {
-        for (const c of callbacks) await c.onBatchBegin?.(step);
-        const r = this.trainStep(xb, yb);
-        // the step is queued: make the next batch while the device computes this one
-        prefetchNext();
-        const loss = await readCount(r.loss);
-        const counts = await Promise.all(r.metrics.map(async ([num, den]) => [await readCount(num), await readCount(den)] as const));
-        if (!Number.isFinite(loss)) await this.nonFiniteLoss(loss, epoch, step, previous, xb);
-        previous = { epoch, step };
-        const n = xb.shape[0]!;
-        tally.add('loss', loss * n, n);
-        this.metrics.forEach((m, i) => tally.add(m.name, ...counts[i]!));
-        step++;
-        samples += n;
-        // per-batch logs only when something shows or receives them
-        if (progress.live || batchListeners.length) {
-          const batchLogs = tally.logs();
-          progress.batchEnd(step, samples, batchLogs);
-          for (const c of batchListeners) await c.onBatchEnd!(step - 1, batchLogs);
+    // per step: the loss, each metric's two counts, and a probe of the inputs (NaN when they hold NaN/Infinity)
+    const log = new StepLog(device, 2 + 2 * this.metrics.length);
+    const recordStep = (xb: Tensor, yb: Tensor): void => tidy(() => {
+      const r = this.trainStep(xb, yb);
+      const probe = xb.dtype === 'float32' ? noGrad(() => sumExpr('fit', E.mul(E.input(0), 0), [xb], undefined)) : 0;
+      log.record([r.loss, ...r.metrics.flat(), probe]);
+      r.loss.dispose();
+      r.metrics.flat().forEach((c) => { if (typeof c !== 'number') c.dispose(); });
+    });
+    const step = this.jit ? compile(recordStep, { name: 'trainStep' }) : recordStep;
+    try {
+      for (let epoch = opts.initialEpoch; epoch < epochs && !this.stopTraining; epoch++) {
+        for (const c of callbacks) await c.onEpochBegin?.(epoch);
+        progress.epochBegin(epoch);
+        const tally = new Tally();
+        // steps queued, and those whose values were read into the tally
+        let queued = 0, read = 0, samples = 0;
+        const sizes: number[] = [];
+        const readLog = async (): Promise<void> => {
+          for (const row of await log.read()) {
+            const loss = row[0]!, n = sizes[read]!;
+            if (!Number.isFinite(loss)) await this.nonFiniteLoss(loss, epoch, read, previous, !Number.isFinite(row[row.length - 1]!));
+            previous = { epoch, step: read };
+            tally.add('loss', loss * n, n);
+            this.metrics.forEach((m, i) => tally.add(m.name, row[1 + 2 * i]!, row[2 + 2 * i]!));
+            read++;
+            samples += n;
+          }
+        };
+        const runBatch = async ({ x: xb, y: yb }: Batch, prefetchNext: () => void): Promise<boolean> => {
+          for (const c of callbacks) await c.onBatchBegin?.(queued);
+          step(xb, yb);
+          sizes.push(xb.shape[0]!);
+          queued++;
+          // the step is queued: make the next batch while the device computes this one
+          prefetchNext();
+          // values are read only when someone looks: a batch callback, a redraw of the bar, a full log
+          if (batchListeners.length || log.full || progress.due(queued)) {
+            await readLog();
+            const batchLogs = tally.logs();
+            progress.batchEnd(read, samples, batchLogs);
+            for (const c of batchListeners) await c.onBatchEnd!(read - 1, batchLogs);
+          }
+          return this.stopTraining;
+        };
+        let source: Iterator<Batch> | AsyncIterator<Batch>;
+        if (train) {
+          const n = train.x.shape[0]!;
+          const order = Int32Array.from({ length: n }, (_, i) => i);
+          if (opts.shuffle) {
+            const random = hostRandom(opts.seed * 1_000_003 + epoch);
+            for (let i = n - 1; i > 0; i--) { const j = Math.floor(random() * (i + 1)); [order[i], order[j]] = [order[j]!, order[i]!]; }
+          }
+          source = tensorBatches(train.x, train.y, batchSize, order, device);
+        } else {
+          source = datasetBatches(x as Dataset, device, (xb, yb) => { this.checkInputs('fit', xb, yb); return this.checkLabels('fit', xb, yb); });
         }
-        return this.stopTraining;
-      };
-      let source: Iterator<Batch> | AsyncIterator<Batch>;
-      if (train) {
-        const n = train.x.shape[0]!;
-        const order = Int32Array.from({ length: n }, (_, i) => i);
-        if (opts.shuffle) {
-          const random = hostRandom(opts.seed * 1_000_003 + epoch);
-          for (let i = n - 1; i > 0; i--) { const j = Math.floor(random() * (i + 1)); [order[i], order[j]] = [order[j]!, order[i]!]; }
-        }
-        source = tensorBatches(train.x, train.y, batchSize, order, device);
-      } else {
-        source = datasetBatches(x as Dataset, device, (xb, yb) => { this.checkInputs('fit', xb, yb); return this.checkLabels('fit', xb, yb); });
+        await forEachPrefetched(source, runBatch);
+        await readLog();
+        logs = tally.logs();
+        await this.checkWeightsFinite(`during epoch ${epoch + 1}`);
+        if (val) Object.assign(logs, await this.evaluateLogs(val[0], val[1], batchSize, 'val_'));
+        progress.epochEnd(epoch, samples, logs);
+        this.epochsTrained = epoch + 1;
+        history.epoch.push(epoch);
+        for (const [k, v] of Object.entries(logs)) (history.history[k] ??= []).push(v);
+        for (const c of callbacks) await c.onEpochEnd?.(epoch, logs);
       }
-      await forEachPrefetched(source, runBatch);
-      logs = tally.logs();
-      await this.checkWeightsFinite(`during epoch ${epoch + 1}`);
-      if (val) Object.assign(logs, await this.evaluateLogs(val[0], val[1], batchSize, 'val_'));
-      progress.epochEnd(epoch, samples, logs);
-      this.epochsTrained = epoch + 1;
-      history.epoch.push(epoch);
-      for (const [k, v] of Object.entries(logs)) (history.history[k] ??= []).push(v);
-      for (const c of callbacks) await c.onEpochEnd?.(epoch, logs);
+    } finally {
+      this.lastStepStats = this.jit ? (step as CompiledFunction<[Tensor, Tensor], void>).stats : null;
+      if (this.jit) (step as CompiledFunction<[Tensor, Tensor], void>).dispose();
+      log.dispose();
     }
     for (const c of callbacks) await c.onTrainEnd?.(logs);
     return history;
@@ -280,11 +315,10 @@ export abstract class Model extends Layer {
    * Stops fit on a non-finite loss, naming the cause: this batch's inputs, or the weights a
    * non-finite gradient of the previous batch updated (read only now, on the failure path).
    */
-  private async nonFiniteLoss(loss: number, epoch: number, step: number, previous: { epoch: number; step: number } | null, xb: Tensor): Promise<never> {
+  private async nonFiniteLoss(loss: number, epoch: number, step: number, previous: { epoch: number; step: number } | null, inputsBad: boolean): Promise<never> {
     const at = (e: number, s: number) => `epoch ${e + 1}, batch ${s + 1}`;
     const lr = this.optimizer!.learningRate;
-    const [inputs] = await nonFiniteNames([['inputs', xb]]);
-    if (inputs) fail('fit', `the loss became ${loss} at ${at(epoch, step)}: that batch's inputs hold NaN/Infinity; training stopped. Clean the data (no NaN or infinite values)`);
+    if (inputsBad) fail('fit', `the loss became ${loss} at ${at(epoch, step)}: that batch's inputs hold NaN/Infinity; training stopped. Clean the data (no NaN or infinite values)`);
     const bad = await nonFiniteNames(this.namedTensors());
     const weights = bad.length ? ` (${bad.join(', ')} now hold NaN/Infinity)` : '';
     const cause = previous
@@ -306,18 +340,34 @@ export abstract class Model extends Layer {
     const device = this.trainingDevice('evaluate');
     const tally = new Tally();
     const n = x.shape[0]!;
-    for (let start = 0; start < n; start += batchSize) {
-      const end = Math.min(n, start + batchSize);
-      const { loss, counts } = tidy(() => noGrad(() => {
-        const xb = toDevice(slice(x, [[start, end]]), device), yb = toDevice(slice(y, [[start, end]]), device);
-        this.train(false);
-        const pred = this.apply(xb);
-        return { loss: lossFn(pred, yb), counts: this.metrics.map((m) => m.batch(pred, yb)) };
-      }));
-      tally.add('loss', (await readCount(loss)) * (end - start), end - start);
-      for (const [i, m] of this.metrics.entries()) tally.add(m.name, await readCount(counts[i]![0]), await readCount(counts[i]![1]));
+    const log = new StepLog(device, 1 + 2 * this.metrics.length);
+    const recordStep = (xb: Tensor, yb: Tensor): void => tidy(() => {
+      const pred = this.apply(xb);
+      log.record([lossFn(pred, yb), ...this.metrics.flatMap((m) => m.batch(pred, yb))]);
+    });
+    const step = this.jit ? compile(recordStep, { name: 'evaluateStep' }) : recordStep;
+    const sizes: number[] = [];
+    const readLog = async () => {
+      for (const row of await log.read()) {
+        const rows = sizes.shift()!;
+        tally.add('loss', row[0]! * rows, rows);
+        this.metrics.forEach((m, i) => tally.add(m.name, row[1 + 2 * i]!, row[2 + 2 * i]!));
+      }
+    };
+    this.train(false);
+    try {
+      for (let start = 0; start < n; start += batchSize) {
+        const end = Math.min(n, start + batchSize);
+        noGrad(() => tidy(() => step(toDevice(slice(x, [[start, end]]), device), toDevice(slice(y, [[start, end]]), device))));
+        sizes.push(end - start);
+        if (log.full) await readLog();
+      }
+      await readLog();
+    } finally {
+      this.train(true);
+      if (this.jit) (step as CompiledFunction<[Tensor, Tensor], void>).dispose();
+      log.dispose();
     }
-    this.train(true);
     return tally.logs(prefix);
   }
 
@@ -362,17 +412,20 @@ export abstract class Model extends Layer {
     this.checkInputs('predict', x);
     const n = x.shape[0]!, device = this.trainingDevice('predict');
     const parts: Tensor[] = [];
+    const forward = (xb: Tensor) => this.apply(xb);
+    const step = this.jit ? compile(forward, { name: 'predictStep' }) : forward;
     this.train(false);
     try {
       // zero rows still go through the model once, so the result has the right shape
       for (let start = 0; start < Math.max(n, 1); start += batchSize) {
-        parts.push(keep(tidy(() => noGrad(() => this.apply(toDevice(slice(x, [[start, Math.min(n, start + batchSize)]]), device))))));
+        parts.push(keep(tidy(() => noGrad(() => step(toDevice(slice(x, [[start, Math.min(n, start + batchSize)]]), device))))));
       }
     } catch (e) {
       parts.forEach((p) => p.dispose());
       throw e;
     } finally {
       this.train(true);
+      if (this.jit) (step as CompiledFunction<[Tensor], Tensor>).dispose();
     }
     if (parts.length === 1) return parts[0]!;
     const out = noGrad(() => concat(parts, 0));

@@ -47,6 +47,11 @@ export class Progress {
     if (this.verbose === 1) this.out.write(`Epoch ${epoch + 1}/${this.epochs}\n`);
   }
 
+  /** Whether batchEnd would redraw now: values need reading only then. */
+  due(step: number): boolean {
+    return this.tty && (step >= this.steps || performance.now() - this.lastDraw >= 100);
+  }
+
   /** Redraws the bar at most ~10 times a second. */
   batchEnd(step: number, samples: number, logs: Record<string, number>): void {
     if (!this.tty) return;

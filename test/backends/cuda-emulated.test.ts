@@ -190,7 +190,7 @@ describe('CUDA kernels on the CPU emulator agree with the CPU backend', { skip }
     for (const kind of ['uniform', 'normal'] as const) {
       const out = make(rt, 'float32', new Array(1001).fill(0), [1001]);
       L.random(R, kind, 2 ** 40 + 12345, 2 ** 32 - 3, out.gpu);
-      cpu.random(kind, 2 ** 40 + 12345, 2 ** 32 - 3, out.host);
+      cpu.random(kind, out.host, [2 ** 40 + 12345, 2 ** 32 - 3]);
       same(rt, out, kind, kind === 'normal' ? 1e-5 : 0);
     }
   });

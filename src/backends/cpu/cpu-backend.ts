@@ -5,7 +5,7 @@ import { type DType, type TypedArray, isHalf } from '../../core/dtype.js';
 import { roundHalfArray } from '../../core/half.js';
 import type { Expr } from '../../core/expr.js';
 import { philoxFill } from '../../core/philox.js';
-import type { Backend, DeviceInfo, IndexError, RandomKind, ReduceKind, Storage, View, WindowGeometry } from '../backend.js';
+import type { Backend, DeviceInfo, IndexError, RandomKind, RandomState, ReduceKind, Storage, View, WindowGeometry } from '../backend.js';
 import { BLAS_HINT, probeBlas } from './blas.js';
 import { hostClockTimer } from '../host-timer.js';
 import { runElementwise } from './elementwise.js';
@@ -118,7 +118,7 @@ export class CpuBackend implements Backend {
   gather(x: View, indices: View, out: View): void { gather(x, indices, out); }
   scatterAdd(src: View, indices: View, out: View): void { scatterAdd(src, indices, out); }
   checkIndices(indices: View, limit: number, error: IndexError): void { checkIndices(indices, limit, error); }
-  random(kind: RandomKind, seed: number, counterOffset: number, out: View): void {
-    philoxFill(kind, seed, counterOffset, dataOf(out) as Float32Array, out.offset, out.shape.reduce((a, b) => a * b, 1));
+  random(kind: RandomKind, out: View, [seed, counter]: RandomState): void {
+    philoxFill(kind, seed, counter, dataOf(out) as Float32Array, out.offset, out.shape.reduce((a, b) => a * b, 1));
   }
 }

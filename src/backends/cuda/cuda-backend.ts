@@ -4,7 +4,7 @@ import { type DType, type TypedArray, allocArray, bytesPerElement, isHalf } from
 import { halfBits, halfValues } from '../../core/half.js';
 import type { Expr } from '../../core/expr.js';
 import { env } from '../../core/platform.js';
-import type { Backend, DeviceInfo, IndexError, KernelTimer, RandomKind, ReduceKind, Storage, View, WindowGeometry } from '../backend.js';
+import type { Backend, DeviceInfo, IndexError, KernelTimer, RandomKind, RandomState, ReduceKind, Storage, View, WindowGeometry } from '../backend.js';
 import { type CudaDiscovery, discoverCuda } from './discover.js';
 import { CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, CudaDriver } from './driver.js';
 import { type GemmLibraries, type MatmulPrecision, matmul } from './gemm.js';
@@ -114,7 +114,7 @@ export class CudaBackend implements Backend {
   gather(x: View, indices: View, out: View): void { L.gather(this.runtime, x, indices, out); }
   scatterAdd(src: View, indices: View, out: View): void { L.scatterAdd(this.runtime, src, indices, out); }
   checkIndices(indices: View, limit: number, error: IndexError): void { this.indexChecks.check(indices, limit, error); }
-  random(kind: RandomKind, seed: number, counterOffset: number, out: View): void { L.random(this.runtime, kind, seed, counterOffset, out); }
+  random(kind: RandomKind, out: View, [seed, counter]: RandomState): void { L.random(this.runtime, kind, seed, counter, out); }
 }
 
 /** cuBLASLt, or why it is not used (products then go to cuBLAS). */

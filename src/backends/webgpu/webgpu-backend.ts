@@ -4,7 +4,7 @@ import { type DType, type TypedArray, isFloat, isHalf } from '../../core/dtype.j
 import { roundHalfArray } from '../../core/half.js';
 import { roundWidenedProduct } from '../widened-half.js';
 import type { Expr } from '../../core/expr.js';
-import type { Backend, DeviceInfo, IndexError, KernelTimer, RandomKind, ReduceKind, Storage, View, WindowGeometry } from '../backend.js';
+import type { Backend, DeviceInfo, IndexError, KernelTimer, RandomKind, RandomState, ReduceKind, Storage, View, WindowGeometry } from '../backend.js';
 import * as fixed from './kernels-fixed.js';
 import { elementwise, reduce } from './kernels-fused.js';
 import { GpuIndexChecks } from './index-check.js';
@@ -92,5 +92,5 @@ export class WebGpuBackend implements Backend {
   gather(x: View, indices: View, out: View): void { fixed.gather(this.runtime, x, indices, out); }
   scatterAdd(src: View, indices: View, out: View): void { fixed.scatterAdd(this.runtime, src, indices, out); }
   checkIndices(indices: View, limit: number, error: IndexError): void { this.indexChecks.check(indices, limit, error); }
-  random(kind: RandomKind, seed: number, counterOffset: number, out: View): void { fixed.random(this.runtime, kind, seed, counterOffset, out); }
+  random(kind: RandomKind, out: View, [seed, counter]: RandomState): void { fixed.random(this.runtime, kind, seed, counter, out); }
 }

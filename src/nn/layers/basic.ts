@@ -7,6 +7,7 @@ import { fuse } from '../../ops/apply.js';
 import { softmax } from '../../ops/nn.js';
 import { dropout } from '../../ops/nn.js';
 import { reshape } from '../../ops/views.js';
+import { replayParams } from '../../backends/capture.js';
 import { Layer, type LayerArgs } from '../layer.js';
 
 export class Flatten extends Layer {
@@ -73,7 +74,7 @@ export class Dropout extends Layer {
   }
   forward(x: Tensor): Tensor {
     if (!this.training || this.rate === 0) return x;
-    // a fresh, reproducible mask per call: seed and call number select the stream
-    return dropout(x, this.rate, { seed: (this.seed! * 1_000_003 + this.calls++) % Number.MAX_SAFE_INTEGER });
+    // a fresh, reproducible mask per call: seed and call number select the stream (a replayed step counts its calls too)
+    return dropout(x, this.rate, { state: replayParams(() => [(this.seed! * 1_000_003 + this.calls++) % Number.MAX_SAFE_INTEGER, 0]) });
   }
 }

@@ -1,9 +1,8 @@
 // BatchNormalization (running statistics, channels last) and LayerNormalization.
 import { fail } from '../../core/errors.js';
 import * as E from '../../core/expr.js';
-import { noGrad } from '../../tensor/autograd.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { applyExpr } from '../../ops/apply.js';
+import { assignExpr } from '../../ops/apply.js';
 import { full } from '../../ops/creation.js';
 import { moments, normalize } from '../../ops/nn.js';
 import { reshape } from '../../ops/views.js';
@@ -41,12 +40,11 @@ export class BatchNormalization extends Layer {
     if (!this.training) return normalize(x, this.weight('moving_mean'), this.weight('moving_variance'), gamma, beta, this.epsilon);
     const axes = x.shape.slice(0, -1).map((_, i) => i);
     const { mean, variance } = moments(x, axes, true);
-    noGrad(() => {
-      const m = this.momentum;
-      const upd = E.add(E.mul(m, E.input(0)), E.mul(1 - m, E.input(1)));
-      this.replaceState('moving_mean', applyExpr(this.name, upd, [this.weight('moving_mean'), reshape(mean, [c])]));
-      this.replaceState('moving_variance', applyExpr(this.name, upd, [this.weight('moving_variance'), reshape(variance, [c])]));
-    });
+    // in place, so the running statistics stay the same tensors (a compiled step updates them)
+    const m = this.momentum;
+    const upd = (k: number) => E.add(E.mul(m, E.input(k)), E.mul(1 - m, E.input(k + 2)));
+    assignExpr(this.name, [this.weight('moving_mean'), this.weight('moving_variance')], [upd(0), upd(1)],
+      [this.weight('moving_mean'), this.weight('moving_variance'), reshape(mean, [c]).detach(), reshape(variance, [c]).detach()]);
     return normalize(x, mean, variance, gamma, beta, this.epsilon);
   }
 }

@@ -1,0 +1,110 @@
+// Recording a compiled step: while the step runs eagerly once more, every primitive the devices
+// run is logged with its views, between the allocations and frees around it.
+import { TesseraError } from '../core/errors.js';
+import type { Backend, PrimitiveCall, PrimitiveName, Storage } from './backend.js';
+import { currentOpLabel } from './trace.js';
+
+export type CaptureEvent =
+  | { readonly kind: 'alloc'; readonly storage: Storage }
+  | { readonly kind: 'free'; readonly storage: Storage }
+  | { readonly kind: 'call'; readonly call: PrimitiveCall; readonly backend: Backend };
+
+const RECORDED: readonly PrimitiveName[] = ['elementwise', 'reduce', 'matmul', 'im2col', 'col2im', 'pool2d', 'pool2dBackward', 'gather', 'scatterAdd', 'checkIndices', 'random', 'write'];
+
+/** Thrown when a compiled function reads a value on the host: its replay could not. */
+export class HostReadInCapture extends TesseraError {}
+
+/** A params array and how to recompute it before each replay. */
+export interface ChangingParams { readonly values: number[]; readonly compute: () => readonly number[] }
+
+export class Capture {
+  readonly events: CaptureEvent[] = [];
+  readonly changing: ChangingParams[] = [];
+  /** why this step cannot be replayed, when something in it said so */
+  refusal: string | null = null;
+  private depth = 0;
+  private readonly restores: (() => void)[] = [];
+
+  constructor(backends: readonly Backend[]) {
+    for (const b of backends) this.patch(b);
+  }
+
+  /** Own methods on the backend object that log and call through; nested calls (a primitive built on others) are not logged. */
+  private patch(b: Backend): void {
+    const target = b as unknown as Record<string, ((...a: unknown[]) => unknown) | undefined>;
+    const saved = new Map<string, PropertyDescriptor | undefined>();
+    const wrap = (name: string, make: (original: (...a: unknown[]) => unknown) => (...a: unknown[]) => unknown) => {
+      const original = target[name];
+      if (typeof original !== 'function') return;
+      saved.set(name, Object.getOwnPropertyDescriptor(b, name));
+      Object.defineProperty(b, name, { value: make(original.bind(b)), configurable: true, writable: true });
+    };
+    for (const prim of RECORDED) {
+      wrap(prim, (original) => (...args) => {
+        // a write's data is copied: the caller may reuse its array
+        if (this.depth === 0) this.events.push({ kind: 'call', backend: b, call: { prim, args: prim === 'write' ? [args[0], (args[1] as Float32Array).slice()] : args } as PrimitiveCall });
+        this.depth++;
+        try {
+          return original(...args);
+        } finally {
+          this.depth--;
+        }
+      });
+    }
+    wrap('alloc', (original) => (...args) => {
+      const storage = original(...args) as Storage;
+      if (this.depth === 0) this.events.push({ kind: 'alloc', storage });
+      return storage;
+    });
+    wrap('free', (original) => (storage) => {
+      if (this.depth === 0) this.events.push({ kind: 'free', storage: storage as Storage });
+      return original(storage);
+    });
+    const refuseRead = () => () => {
+      throw new HostReadInCapture('compile', `the compiled function reads a tensor's value on the host (data(), dataSync(), item() or array(), after op '${currentOpLabel()}'); a replayed step cannot wait for values. Return the tensor and read it outside the function`);
+    };
+    wrap('read', refuseRead);
+    wrap('readSync', refuseRead);
+    this.restores.push(() => {
+      for (const [name, before] of saved) {
+        if (before) Object.defineProperty(b, name, before);
+        else delete target[name];
+      }
+    });
+  }
+
+  /** Restores the backends' own methods. */
+  end(): void {
+    for (const restore of this.restores.splice(0)) restore();
+    if (active === this) active = null;
+  }
+}
+
+let active: Capture | null = null;
+
+/** Starts recording the primitives of these backends. */
+export function beginCapture(backends: readonly Backend[]): Capture {
+  if (active) throw new TesseraError('compile', 'a compiled function was called while another one is being captured; compile the outer function only');
+  return (active = new Capture(backends));
+}
+
+export function isCapturing(): boolean {
+  return active !== null;
+}
+
+/**
+ * Scalars that change from step to step without changing the step (a learning rate, Adam's
+ * bias corrections, the random counter). Eagerly: `compute()`. While capturing, the array is
+ * also remembered, and before each replay refilled from `compute()`, which may advance host
+ * state (an optimizer's step count) as the eager step would.
+ */
+export function replayParams(compute: () => readonly number[]): number[] {
+  const values = [...compute()];
+  active?.changing.push({ values, compute });
+  return values;
+}
+
+/** Marks the step being captured as not replayable (the reason is shown once and it runs eagerly). */
+export function refuseCapture(reason: string): void {
+  if (active) active.refusal ??= reason;
+}

@@ -1,0 +1,172 @@
+// A captured step turned into a plan: the recorded calls over storages the plan owns, the
+// step's temporaries packed by lifetime into reused slots, and the device's replay of it.
+import { type DType, bytesPerElement } from '../core/dtype.js';
+import type { Backend, CapturedCall, PrimitiveCall, Replayer, Storage, View } from './backend.js';
+import type { CaptureEvent, ChangingParams } from './capture.js';
+
+/** A storage the step allocated: from its allocation to its free (Infinity: it outlives the step). */
+interface Temporary { readonly storage: Storage; readonly start: number; end: number; used: boolean; slot?: Slot }
+interface Slot { readonly dtype: DType; size: number; storage?: Storage }
+
+export class Plan {
+  private constructor(
+    readonly backend: Backend,
+    private readonly replay: Replayer,
+    private readonly remap: Map<Storage, Storage>,
+    private readonly slots: readonly Storage[],
+    /** where each replay's arguments are copied */
+    readonly inputs: readonly Storage[],
+    /** bytes of the slots the plan owns */
+    readonly bytes: number,
+    readonly calls: number,
+  ) {}
+
+  /**
+   * Builds the plan, or says why the step cannot be replayed. `inputs` held the arguments during
+   * the capture (the plan gets storages of its own for them); `outputs` are the storages of what
+   * the step returns; every other storage it allocated must be freed by its end.
+   */
+  static build(events: readonly CaptureEvent[], inputs: readonly Storage[], outputs: ReadonlySet<Storage>, changing: readonly ChangingParams[]): Plan | { refusal: string } {
+    const temporaries: Temporary[] = [];
+    const live = new Map<Storage, Temporary>();
+    const freedOutside = new Set<Storage>();
+    const readOutside = new Set<Storage>();
+    let backend: Backend | null = null;
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      if (e.kind === 'alloc') {
+        const t: Temporary = { storage: e.storage, start: i, end: Infinity, used: false };
+        temporaries.push(t);
+        live.set(e.storage, t);
+      } else if (e.kind === 'free') {
+        const t = live.get(e.storage);
+        if (t) { t.end = i; live.delete(e.storage); }
+        else if (readOutside.has(e.storage)) return { refusal: 'the step frees a tensor made before it that it also reads (for example gradients kept from the call before: clear them inside the step)' };
+        else freedOutside.add(e.storage);
+      } else {
+        if (backend && e.backend !== backend) return { refusal: `the step runs on two devices ('${backend.name}' and '${e.backend.name}'); compile a step on one device` };
+        backend = e.backend;
+        for (const s of storagesOf(e.call)) {
+          const t = live.get(s);
+          if (t) t.used = true;
+          else if (freedOutside.has(s)) return { refusal: 'the step uses a tensor after freeing it' };
+          else readOutside.add(s);
+        }
+      }
+    }
+    if (!backend) return { refusal: 'the step runs no device work' };
+    for (const t of live.values()) {
+      t.used = true;
+      if (!outputs.has(t.storage)) return { refusal: 'the step leaves tensors alive that it neither returns nor frees (state created inside it, such as gradients left on parameters or optimizer moments made on its first call)' };
+    }
+    const slots = assignSlots(events, temporaries);
+    const made = slots.map((s) => (s.storage = backend!.alloc(s.dtype, s.size)));
+    const remap = new Map<Storage, Storage>();
+    for (const t of temporaries) if (t.slot) remap.set(t.storage, t.slot.storage!);
+    const ownInputs = inputs.map((s) => {
+      const own = backend!.alloc(s.dtype, s.size);
+      remap.set(s, own);
+      return own;
+    });
+    const changingArrays = new Set<readonly number[]>(changing.map((c) => c.values));
+    const calls: CapturedCall[] = [];
+    for (const e of events) if (e.kind === 'call') calls.push(remapCall(e.call, remap, changingArrays));
+    const replay = backend.replayer?.(calls) ?? callByCall(backend, calls);
+    const bytes = [...slots, ...ownInputs].reduce((n, s) => n + s.size * bytesPerElement(s.dtype), 0);
+    return new Plan(backend, replay, remap, made, ownInputs, bytes, calls.length);
+  }
+
+  /** How the device replays the step. */
+  get how(): string { return this.replay.how; }
+
+  /** The view a replay leaves a captured view's values in. */
+  viewOf(v: View): View {
+    const storage = this.remap.get(v.storage);
+    return storage ? { ...v, storage } : v;
+  }
+
+  run(): void { this.replay.run(); }
+
+  dispose(): void {
+    this.replay.dispose();
+    for (const s of [...this.slots, ...this.inputs]) this.backend.free(s);
+  }
+}
+
+/**
+ * Lifetime packing: walking the step in order, each temporary takes a free slot of its dtype
+ * (the smallest that fits, else the largest, grown) and gives it back when freed, so the plan
+ * holds about the step's peak of live temporaries.
+ */
+function assignSlots(events: readonly CaptureEvent[], temporaries: readonly Temporary[]): Slot[] {
+  const byStorage = new Map(temporaries.map((t) => [t.storage, t]));
+  const slots: Slot[] = [];
+  const free: Slot[] = [];
+  for (const e of events) {
+    if (e.kind === 'call') continue;
+    const t = byStorage.get(e.storage);
+    if (!t || !t.used) continue;
+    if (e.kind === 'free') {
+      if (t.slot) free.push(t.slot);
+      continue;
+    }
+    const size = t.storage.size, dtype = t.storage.dtype;
+    let best = -1;
+    for (let k = 0; k < free.length; k++) {
+      const s = free[k]!;
+      if (s.dtype !== dtype) continue;
+      const b = best < 0 ? null : free[best]!;
+      const fits = s.size >= size, bestFits = b !== null && b.size >= size;
+      if (!b || (fits && (!bestFits || s.size < b.size)) || (!fits && !bestFits && s.size > b.size)) best = k;
+    }
+    const slot = best >= 0 ? free.splice(best, 1)[0]! : { dtype, size };
+    if (best < 0) slots.push(slot);
+    slot.size = Math.max(slot.size, size);
+    t.slot = slot;
+  }
+  return slots;
+}
+
+function isView(a: unknown): a is View {
+  return typeof a === 'object' && a !== null && 'storage' in a && 'strides' in a;
+}
+
+/** Every storage a call touches. */
+function storagesOf(call: PrimitiveCall): Storage[] {
+  if (call.prim === 'write') return [call.args[0]];
+  const out: Storage[] = [];
+  for (const a of call.args as readonly unknown[]) {
+    if (isView(a)) out.push(a.storage);
+    else if (Array.isArray(a)) for (const v of a) if (isView(v)) out.push(v.storage);
+  }
+  return out;
+}
+
+function remapCall(call: PrimitiveCall, remap: ReadonlyMap<Storage, Storage>, changing: ReadonlySet<readonly number[]>): CapturedCall {
+  const view = (v: View): View => {
+    const s = remap.get(v.storage);
+    return s ? { storage: s, shape: v.shape, strides: v.strides, offset: v.offset } : v;
+  };
+  const args = (call.args as readonly unknown[]).map((a, i) => {
+    if (call.prim === 'write' && i === 0) return remap.get(a as Storage) ?? a;
+    if (isView(a)) return view(a);
+    if (Array.isArray(a) && a.some(isView)) return a.map((v) => (isView(v) ? view(v) : v));
+    return a;
+  });
+  const isChanging = (call.args as readonly unknown[]).some((a) => Array.isArray(a) && changing.has(a as number[]));
+  return { prim: call.prim, args, changing: isChanging } as CapturedCall;
+}
+
+/** The replay of devices without their own: each recorded call through the backend's method. */
+function callByCall(backend: Backend, calls: readonly CapturedCall[]): Replayer {
+  const steps = calls.map((c) => {
+    const method = backend[c.prim] as (...a: unknown[]) => void;
+    const args = c.args as readonly unknown[];
+    return () => method.apply(backend, args as unknown[]);
+  });
+  return {
+    how: 'call by call',
+    run() { for (const s of steps) s(); },
+    dispose() {},
+  };
+}
