@@ -5,20 +5,21 @@ import { type DType, type TypedArray, isHalf } from '../../core/dtype.js';
 import { roundHalfArray } from '../../core/half.js';
 import type { Expr } from '../../core/expr.js';
 import { philoxFill } from '../../core/philox.js';
-import type { Backend, DeviceInfo, IndexError, RandomKind, RandomState, ReduceKind, Storage, View, WindowGeometry } from '../backend.js';
+import type { Backend, CapturedCall, DeviceInfo, IndexError, RandomKind, RandomState, ReduceKind, Replayer, Storage, View, WindowGeometry } from '../backend.js';
 import { BLAS_HINT, probeBlas } from './blas.js';
 import { hostClockTimer } from '../host-timer.js';
-import { runElementwise } from './elementwise.js';
+import { planElementwise } from './elementwise.js';
 import { checkIndices, gather, scatterAdd } from './gather.js';
 import { runMatmul } from './matmul.js';
 import { roundWidenedProduct } from '../widened-half.js';
-import { columnSum, runReduce } from './reduce.js';
+import { planColumnSum, planReduce } from './reduce.js';
+import { cpuReplayer } from './replay.js';
 import { heap } from './heap.js';
 import { CpuStorage, dataOf } from './storage.js';
 import { col2im, im2col, pool2d, pool2dBackward } from './window.js';
 import { wasmCol2im, wasmIm2col, wasmPool } from './wasm-window.js';
 import { simdPool, wasmMaxPoolBackward } from './wasm-pool.js';
-import { wasmSum } from './wasm-sum.js';
+import { planWasmSum } from './wasm-sum.js';
 import { SIMD } from './elementwise.js';
 
 function cpuFeatures(): string {
@@ -31,6 +32,8 @@ function cpuFeatures(): string {
     return '';
   }
 }
+
+const NO_PARAMS: readonly number[] = [];
 
 export class CpuBackend implements Backend {
   readonly name = 'cpu';
@@ -82,12 +85,21 @@ export class CpuBackend implements Backend {
   }
 
   elementwise(exprs: readonly Expr[], inputs: readonly View[], outs: readonly View[], params?: readonly number[]): void {
-    runElementwise(exprs, inputs, outs, params);
+    planElementwise(exprs, inputs, outs)(params ?? NO_PARAMS);
   }
   reduce(kind: ReduceKind, expr: Expr, inputs: readonly View[], axes: readonly number[], out: View, params?: readonly number[]): void {
-    if (kind === 'sum' && SIMD && wasmSum(expr, inputs, axes, out)) return;
-    if (kind === 'sum' && this.blas.library && columnSum(expr, inputs, axes, out, this.blas.library)) return;
-    runReduce(kind, expr, inputs, axes, out, params);
+    this.planReduce(kind, expr, inputs, axes, out)(params ?? NO_PARAMS);
+  }
+  /** The reduction's kernel, chosen once: the same choice eagerly and in a replay, so both give the same bits. */
+  planReduce(kind: ReduceKind, expr: Expr, inputs: readonly View[], axes: readonly number[], out: View): (params: readonly number[]) => void {
+    const lib = this.blas.library;
+    return (kind === 'sum' && SIMD && planWasmSum(expr, inputs, axes, out))
+      || (kind === 'sum' && lib && planColumnSum(expr, inputs, axes, out, lib))
+      || planReduce(kind, expr, inputs, axes, out);
+  }
+  /** A flat list of resolved kernels: elementwise and reductions bound to their views, the rest through the methods. */
+  replayer(calls: readonly CapturedCall[]): Replayer {
+    return cpuReplayer(this, calls);
   }
   matmul(a: View, b: View, out: View): void {
     const lib = this.blas.library;

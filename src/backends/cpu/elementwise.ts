@@ -6,7 +6,7 @@ import { collapseDims } from '../../core/shape.js';
 import type { View } from '../backend.js';
 import { ExprEmitter, compileKernel, loopNest, paramDeclarations } from './codegen.js';
 import { dataOf } from './storage.js';
-import { tryWasmElementwise } from './wasm-elementwise.js';
+import { planWasmElementwise } from './wasm-elementwise.js';
 
 type Kernel = (ins: unknown[], inOff: number[], inStr: number[][], outs: unknown[], outOff: number[], outStr: number[][], shape: number[], params: readonly number[]) => void;
 
@@ -38,20 +38,21 @@ function compile(exprs: readonly Expr[], nIn: number, nOut: number, rank: number
   return compileKernel<Kernel>('elementwiseKernel', 'ins, inOff, inStr, outs, outOff, outStr, shape, params', src);
 }
 
-export function runElementwise(exprs: readonly Expr[], inputs: readonly View[], outs: readonly View[], params: readonly number[] = []): void {
+/** The kernel for these views, resolved once (SIMD where it applies), taking the params at each run. */
+export function planElementwise(exprs: readonly Expr[], inputs: readonly View[], outs: readonly View[]): (params: readonly number[]) => void {
   const shape = outs[0]!.shape;
-  if (shape.some((d) => d === 0)) return;
+  if (shape.some((d) => d === 0)) return () => {};
   const { shape: dims, strides } = collapseDims(shape, [...inputs.map((v) => v.strides), ...outs.map((v) => v.strides)]);
-  if (SIMD && tryWasmElementwise(exprs, inputs, outs, dims, strides, params)) return;
+  const simd = SIMD ? planWasmElementwise(exprs, inputs, outs, dims, strides) : null;
+  if (simd) return simd;
   const key = `${exprs.map(exprKey).join(';')}|${inputs.length}|${outs.length}|${dims.length}`;
   let kernel = cache.get(key);
   if (!kernel) {
     kernel = compile(exprs, inputs.length, outs.length, dims.length);
     cache.set(key, kernel);
   }
-  kernel(
-    inputs.map(dataOf), inputs.map((v) => v.offset), strides.slice(0, inputs.length),
-    outs.map(dataOf), outs.map((v) => v.offset), strides.slice(inputs.length),
-    dims, params,
-  );
+  const k = kernel;
+  const inOff = inputs.map((v) => v.offset), outOff = outs.map((v) => v.offset);
+  const inStr = strides.slice(0, inputs.length), outStr = strides.slice(inputs.length);
+  return (params) => k(inputs.map(dataOf), inOff, inStr, outs.map(dataOf), outOff, outStr, dims, params);
 }

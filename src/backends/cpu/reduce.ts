@@ -63,50 +63,52 @@ function compile(kind: ReduceKind, expr: Expr, nIn: number, keptRank: number, re
   return compileKernel<Kernel>('reduceKernel', 'ins, inOff, keptStr, redStr, out, outOff, outStr, keptShape, redShape, params', src);
 }
 
-export function runReduce(kind: ReduceKind, expr: Expr, inputs: readonly View[], axes: readonly number[], out: View, params: readonly number[] = []): void {
+/** The JavaScript reduction kernel for these views, resolved once, taking the params at each run. */
+export function planReduce(kind: ReduceKind, expr: Expr, inputs: readonly View[], axes: readonly number[], out: View): (params: readonly number[]) => void {
   const full = inputs[0]?.shape ?? out.shape;
   const keptAxes = full.map((_, d) => d).filter((d) => !axes.includes(d));
   const pick = (list: readonly number[], which: number[]) => which.map((d) => list[d]!);
   const keptCollapsed = collapseDims(pick(full, keptAxes), [...inputs.map((v) => pick(v.strides, keptAxes)), pick(out.strides, keptAxes)]);
   const redCollapsed = collapseDims(pick(full, [...axes]), inputs.map((v) => pick(v.strides, [...axes])));
-  if (keptCollapsed.shape.some((d) => d === 0)) return;
+  if (keptCollapsed.shape.some((d) => d === 0)) return () => {};
   const key = `${kind}|${exprKey(expr)}|${inputs.length}|${keptCollapsed.shape.length}|${redCollapsed.shape.length}`;
   let kernel = cache.get(key);
   if (!kernel) {
     kernel = compile(kind, expr, inputs.length, keptCollapsed.shape.length, redCollapsed.shape.length);
     cache.set(key, kernel);
   }
-  kernel(
-    inputs.map(dataOf), inputs.map((v) => v.offset),
-    keptCollapsed.strides.slice(0, inputs.length), redCollapsed.strides.length ? redCollapsed.strides : inputs.map(() => []),
-    dataOf(out), out.offset, keptCollapsed.strides[inputs.length]!,
-    keptCollapsed.shape, redCollapsed.shape, params,
-  );
+  const k = kernel;
+  const inOff = inputs.map((v) => v.offset);
+  const keptStr = keptCollapsed.strides.slice(0, inputs.length);
+  const redStr = redCollapsed.strides.length ? redCollapsed.strides : inputs.map(() => []);
+  const outStr = keptCollapsed.strides[inputs.length]!;
+  return (params) => k(inputs.map(dataOf), inOff, keptStr, redStr, dataOf(out), out.offset, outStr, keptCollapsed.shape, redCollapsed.shape, params);
 }
 
 let onesStorage: CpuStorage | null = null;
 
 /**
  * Sum over the leading axes of a row-major float32 tensor (bias gradients): a product with a
- * ones vector, which BLAS runs at memory speed. Returns false when the case does not apply.
+ * ones vector, which BLAS runs at memory speed. Null when the case does not apply.
  */
-export function columnSum(expr: Expr, inputs: readonly View[], axes: readonly number[], out: View, lib: BlasLibrary): boolean {
-  if (expr.kind !== 'input' || expr.dtype !== 'float32' || inputs.length !== 1) return false;
+export function planColumnSum(expr: Expr, inputs: readonly View[], axes: readonly number[], out: View, lib: BlasLibrary): (() => void) | null {
+  if (expr.kind !== 'input' || expr.dtype !== 'float32' || inputs.length !== 1) return null;
   const x = inputs[0]!;
   const rank = x.shape.length;
-  if (axes.length === 0 || axes.some((a, i) => a !== i) || axes.length === rank) return false;
+  if (axes.length === 0 || axes.some((a, i) => a !== i) || axes.length === rank) return null;
   const rows = x.shape.slice(0, axes.length).reduce((a, b) => a * b, 1);
   const cols = x.shape.slice(axes.length).reduce((a, b) => a * b, 1);
   const strides = contiguousStrides(x.shape);
-  if (rows < 64 || x.strides.some((s, i) => x.shape[i] !== 1 && s !== strides[i])) return false;
-  if (onesStorage === null || onesStorage.size < rows) {
-    onesStorage?.free();
-    onesStorage = new CpuStorage('float32', Math.max(rows, 1024));
-    onesStorage.data.fill(1);
-  }
-  const ones = onesStorage.data as Float32Array;
-  const X = dataOf(x) as Float32Array, O = dataOf(out) as Float32Array;
-  useThreadsFor(lib, rows * cols);
-  lib.sgemm(NO_TRANS, NO_TRANS, 1, cols, rows, 1, ones, rows, X.subarray(x.offset), cols, 0, O.subarray(out.offset), cols);
-  return true;
+  if (rows < 64 || x.strides.some((s, i) => x.shape[i] !== 1 && s !== strides[i])) return null;
+  return () => {
+    if (onesStorage === null || onesStorage.size < rows) {
+      onesStorage?.free();
+      onesStorage = new CpuStorage('float32', Math.max(rows, 1024));
+      onesStorage.data.fill(1);
+    }
+    const ones = onesStorage.data as Float32Array;
+    const X = dataOf(x) as Float32Array, O = dataOf(out) as Float32Array;
+    useThreadsFor(lib, rows * cols);
+    lib.sgemm(NO_TRANS, NO_TRANS, 1, cols, rows, 1, ones, rows, X.subarray(x.offset), cols, 0, O.subarray(out.offset), cols);
+  };
 }

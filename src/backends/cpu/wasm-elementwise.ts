@@ -155,35 +155,35 @@ function paramCount(e: Expr): number {
 }
 
 /**
- * Runs the kernel in SIMD if the expression and the (collapsed) layout allow it; returns
- * false to let the JavaScript kernel take it. Layouts: up to three dimensions, the innermost
- * contiguous or broadcast in every input, outputs dense. A third (outermost) dimension runs
- * as one kernel call per index, with the pointers moved along.
+ * The SIMD kernel for these views, resolved once, if the expression and the (collapsed) layout
+ * allow it; null lets the JavaScript kernel take it. Layouts: up to three dimensions, the
+ * innermost contiguous or broadcast in every input, outputs dense. A third (outermost)
+ * dimension runs as one kernel call per index, with the pointers moved along.
  */
-export function tryWasmElementwise(exprs: readonly Expr[], inputs: readonly View[], outs: readonly View[], dims: readonly number[], strides: readonly (readonly number[])[], params: readonly number[]): boolean {
-  if (dims.length > 3) return false;
+export function planWasmElementwise(exprs: readonly Expr[], inputs: readonly View[], outs: readonly View[], dims: readonly number[], strides: readonly (readonly number[])[]): ((params: readonly number[]) => void) | null {
+  if (dims.length > 3) return null;
   const rank = dims.length;
   const innerLen = dims[rank - 1] ?? 1, rowLen = rank >= 2 ? dims[rank - 2]! : 1, slabs = rank === 3 ? dims[0]! : 1;
   const total = innerLen * rowLen * slabs;
   for (let j = 0; j < outs.length; j++) {
     const o = outs[j]!, s = strides[inputs.length + j]!;
     const st = o.storage as CpuStorage;
-    if (o.offset !== 0 || st.size !== total || st.dtype === 'bool') return false;
+    if (o.offset !== 0 || st.size !== total || st.dtype === 'bool') return null;
     // dense row-major: stride of each dimension is the product of the ones inside it
-    if (rank >= 1 && s[rank - 1] !== 1) return false;
-    if (rank >= 2 && s[rank - 2] !== innerLen) return false;
-    if (rank === 3 && s[0] !== innerLen * rowLen) return false;
+    if (rank >= 1 && s[rank - 1] !== 1) return null;
+    if (rank >= 2 && s[rank - 2] !== innerLen) return null;
+    if (rank === 3 && s[0] !== innerLen * rowLen) return null;
   }
   const innerBroadcast: boolean[] = [];
   for (let k = 0; k < inputs.length; k++) {
     const s = strides[k]!;
     const innerStride = rank ? s[rank - 1]! : 0;
-    if (innerStride !== 0 && innerStride !== 1) return false;
-    if ((inputs[k]!.storage as CpuStorage).dtype === 'bool') return false;
+    if (innerStride !== 0 && innerStride !== 1) return null;
+    if ((inputs[k]!.storage as CpuStorage).dtype === 'bool') return null;
     innerBroadcast.push(innerStride === 0);
   }
   // a partial last vector of a row spills into the next row: not allowed when writing in place
-  if (total > innerLen && innerLen % 4 !== 0 && outs.some((o) => inputs.some((x) => x.storage === o.storage))) return false;
+  if (total > innerLen && innerLen % 4 !== 0 && outs.some((o) => inputs.some((x) => x.storage === o.storage))) return null;
 
   const key = `${exprs.map(exprKey).join(';')}|${inputs.length}|${outs.length}|${innerBroadcast.map(Number).join('')}`;
   let kernel = cache.get(key);
@@ -191,19 +191,20 @@ export function tryWasmElementwise(exprs: readonly Expr[], inputs: readonly View
     kernel = exprs.every(supported) ? compile(exprs, inputs.length, outs.length, Math.max(0, ...exprs.map(paramCount)), innerBroadcast) : null;
     cache.set(key, kernel);
   }
-  if (!kernel) return false;
+  if (!kernel) return null;
+  const k = kernel;
   const inBase = inputs.map(byteAddress);
   const outBase = outs.map((o) => (o.storage as CpuStorage).byteOffset);
-  const rowStride = (k: number) => (rank >= 2 ? strides[k]![rank - 2]! * 4 : 0);
-  const tail = [
-    innerLen, rowLen,
-    ...inputs.map((_, k) => rowStride(k)),
-    ...outs.map(() => innerLen * 4),
-    ...params,
-  ];
-  for (let slab = 0; slab < slabs; slab++) {
-    const shift = (k: number) => (rank === 3 ? slab * strides[k]![0]! * 4 : 0);
-    kernel(...inBase.map((b, k) => b + shift(k)), ...outBase.map((b) => b + slab * innerLen * rowLen * 4), ...tail);
+  const rowStride = (i: number) => (rank >= 2 ? strides[i]![rank - 2]! * 4 : 0);
+  const tail = [innerLen, rowLen, ...inputs.map((_, i) => rowStride(i)), ...outs.map(() => innerLen * 4)];
+  // byte addresses stay valid when the heap grows: only its buffer object changes
+  const perSlab = Array.from({ length: slabs }, (_, slab) => {
+    const shift = (i: number) => (rank === 3 ? slab * strides[i]![0]! * 4 : 0);
+    return [...inBase.map((b, i) => b + shift(i)), ...outBase.map((b) => b + slab * innerLen * rowLen * 4), ...tail];
+  });
+  if (slabs === 1) {
+    const args = perSlab[0]!;
+    return (params) => k(...args, ...params);
   }
-  return true;
+  return (params) => { for (const args of perSlab) k(...args, ...params); };
 }

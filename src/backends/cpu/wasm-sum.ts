@@ -50,12 +50,12 @@ const BODY = [
 
 let kernel: ((src: number, n: number, dst: number) => void) | null = null;
 
-/** A sum over every axis of one contiguous float32 input; false when the case does not apply. */
-export function wasmSum(expr: Expr, inputs: readonly View[], axes: readonly number[], out: View): boolean {
-  if (expr.kind !== 'input' || expr.dtype !== 'float32' || inputs.length !== 1) return false;
+/** A sum over every axis of one contiguous float32 input; null when the case does not apply. */
+export function planWasmSum(expr: Expr, inputs: readonly View[], axes: readonly number[], out: View): (() => void) | null {
+  if (expr.kind !== 'input' || expr.dtype !== 'float32' || inputs.length !== 1) return null;
   const x = inputs[0]!, n = sizeOf(x.shape);
-  if (axes.length !== x.shape.length || n < 64 || !isContiguous(x.shape, x.strides)) return false;
-  kernel ??= instantiateKernel([I32, I32, I32], [I32, I32, V128, V128, V128, F64], BODY, heap.memory) as (src: number, n: number, dst: number) => void;
-  kernel(byteAddress(x), n, byteAddress(out));
-  return true;
+  if (axes.length !== x.shape.length || n < 64 || !isContiguous(x.shape, x.strides)) return null;
+  const k = (kernel ??= instantiateKernel([I32, I32, I32], [I32, I32, V128, V128, V128, F64], BODY, heap.memory) as (src: number, n: number, dst: number) => void);
+  const src = byteAddress(x), dst = byteAddress(out);
+  return () => k(src, n, dst);
 }

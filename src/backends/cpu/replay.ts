@@ -1,0 +1,33 @@
+// The CPU's replay of a compiled step: every elementwise kernel and reduction resolved to a
+// bound function at capture (kernel, offsets, strides, heap addresses), the rest called as is.
+import type { Backend, CapturedCall, Replayer, ReduceKind, View } from '../backend.js';
+import type { Expr } from '../../core/expr.js';
+import { planElementwise } from './elementwise.js';
+
+interface ReducePlanner { planReduce(kind: ReduceKind, expr: Expr, inputs: readonly View[], axes: readonly number[], out: View): (params: readonly number[]) => void }
+
+const NO_PARAMS: readonly number[] = [];
+
+export function cpuReplayer(backend: Backend & ReducePlanner, calls: readonly CapturedCall[]): Replayer {
+  const steps = calls.map((c): (() => void) => {
+    if (c.prim === 'elementwise') {
+      const [exprs, inputs, outs, params = NO_PARAMS] = c.args;
+      const run = planElementwise(exprs, inputs, outs);
+      // a changing params array is refilled in place before each replay: read it at run time
+      return () => run(params);
+    }
+    if (c.prim === 'reduce') {
+      const [kind, expr, inputs, axes, out, params = NO_PARAMS] = c.args;
+      const run = backend.planReduce(kind, expr, inputs, axes, out);
+      return () => run(params);
+    }
+    const method = backend[c.prim] as (...a: unknown[]) => void;
+    const args = c.args as unknown[];
+    return () => method.apply(backend, args);
+  });
+  return {
+    how: 'flat list of resolved CPU kernels',
+    run() { for (const s of steps) s(); },
+    dispose() {},
+  };
+}
