@@ -51,7 +51,7 @@ export function tesseraStepMs(w: Workload): number {
   return ms;
 }
 
-function torchStepMs(py: string, ws: Workload[]): Map<string, number> {
+export function torchStepMs(py: string, ws: Workload[]): Map<string, number> {
   const script = fileURLToPath(new URL('../../bench/torch_step.py', import.meta.url));
   const r = spawnSync(py, [script, '2', JSON.stringify(ws)], { env: { ...process.env, OPENBLAS_NUM_THREADS: '1' }, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`PyTorch benchmark failed: ${r.stderr}`);

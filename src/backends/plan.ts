@@ -71,7 +71,13 @@ export class Plan {
     const changingArrays = new Set<readonly number[]>(changing.map((c) => c.values));
     const calls: CapturedCall[] = [];
     for (const e of events) if (e.kind === 'call') calls.push(remapCall(e.call, remap, changingArrays));
-    const replay = backend.replayer?.(calls) ?? callByCall(backend, calls);
+    let replay: Replayer;
+    try {
+      replay = backend.replayer?.(calls) ?? callByCall(backend, calls);
+    } catch (e) {
+      // a device that cannot record its replay (a driver without graphs) still replays, call by call
+      replay = callByCall(backend, calls, `${backend.name} could not record the step (${(e as Error).message}); `);
+    }
     const bytes = [...slots, ...ownInputs].reduce((n, s) => n + s.size * bytesPerElement(s.dtype), 0);
     return new Plan(backend, replay, remap, made, ownInputs, bytes, calls.length);
   }
@@ -158,14 +164,14 @@ function remapCall(call: PrimitiveCall, remap: ReadonlyMap<Storage, Storage>, ch
 }
 
 /** The replay of devices without their own: each recorded call through the backend's method. */
-function callByCall(backend: Backend, calls: readonly CapturedCall[]): Replayer {
+function callByCall(backend: Backend, calls: readonly CapturedCall[], why = ''): Replayer {
   const steps = calls.map((c) => {
     const method = backend[c.prim] as (...a: unknown[]) => void;
     const args = c.args as readonly unknown[];
     return () => method.apply(backend, args as unknown[]);
   });
   return {
-    how: 'call by call',
+    how: `${why}call by call`,
     run() { for (const s of steps) s(); },
     dispose() {},
   };

@@ -152,6 +152,7 @@ export function compile<A extends Tensor[], R>(fn: (...args: A) => R, opts: Comp
     stats.plans++;
     stats.planBytes += bytes;
     stats.how = built.how;
+    if (built.how.includes('could not record')) warn(built.how);
     return result;
   };
 

@@ -62,6 +62,7 @@ describe('the CUDA backend against a fake CUDA', { skip }, () => {
       blasCalls: cublas.func('int fake_gemm_calls(void)'),
       holdEvents: lib.func('void fake_hold_events(int on)'),
       pinnedBlocks: lib.func('int fake_pinned_blocks(void)'),
+      graphLaunches: lib.func('int fake_graph_launches(void)'),
       used: lib.func('size_t fake_used(void)'),
       decode: (p: unknown, type: unknown, n: unknown) => koffi.decode(p, type as string, n as number),
     };
@@ -244,6 +245,35 @@ describe('the CUDA backend against a fake CUDA', { skip }, () => {
     const relu = report.rows.find((r) => r.op === 'relu')!;
     assert.equal(relu.kernels, 1);
     assert.equal(relu.totalMs, 0.25);
+  });
+
+  it('a compiled step replays as CUDA graphs: one cuGraphLaunch per run of fixed calls, updates with new scalars launched between', () => {
+    const w = tsr.keep(tsr.ones([8, 4], { device: 'cuda' }).requireGrad());
+    const opt = tsr.optimizers.adam();
+    const step = tsr.compile((x: tsr.Tensor) => {
+      const loss = x.matmul(w).square().mean();
+      loss.backward();
+      opt.step([w]);
+      w.zeroGrad();
+      return loss;
+    });
+    const x = tsr.ones([3, 8], { device: 'cuda' });
+    step(x).dispose();
+    step(x).dispose();
+    // forward and backward in one graph; Adam's update takes new bias corrections each step
+    const how = /^CUDA graph \((\d+) graphs?, (\d+) launch(?:es)? between\)$/.exec(step.stats.how);
+    assert.ok(how, step.stats.how);
+    assert.deepEqual([Number(how[1]), Number(how[2])], [1, 1]);
+    const graphs = fake.graphLaunches() as number, launches = fake.launches() as number;
+    for (let i = 0; i < 3; i++) step(x).dispose();
+    assert.equal(step.stats.replays, 3);
+    assert.equal((fake.graphLaunches() as number) - graphs, 3);
+    // per replay: the argument copied in, the update, the loss copied out
+    assert.equal((fake.launches() as number) - launches, 3 * 3);
+    step.dispose();
+    opt.dispose();
+    w.dispose();
+    x.dispose();
   });
 
   it('the op suite passes on the cuda device when the fake runs each kernel on the CPU (g++)', { timeout: 600_000 }, () => {

@@ -4,7 +4,8 @@ import { type DType, type TypedArray, allocArray, bytesPerElement, isHalf } from
 import { halfBits, halfValues } from '../../core/half.js';
 import type { Expr } from '../../core/expr.js';
 import { env } from '../../core/platform.js';
-import type { Backend, DeviceInfo, IndexError, KernelTimer, RandomKind, RandomState, ReduceKind, Storage, View, WindowGeometry } from '../backend.js';
+import type { Backend, CapturedCall, DeviceInfo, IndexError, KernelTimer, RandomKind, RandomState, ReduceKind, Replayer, Storage, View, WindowGeometry } from '../backend.js';
+import { cudaReplayer } from './replay.js';
 import { type CudaDiscovery, discoverCuda } from './discover.js';
 import { CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, CudaDriver } from './driver.js';
 import { type GemmLibraries, type MatmulPrecision, matmul } from './gemm.js';
@@ -115,6 +116,8 @@ export class CudaBackend implements Backend {
   scatterAdd(src: View, indices: View, out: View): void { L.scatterAdd(this.runtime, src, indices, out); }
   checkIndices(indices: View, limit: number, error: IndexError): void { this.indexChecks.check(indices, limit, error); }
   random(kind: RandomKind, out: View, [seed, counter]: RandomState): void { L.random(this.runtime, kind, seed, counter, out); }
+  /** CUDA graphs of the step's launches and products (see replay.ts). */
+  replayer(calls: readonly CapturedCall[]): Replayer { return cudaReplayer(this, this.runtime, calls); }
 }
 
 /** cuBLASLt, or why it is not used (products then go to cuBLAS). */

@@ -58,6 +58,12 @@ const DRIVER = {
   cuModuleGetFunction: 'int cuModuleGetFunction(_Out_ void **fn, void *module, const char *name)',
   cuLaunchKernel: 'int cuLaunchKernel(void *f, unsigned int gx, unsigned int gy, unsigned int gz, unsigned int bx, unsigned int by, unsigned int bz, unsigned int shared, void *stream, void *params, void *extra)',
   cuGetErrorString: 'int cuGetErrorString(int status, _Out_ const char **text)',
+  cuStreamBeginCapture_v2: 'int cuStreamBeginCapture_v2(void *stream, int mode)',
+  cuStreamEndCapture: 'int cuStreamEndCapture(void *stream, _Out_ void **graph)',
+  cuGraphInstantiateWithFlags: 'int cuGraphInstantiateWithFlags(_Out_ void **exec, void *graph, unsigned long long flags)',
+  cuGraphLaunch: 'int cuGraphLaunch(void *exec, void *stream)',
+  cuGraphExecDestroy: 'int cuGraphExecDestroy(void *exec)',
+  cuGraphDestroy: 'int cuGraphDestroy(void *graph)',
 } as const;
 
 const NVRTC = {

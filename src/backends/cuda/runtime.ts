@@ -10,6 +10,8 @@ import { PINNED_MIN_BYTES, PinnedUploads } from './pinned.js';
 import { sizeClass } from './size-class.js';
 
 export interface CudaFunction { fn: unknown; name: string }
+/** A recorded CUDA graph and its executable form. */
+export interface CudaGraph { readonly graph: unknown; readonly exec: unknown; readonly blocks: readonly [bigint, number][] }
 
 /** Bytes of kernel arguments one launch may use: the integer struct, then pointers. */
 const ARG_BYTES = 16384;
@@ -92,6 +94,8 @@ export class CudaRuntime {
   }
 
   release(ptr: bigint, bytes: number): void {
+    // a block freed while a graph is recorded (a reduction's partial sums) belongs to the graph
+    if (this.graphBlocks) return void this.graphBlocks.push([ptr, bytes]);
     const size = sizeClass(bytes);
     this.bytesInUse -= size;
     let list = this.pool.get(size);
@@ -194,6 +198,41 @@ export class CudaRuntime {
         }
       },
     };
+  }
+
+  private graphBlocks: [bigint, number][] | null = null;
+
+  /**
+   * Records what `enqueue` puts on the stream into a CUDA graph instead of running it. Blocks
+   * released meanwhile stay reserved for the graph, which reads them at every launch.
+   */
+  recordGraph(enqueue: () => void): CudaGraph {
+    const d = this.driver;
+    // relaxed: the allocator may still call cuMemAlloc while the stream captures
+    d.check('cuStreamBeginCapture_v2', this.stream, 2);
+    this.graphBlocks = [];
+    const graph: unknown[] = [null];
+    let blocks: [bigint, number][] = [];
+    try {
+      enqueue();
+    } finally {
+      blocks = this.graphBlocks;
+      this.graphBlocks = null;
+      d.check('cuStreamEndCapture', this.stream, graph);
+    }
+    const exec: unknown[] = [null];
+    d.check('cuGraphInstantiateWithFlags', exec, graph[0], 0);
+    return { graph: graph[0], exec: exec[0], blocks };
+  }
+
+  launchGraph(g: CudaGraph): void {
+    this.timed(() => this.driver.check('cuGraphLaunch', g.exec, this.stream));
+  }
+
+  destroyGraph(g: CudaGraph): void {
+    this.driver.check('cuGraphExecDestroy', g.exec);
+    this.driver.check('cuGraphDestroy', g.graph);
+    for (const [ptr, bytes] of g.blocks) this.release(ptr, bytes);
   }
 
   synchronize(): void {

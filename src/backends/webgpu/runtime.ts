@@ -7,6 +7,14 @@ import { TimestampTimer } from './timestamps.js';
 
 export interface Kernel { pipeline: GPUComputePipeline; source: string; label: string }
 
+/** A dispatch made once and encoded again at every replay of a compiled step. */
+export interface RecordedDispatch { readonly pipeline: GPUComputePipeline; readonly bindGroup: GPUBindGroup; readonly groups: [number, number, number]; readonly meta: GPUBuffer }
+/** What a primitive dispatched while recorded, and the buffers it released (its temporaries, kept for the replays). */
+export interface Recording { readonly dispatches: RecordedDispatch[]; readonly buffers: GPUBuffer[] }
+
+/** Thrown inside a recording by what needs the host now (an upload, a read): that call replays as usual. */
+class NeedsHost extends Error {}
+
 const STORAGE = 0x0080 | 0x0004 | 0x0008; // STORAGE | COPY_SRC | COPY_DST
 const MAP_READ = 0x0001, COPY_DST = 0x0008;
 /** Submit after this many dispatches so the device starts while the host keeps encoding. */
@@ -64,6 +72,7 @@ export class GpuRuntime {
   }
 
   releaseBuffer(buffer: GPUBuffer): void {
+    if (this.recording) return void this.recording.buffers.push(buffer);
     let list = this.pool.get(buffer.size);
     if (!list) this.pool.set(buffer.size, (list = []));
     list.push(buffer);
@@ -92,11 +101,12 @@ export class GpuRuntime {
     const metaBuffer = this.device.createBuffer({ size: Math.max(16, Math.ceil(meta.byteLength / 16) * 16), usage: 0x0080, mappedAtCreation: true });
     new Int32Array(metaBuffer.getMappedRange()).set(meta);
     metaBuffer.unmap();
-    this.transient.push(metaBuffer);
     const bindGroup = this.device.createBindGroup({
       layout: kernel.pipeline.getBindGroupLayout(0),
       entries: [metaBuffer, ...buffers].map((buffer, binding) => ({ binding, resource: { buffer } })),
     });
+    if (this.recording) return void this.recording.dispatches.push({ pipeline: kernel.pipeline, bindGroup, groups, meta: metaBuffer });
+    this.transient.push(metaBuffer);
     this.encoder ??= this.device.createCommandEncoder();
     const timed = this.timer?.active === true;
     if (timed) {
@@ -121,8 +131,47 @@ export class GpuRuntime {
     return groups <= MAX_GROUPS ? [groups, 1, 1] : [MAX_GROUPS, Math.ceil(groups / MAX_GROUPS), 1];
   }
 
+  private recording: Recording | null = null;
+
+  /**
+   * Runs `encode` (a primitive) with its dispatches made and kept rather than encoded, for a
+   * compiled step to encode again at every replay; null when it needs the host (an upload).
+   */
+  record(encode: () => void): Recording | null {
+    const recording: Recording = { dispatches: [], buffers: [] };
+    this.recording = recording;
+    try {
+      encode();
+      return recording;
+    } catch (e) {
+      if (!(e instanceof NeedsHost)) throw e;
+      this.recording = null;
+      this.dropRecording(recording);
+      return null;
+    } finally {
+      this.recording = null;
+    }
+  }
+
+  /** Encodes a recorded dispatch into the current pass (submitted by the next flush). */
+  encodeRecorded(d: RecordedDispatch): void {
+    this.check();
+    this.encoder ??= this.device.createCommandEncoder();
+    this.pass ??= this.encoder.beginComputePass();
+    this.pass.setPipeline(d.pipeline);
+    this.pass.setBindGroup(0, d.bindGroup);
+    this.pass.dispatchWorkgroups(...d.groups);
+  }
+
+  dropRecording(r: Recording): void {
+    for (const d of r.dispatches) this.transient.push(d.meta);
+    for (const b of r.buffers.splice(0)) this.releaseBuffer(b);
+    r.dispatches.length = 0;
+  }
+
   /** Submits everything encoded so far. */
   flush(): void {
+    if (this.recording) throw new NeedsHost();
     if (!this.encoder) return;
     this.pass?.end();
     const readStamps = this.timer?.resolveInto(this.encoder);
@@ -136,6 +185,7 @@ export class GpuRuntime {
   }
 
   write(buffer: GPUBuffer, data: ArrayBufferView): void {
+    if (this.recording) throw new NeedsHost();
     this.check();
     // earlier dispatches must read the old contents first
     this.flush();
@@ -148,6 +198,7 @@ export class GpuRuntime {
 
   /** Reads `bytes` of `buffer` and, in the same copy and mapping, the 16 bytes of `extra`. */
   async readWith(buffer: GPUBuffer, bytes: number, extra: GPUBuffer | null): Promise<{ data: ArrayBuffer; extra: Uint32Array | null }> {
+    if (this.recording) throw new NeedsHost();
     this.check();
     this.flush();
     const size = Math.max(16, Math.ceil(bytes / 16) * 16);

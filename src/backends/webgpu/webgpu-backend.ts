@@ -4,7 +4,8 @@ import { type DType, type TypedArray, isFloat, isHalf } from '../../core/dtype.j
 import { roundHalfArray } from '../../core/half.js';
 import { roundWidenedProduct } from '../widened-half.js';
 import type { Expr } from '../../core/expr.js';
-import type { Backend, DeviceInfo, IndexError, KernelTimer, RandomKind, RandomState, ReduceKind, Storage, View, WindowGeometry } from '../backend.js';
+import type { Backend, CapturedCall, DeviceInfo, IndexError, KernelTimer, RandomKind, RandomState, ReduceKind, Replayer, Storage, View, WindowGeometry } from '../backend.js';
+import { webgpuReplayer } from './replay.js';
 import * as fixed from './kernels-fixed.js';
 import { elementwise, reduce } from './kernels-fused.js';
 import { GpuIndexChecks } from './index-check.js';
@@ -93,4 +94,6 @@ export class WebGpuBackend implements Backend {
   scatterAdd(src: View, indices: View, out: View): void { fixed.scatterAdd(this.runtime, src, indices, out); }
   checkIndices(indices: View, limit: number, error: IndexError): void { this.indexChecks.check(indices, limit, error); }
   random(kind: RandomKind, out: View, [seed, counter]: RandomState): void { fixed.random(this.runtime, kind, seed, counter, out); }
+  /** One compute pass of recorded dispatches per replay (see replay.ts). */
+  replayer(calls: readonly CapturedCall[]): Replayer { return webgpuReplayer(this, this.runtime, calls); }
 }
