@@ -7,7 +7,7 @@ import { currentOpLabel } from './trace.js';
 export type CaptureEvent =
   | { readonly kind: 'alloc'; readonly storage: Storage }
   | { readonly kind: 'free'; readonly storage: Storage }
-  | { readonly kind: 'call'; readonly call: PrimitiveCall; readonly backend: Backend };
+  | { readonly kind: 'call'; readonly call: PrimitiveCall; readonly backend: Backend; readonly label: string };
 
 const RECORDED: readonly PrimitiveName[] = ['elementwise', 'reduce', 'matmul', 'im2col', 'col2im', 'pool2d', 'pool2dBackward', 'gather', 'scatterAdd', 'checkIndices', 'random', 'write'];
 
@@ -42,7 +42,7 @@ export class Capture {
     for (const prim of RECORDED) {
       wrap(prim, (original) => (...args) => {
         // a write's data is copied: the caller may reuse its array
-        if (this.depth === 0) this.events.push({ kind: 'call', backend: b, call: { prim, args: prim === 'write' ? [args[0], (args[1] as Float32Array).slice()] : args } as PrimitiveCall });
+        if (this.depth === 0) this.events.push({ kind: 'call', backend: b, label: currentOpLabel(), call: { prim, args: prim === 'write' ? [args[0], (args[1] as Float32Array).slice()] : args } as PrimitiveCall });
         this.depth++;
         try {
           return original(...args);

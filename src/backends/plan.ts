@@ -3,6 +3,7 @@
 import { type DType, bytesPerElement } from '../core/dtype.js';
 import type { Backend, CapturedCall, PrimitiveCall, Replayer, Storage, View } from './backend.js';
 import type { CaptureEvent, ChangingParams } from './capture.js';
+import { setKernelLabel } from './trace.js';
 
 /** A storage the step allocated: from its allocation to its free (Infinity: it outlives the step). */
 interface Temporary { readonly storage: Storage; readonly start: number; end: number; used: boolean; slot?: Slot }
@@ -12,6 +13,8 @@ export class Plan {
   private constructor(
     readonly backend: Backend,
     private readonly replay: Replayer,
+    /** the same calls one by one through the backend's methods, each under its op's label (for profiles) */
+    private readonly labelled: Replayer,
     private readonly remap: Map<Storage, Storage>,
     private readonly slots: readonly Storage[],
     /** where each replay's arguments are copied */
@@ -69,8 +72,12 @@ export class Plan {
       return own;
     });
     const changingArrays = new Set<readonly number[]>(changing.map((c) => c.values));
-    const calls: CapturedCall[] = [];
-    for (const e of events) if (e.kind === 'call') calls.push(remapCall(e.call, remap, changingArrays));
+    const calls: CapturedCall[] = [], labels: string[] = [];
+    for (const e of events) {
+      if (e.kind !== 'call') continue;
+      calls.push(remapCall(e.call, remap, changingArrays));
+      labels.push(e.label);
+    }
     let replay: Replayer;
     try {
       replay = backend.replayer?.(calls) ?? callByCall(backend, calls);
@@ -79,7 +86,7 @@ export class Plan {
       replay = callByCall(backend, calls, `${backend.name} could not record the step (${(e as Error).message}); `);
     }
     const bytes = [...slots, ...ownInputs].reduce((n, s) => n + s.size * bytesPerElement(s.dtype), 0);
-    return new Plan(backend, replay, remap, made, ownInputs, bytes, calls.length);
+    return new Plan(backend, replay, callByCall(backend, calls, '', labels), remap, made, ownInputs, bytes, calls.length);
   }
 
   /** How the device replays the step. */
@@ -91,7 +98,8 @@ export class Plan {
     return storage ? { ...v, storage } : v;
   }
 
-  run(): void { this.replay.run(); }
+  /** Replays the step; under a profile, call by call, so each kernel is timed under its op's label. */
+  run(profiled = false): void { (profiled ? this.labelled : this.replay).run(); }
 
   dispose(): void {
     this.replay.dispose();
@@ -163,12 +171,18 @@ function remapCall(call: PrimitiveCall, remap: ReadonlyMap<Storage, Storage>, ch
   return { prim: call.prim, args, changing: isChanging } as CapturedCall;
 }
 
-/** The replay of devices without their own: each recorded call through the backend's method. */
-function callByCall(backend: Backend, calls: readonly CapturedCall[], why = ''): Replayer {
-  const steps = calls.map((c) => {
-    const method = backend[c.prim] as (...a: unknown[]) => void;
-    const args = c.args as readonly unknown[];
-    return () => method.apply(backend, args as unknown[]);
+/**
+ * The replay of devices without their own: each recorded call through the backend's method,
+ * looked up at each call (a profiler's timer may wrap it for a while), under its label if given.
+ */
+function callByCall(backend: Backend, calls: readonly CapturedCall[], why = '', labels?: readonly string[]): Replayer {
+  const steps = calls.map((c, i) => {
+    const args = c.args as unknown[];
+    const label = labels?.[i];
+    return () => {
+      if (label !== undefined) setKernelLabel(label);
+      (backend[c.prim] as (...a: unknown[]) => void).apply(backend, args);
+    };
   });
   return {
     how: `${why}call by call`,

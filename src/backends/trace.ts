@@ -52,6 +52,12 @@ export function inBackward<T>(op: string, device: string, fn: () => T): T {
   }
 }
 
+/** Labels the kernels that follow with an op recorded earlier (a replayed step being profiled). */
+export function setKernelLabel(label: string): void {
+  current = label;
+  currentIsGrad = false;
+}
+
 /** The op the next kernel belongs to. */
 export function currentOpLabel(): string {
   return currentIsGrad ? `${current}.grad` : current;

@@ -41,7 +41,10 @@ Options:
                       then counts the extra epochs, and the result equals one uninterrupted run
   --json              print one JSON object with the results as the last line
   --verbose 0|1|2     progress display (default 1)
-  --profile           print where training time went: per op, device time and calls
+  --profile           print where training time went: per op, device time and calls, and how
+                      many steps were replayed from a capture
+  --no-jit            run every op eagerly instead of capturing the training step once and
+                      replaying it (slower; for comparison and debugging)
   --log-device-placement  print each op with the device it runs on
   -h, --help          this help`;
 
@@ -79,7 +82,7 @@ export async function train(argv: string[]): Promise<number> {
       data: { type: 'string' }, seed: { type: 'string' }, 'validation-split': { type: 'string', default: '0' },
       plot: { type: 'string' }, save: { type: 'string' }, overwrite: { type: 'boolean', default: false }, resume: { type: 'string' },
       json: { type: 'boolean', default: false }, verbose: { type: 'string', default: '1' },
-      profile: { type: 'boolean', default: false }, 'log-device-placement': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
+      profile: { type: 'boolean', default: false }, 'no-jit': { type: 'boolean', default: false }, 'log-device-placement': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
   });
@@ -112,7 +115,7 @@ export async function train(argv: string[]): Promise<number> {
 
 interface TrainSettings {
   kind: ModelKind; epochs: number; batchSize: number; lr: number; seed: number; verbose: 0 | 1 | 2; validationSplit: number;
-  values: { data?: string; plot?: string; save?: string; resume?: string; json?: boolean; profile?: boolean; model?: string; lr?: string };
+  values: { data?: string; plot?: string; save?: string; resume?: string; json?: boolean; profile?: boolean; 'no-jit'?: boolean; model?: string; lr?: string };
   log: (s: string) => void;
 }
 
@@ -149,7 +152,7 @@ async function trainOn(deviceName: string, settings: TrainSettings): Promise<num
     model = await resume(values.resume, device, settings);
   } else {
     model = buildModel(settings.kind);
-    model.compile({ optimizer: adam({ learningRate: settings.lr }), loss: sparseCategoricalCrossentropy({ fromLogits: true }), metrics: ['accuracy'] });
+    model.compile({ optimizer: adam({ learningRate: settings.lr }), loss: sparseCategoricalCrossentropy({ fromLogits: true }), metrics: ['accuracy'], jit: !values['no-jit'] });
   }
   const { kind, lr } = settings;
   const initialEpoch = model.epochsTrained;

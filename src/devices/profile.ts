@@ -3,6 +3,7 @@
 import { availableDevices, getBackend } from '../backends/registry.js';
 import { activeCollector, setCollector } from '../backends/trace.js';
 import { fail } from '../core/errors.js';
+import { compiledTotals } from '../tensor/compile.js';
 
 export interface ProfileRow {
   op: string;
@@ -23,6 +24,8 @@ export interface ProfileReport {
   /** for each device, where its times come from ('none': it has no kernel timer; 'not timed': left out) */
   clocks: Record<string, string>;
   wallMs: number;
+  /** compiled steps during the profile: calls run eagerly, captures, replays, and signatures that fell back to eager */
+  compiled: { eager: number; captures: number; replays: number; fallbacks: number };
   format(): string;
 }
 
@@ -47,6 +50,7 @@ export async function profile<T>(fn: () => T | Promise<T>, opts: { devices?: rea
   const started: { stop(): Promise<void> }[] = [];
   const timed = new Set<string>();
   const t0 = performance.now();
+  const before = compiledTotals();
   let result: T;
   try {
     for (const name of devices) {
@@ -68,15 +72,17 @@ export async function profile<T>(fn: () => T | Promise<T>, opts: { devices?: rea
     setCollector(null);
   }
   const wallMs = performance.now() - t0;
+  const after = compiledTotals();
+  const compiled = { eager: after.eager - before.eager, captures: after.captures - before.captures, replays: after.replays - before.replays, fallbacks: after.fallbacks - before.fallbacks };
   const list = [...rows.values()]
     // a timed device's rows without kernels are views and other free ops
     .filter((r) => r.kernels > 0 || !timed.has(r.device))
     .map((r) => ({ ...r, meanMs: r.calls > 0 ? r.totalMs / r.calls : r.totalMs }))
     .sort((a, b) => b.totalMs - a.totalMs || b.calls - a.calls);
-  return { result, report: { rows: list, clocks, wallMs, format: () => formatProfile(list, clocks, wallMs) } };
+  return { result, report: { rows: list, clocks, wallMs, compiled, format: () => formatProfile(list, clocks, wallMs, compiled) } };
 }
 
-function formatProfile(rows: readonly ProfileRow[], clocks: Record<string, string>, wallMs: number): string {
+function formatProfile(rows: readonly ProfileRow[], clocks: Record<string, string>, wallMs: number, compiled: ProfileReport['compiled']): string {
   const total = rows.reduce((s, r) => s + r.totalMs, 0);
   const width = Math.max(10, ...rows.map((r) => r.op.length)) + 2;
   const lines = [`${'op'.padEnd(width)}${'device'.padEnd(9)}${'calls'.padStart(8)}${'kernels'.padStart(9)}${'total ms'.padStart(11)}${'mean ms'.padStart(10)}${'share'.padStart(8)}`];
@@ -86,5 +92,7 @@ function formatProfile(rows: readonly ProfileRow[], clocks: Record<string, strin
   }
   const used = [...new Set(rows.map((r) => r.device))];
   lines.push(`device time ${total.toFixed(1)} ms of ${wallMs.toFixed(1)} ms wall; clocks: ${used.map((d) => `${d}: ${clocks[d]}`).join(', ') || 'none'}`);
+  const c = compiled;
+  if (c.eager + c.captures + c.replays > 0) lines.push(`compiled steps: ${c.replays} replays, ${c.captures} captures, ${c.eager} eager calls (a signature's first), ${c.fallbacks} fallbacks to eager`);
   return lines.join('\n');
 }

@@ -8,7 +8,7 @@ import type { View } from '../backends/backend.js';
 import { beginCapture } from '../backends/capture.js';
 import { Plan } from '../backends/plan.js';
 import { availableDevices, getBackend } from '../backends/registry.js';
-import { noteOp } from '../backends/trace.js';
+import { activeCollector, noteOp } from '../backends/trace.js';
 import { empty } from '../ops/util.js';
 import { isGradEnabled } from './autograd.js';
 import { usageOf } from './memory.js';
@@ -61,6 +61,10 @@ function flatten(value: unknown, leaves: Tensor[]): (next: () => Tensor) => unkn
 }
 
 const copy = (dtype: Tensor['dtype']) => E.input(0, dtype);
+
+/** Every compiled function's counts together, for profiles. */
+const totals = { eager: 0, captures: 0, replays: 0, fallbacks: 0 };
+export function compiledTotals(): Readonly<typeof totals> { return { ...totals }; }
 
 interface Entry {
   calls: number;
@@ -143,12 +147,14 @@ export function compile<A extends Tensor[], R>(fn: (...args: A) => R, opts: Comp
     if ('refusal' in built) {
       e.refusal = built.refusal;
       stats.fallbacks.push(built.refusal);
+      totals.fallbacks++;
       warn(`runs eagerly: ${built.refusal}`);
       return result;
     }
     const bytes = built.bytes;
     usageOf(built.backend.name).planBytes += bytes;
     stats.captures++;
+    totals.captures++;
     stats.plans++;
     stats.planBytes += bytes;
     stats.how = built.how;
@@ -170,7 +176,7 @@ export function compile<A extends Tensor[], R>(fn: (...args: A) => R, opts: Comp
     noteOp(`${name} (compiled)`, plan.backend.name);
     const backend = plan.backend;
     args.forEach((a, i) => backend.elementwise([copy(a.dtype)], [a.storageView], [{ storage: plan.inputs[i]!, shape: a.shape, strides: contiguousStrides(a.shape), offset: 0 }]));
-    plan.run();
+    plan.run(activeCollector() !== null);
     let k = 0;
     const result = e.rebuild!(() => {
       const o = e.outputs![k++]!;
@@ -179,6 +185,7 @@ export function compile<A extends Tensor[], R>(fn: (...args: A) => R, opts: Comp
       return t;
     }) as R;
     stats.replays++;
+    totals.replays++;
     return result;
   };
 
@@ -205,6 +212,7 @@ export function compile<A extends Tensor[], R>(fn: (...args: A) => R, opts: Comp
     if (e.plan) return replay(e, args);
     if (e.calls === 2 && !e.refusal) return capture(e, args);
     stats.eager++;
+    totals.eager++;
     return tidy(() => fn(...args));
   }) as CompiledFunction<A, R>;
   Object.defineProperty(compiled, 'stats', { get: () => ({ ...stats, fallbacks: [...stats.fallbacks] }) });

@@ -21,9 +21,8 @@ export function cpuReplayer(backend: Backend & ReducePlanner, calls: readonly Ca
       const run = backend.planReduce(kind, expr, inputs, axes, out);
       return () => run(params);
     }
-    const method = backend[c.prim] as (...a: unknown[]) => void;
     const args = c.args as unknown[];
-    return () => method.apply(backend, args);
+    return () => (backend[c.prim] as (...a: unknown[]) => void).apply(backend, args);
   });
   return {
     how: 'flat list of resolved CPU kernels',

@@ -9,9 +9,8 @@ const graphable = (c: CapturedCall) => !c.changing && c.prim !== 'write' && c.pr
 
 export function cudaReplayer(backend: Backend, rt: CudaRuntime, calls: readonly CapturedCall[]): Replayer {
   const direct = (c: CapturedCall) => {
-    const method = backend[c.prim] as (...a: unknown[]) => void;
     const args = c.args as unknown[];
-    return () => method.apply(backend, args);
+    return () => (backend[c.prim] as (...a: unknown[]) => void).apply(backend, args);
   };
   const graphs: CudaGraph[] = [];
   const steps: (() => void)[] = [];

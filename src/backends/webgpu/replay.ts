@@ -7,9 +7,8 @@ import type { GpuRuntime, Recording } from './runtime.js';
 export function webgpuReplayer(backend: Backend, rt: GpuRuntime, calls: readonly CapturedCall[]): Replayer {
   const recordings: Recording[] = [];
   const steps = calls.map((c) => {
-    const method = backend[c.prim] as (...a: unknown[]) => void;
     const args = c.args as unknown[];
-    const direct = () => method.apply(backend, args);
+    const direct = () => (backend[c.prim] as (...a: unknown[]) => void).apply(backend, args);
     if (c.changing || c.prim === 'write' || c.prim === 'checkIndices') return direct;
     const r = rt.record(direct);
     if (!r) return direct;
