@@ -22,6 +22,8 @@ export class Capture {
   readonly changing: ChangingParams[] = [];
   /** why this step cannot be replayed, when something in it said so */
   refusal: string | null = null;
+  /** devices whose methods are fixed (non-configurable) properties: a step that touches one cannot be recorded */
+  readonly unrecorded = new Set<string>();
   private depth = 0;
   private readonly restores: (() => void)[] = [];
 
@@ -29,8 +31,17 @@ export class Capture {
     for (const b of backends) this.patch(b);
   }
 
+  /** Whether every method could be wrapped (a backend whose methods are fixed properties cannot be recorded). */
+  private wrappable(b: Backend, names: readonly string[]): boolean {
+    return names.every((n) => Object.getOwnPropertyDescriptor(b, n)?.configurable !== false);
+  }
+
   /** Own methods on the backend object that log and call through; nested calls (a primitive built on others) are not logged. */
   private patch(b: Backend): void {
+    if (!this.wrappable(b, [...RECORDED, 'alloc', 'free', 'read', 'readSync'])) {
+      this.unrecorded.add(b.name);
+      return;
+    }
     const target = b as unknown as Record<string, ((...a: unknown[]) => unknown) | undefined>;
     const saved = new Map<string, PropertyDescriptor | undefined>();
     const wrap = (name: string, make: (original: (...a: unknown[]) => unknown) => (...a: unknown[]) => unknown) => {
@@ -39,26 +50,31 @@ export class Capture {
       saved.set(name, Object.getOwnPropertyDescriptor(b, name));
       Object.defineProperty(b, name, { value: make(original.bind(b)), configurable: true, writable: true });
     };
+    // a device built on another (a wrapper of the cpu) calls through to it: only the outer call is logged
+    const nested = <T>(fn: () => T): T => {
+      this.depth++;
+      try {
+        return fn();
+      } finally {
+        this.depth--;
+      }
+    };
     for (const prim of RECORDED) {
       wrap(prim, (original) => (...args) => {
         // a write's data is copied: the caller may reuse its array
         if (this.depth === 0) this.events.push({ kind: 'call', backend: b, label: currentOpLabel(), call: { prim, args: prim === 'write' ? [args[0], (args[1] as Float32Array).slice()] : args } as PrimitiveCall });
-        this.depth++;
-        try {
-          return original(...args);
-        } finally {
-          this.depth--;
-        }
+        return nested(() => original(...args));
       });
     }
     wrap('alloc', (original) => (...args) => {
-      const storage = original(...args) as Storage;
-      if (this.depth === 0) this.events.push({ kind: 'alloc', storage });
+      const outer = this.depth === 0;
+      const storage = nested(() => original(...args)) as Storage;
+      if (outer) this.events.push({ kind: 'alloc', storage });
       return storage;
     });
     wrap('free', (original) => (storage) => {
       if (this.depth === 0) this.events.push({ kind: 'free', storage: storage as Storage });
-      return original(storage);
+      return nested(() => original(storage));
     });
     const refuseRead = () => () => {
       throw new HostReadInCapture('compile', `the compiled function reads a tensor's value on the host (data(), dataSync(), item() or array(), after op '${currentOpLabel()}'); a replayed step cannot wait for values. Return the tensor and read it outside the function`);

@@ -27,6 +27,7 @@ Options:
   --json                print the results as JSON
   --out DIR             write DIR/bench.md, DIR/bench.json and DIR/speedup.svg
   --profile             then profile one repeat of each configuration: time per op on the device
+  --no-jit              time eager steps (every op dispatched) instead of compiled ones, as fit runs
   --log-device-placement  print each op with the device it runs on`;
 
 function list(name: string, v: string, parse: (s: string) => string | number): (string | number)[] {
@@ -50,7 +51,7 @@ export async function bench(argv: string[]): Promise<number> {
       models: { type: 'string', default: 'mlp,cnn' }, 'batch-sizes': { type: 'string', default: '32,256' }, devices: { type: 'string' },
       steps: { type: 'string', default: '20' }, warmup: { type: 'string', default: '3' }, repeats: { type: 'string', default: '3' },
       'matmul-sizes': { type: 'string', default: '256,1024,2048' }, 'matmul-dtypes': { type: 'string', default: 'float32' }, 'matmul-devices': { type: 'string' }, json: { type: 'boolean', default: false }, out: { type: 'string' },
-      profile: { type: 'boolean', default: false }, 'log-device-placement': { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
+      profile: { type: 'boolean', default: false }, 'no-jit': { type: 'boolean', default: false }, 'log-device-placement': { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -76,7 +77,7 @@ export async function bench(argv: string[]): Promise<number> {
     const opts: BenchOptions = {
       models, devices,
       batchSizes: list('batch-sizes', values['batch-sizes']!, positiveInt('batch-sizes')) as number[],
-      steps: int('steps'), warmupSteps: int('warmup') , repeats: int('repeats'),
+      steps: int('steps'), warmupSteps: int('warmup'), repeats: int('repeats'), jit: !values['no-jit'],
       matmulSizes: list('matmul-sizes', values['matmul-sizes']!, positiveInt('matmul-sizes')) as number[],
       matmulDtypes, matmulDevices,
       progress: values.json ? undefined : (line) => log(`  ${line}`),
@@ -94,7 +95,7 @@ export async function bench(argv: string[]): Promise<number> {
     }
     if (values.profile) {
       for (const model of models) for (const batch of opts.batchSizes) for (const device of devices) {
-        const { report: p } = await profile(() => trainStepMs(device, model, batch, opts.steps, 1, 1));
+        const { report: p } = await profile(() => trainStepMs(device, model, batch, opts.steps, 1, 1, opts.jit));
         log(`\nprofile: ${model} batch ${batch} on ${device}, ${opts.steps + 1} steps\n${p.format()}`);
       }
     }

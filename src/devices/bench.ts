@@ -3,6 +3,7 @@
 import { getBackend, withDevice } from '../backends/registry.js';
 import { crossEntropy, matmul, rand, randint, setSeed } from '../ops/index.js';
 import { adam } from '../optim/adam.js';
+import { compile } from '../tensor/compile.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { type ModelKind, buildModel } from '../train/fashion-models.js';
@@ -16,6 +17,8 @@ export interface BenchOptions {
   steps: number;
   warmupSteps: number;
   repeats: number;
+  /** compiled steps, as fit runs them (default); false: every op dispatched eagerly */
+  jit?: boolean;
   matmulSizes: readonly number[];
   /** element types of the matmuls (float16/bfloat16 accumulate in float32) */
   matmulDtypes: readonly MatmulDtype[];
@@ -60,20 +63,25 @@ const MATMUL_SLOW_MS = 2000;
 
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-/** Median ms per training step (forward, backward, Adam) on `device`, synchronised by reading the loss. */
-export async function trainStepMs(device: string, kind: ModelKind, batch: number, steps: number, warmupSteps: number, repeats: number): Promise<number> {
+/**
+ * Median ms per training step (forward, backward, Adam) on `device`, synchronised by reading the
+ * loss; compiled (captured once, replayed) as fit runs it, unless `jit` is false.
+ */
+export async function trainStepMs(device: string, kind: ModelKind, batch: number, steps: number, warmupSteps: number, repeats: number, jit = true): Promise<number> {
   return withDevice(device, async () => {
     setSeed(0);
     const model = buildModel(kind);
     const optimizer = adam({ learningRate: 1e-3 });
     const x = rand([batch, 28, 28]), y = randint(0, 10, [batch]);
-    const step = () => tidy(() => {
-      const loss = crossEntropy(model.apply(x), y);
+    const body = (xb: Tensor, yb: Tensor) => {
+      const loss = crossEntropy(model.apply(xb), yb);
       loss.backward();
       optimizer.step(model.parameters());
       model.zeroGrad();
       return loss;
-    });
+    };
+    const compiled = jit ? compile(body, { name: `${kind} step` }) : null;
+    const step = compiled ? () => compiled(x, y) : () => tidy(() => body(x, y));
     const run = async (n: number) => {
       let last: Tensor | undefined;
       for (let i = 0; i < n; i++) { last?.dispose(); last = step(); }
@@ -92,6 +100,7 @@ export async function trainStepMs(device: string, kind: ModelKind, batch: number
       }
       return median(times);
     } finally {
+      compiled?.dispose();
       model.dispose();
       optimizer.dispose();
       x.dispose();
@@ -139,7 +148,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   for (const model of opts.models) {
     for (const batch of opts.batchSizes) {
       for (const device of opts.devices) {
-        const ms = await trainStepMs(device, model, batch, opts.steps, opts.warmupSteps, opts.repeats);
+        const ms = await trainStepMs(device, model, batch, opts.steps, opts.warmupSteps, opts.repeats, opts.jit ?? true);
         steps.push({ model, batch, device, msPerStep: ms, samplesPerSec: (batch * 1000) / ms, speedupVsCpu: null });
         say(`${model} batch ${batch} on ${device}: ${ms.toFixed(2)} ms/step`);
       }

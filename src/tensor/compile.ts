@@ -120,9 +120,13 @@ export function compile<A extends Tensor[], R>(fn: (...args: A) => R, opts: Comp
     const inputs = args.map(copyOf);
     const firstNew = nextTensorId();
     const outside = new Set<Tensor>();
+    const touched = new Set<string>();
     const backends = availableDevices().map(getBackend);
     const cap = beginCapture(backends);
-    observeViews((t) => { if (t.id < firstNew && !inputs.includes(t)) outside.add(t); });
+    observeViews((t) => {
+      touched.add(t.device);
+      if (t.id < firstNew && !inputs.includes(t)) outside.add(t);
+    });
     let result: R;
     try {
       result = tidy(() => fn(...(inputs as A)));
@@ -135,6 +139,8 @@ export function compile<A extends Tensor[], R>(fn: (...args: A) => R, opts: Comp
     }
     const leaves: Tensor[] = [];
     const rebuild = flatten(result, leaves);
+    const fixed = [...touched].find((d) => cap.unrecorded.has(d));
+    if (fixed) cap.refusal ??= `the device '${fixed}' cannot be recorded: its methods are fixed (non-configurable) properties`;
     const built = cap.refusal ? { refusal: cap.refusal } : Plan.build(cap.events, inputs.map((t) => t.storageView.storage), new Set(leaves.map((t) => t.storageView.storage)), cap.changing);
     if (!('refusal' in built)) {
       Object.assign(e, {

@@ -17,17 +17,19 @@ function recordingDevice(name: string, limit = Infinity): { log: string[]; live:
   const log: string[] = [];
   let live = 0;
   if (!tsr.availableDevices().includes(name)) {
+    // configurable, as a class's methods are: compiled steps record the device's calls by wrapping them
+    const method = (value: unknown) => ({ value, configurable: true, writable: true });
     registerBackend(Object.create(cpu, {
       name: { value: name },
       timer: { value: undefined },
-      alloc: { value(this: Backend, dtype: tsr.DType, size: number) {
+      alloc: method(function (this: Backend, dtype: tsr.DType, size: number) {
         if (live + size * 4 > limit) throw new tsr.TesseraError(name, `out of memory: ${size * 4} bytes requested, ${live} of ${limit} in use`);
         live += size * 4;
         return cpu.alloc.call(this, dtype, size);
-      } },
-      free: { value(this: Backend, s: Storage) { live -= s.size * 4; cpu.free.call(this, s); } },
-      write: { value(this: Backend, s: Storage, data: Float32Array | Int32Array | Uint8Array) { log.push(`write:${s.size}`); cpu.write.call(this, s, data); } },
-      read: { value(this: Backend, s: Storage) { log.push(`read:${s.size}`); return cpu.read.call(this, s); } },
+      }),
+      free: method(function (this: Backend, s: Storage) { live -= s.size * 4; cpu.free.call(this, s); }),
+      write: method(function (this: Backend, s: Storage, data: Float32Array | Int32Array | Uint8Array) { log.push(`write:${s.size}`); cpu.write.call(this, s, data); }),
+      read: method(function (this: Backend, s: Storage) { log.push(`read:${s.size}`); return cpu.read.call(this, s); }),
     }));
   }
   return { log, live: () => live };
@@ -109,7 +111,7 @@ describe('streaming (twin device)', () => {
     assert.ok(small.live() < 4 << 20);
   });
 
-  it('the upload of batch n+1 happens before step n is read back (overlap)', async () => {
+  it('no step waits for a read: every upload of an epoch comes before its one read of the step log', async () => {
     const rec = recordingDevice('recorder');
     const x = tsr.randn([70, 3], { seed: 4 }), y = tsr.randn([70, 2], { seed: 5 });
     const m = tsr.sequential([tsr.layers.dense({ units: 2, inputShape: [3] })]);
@@ -117,17 +119,12 @@ describe('streaming (twin device)', () => {
     rec.log.length = 0;
     await m.fit(x, y, { epochs: 1, batchSize: 10, verbose: 0, shuffle: false });
     const steps = 7;
-    let uploads = 0, reads = 0;
-    for (const event of rec.log) {
-      if (event === 'write:30') uploads++;
-      if (event === 'read:1' && reads < steps) {
-        // reading step `reads` back: batch reads + 1 must already be on its way
-        assert.ok(uploads >= Math.min(reads + 2, steps), `read of step ${reads + 1} came after only ${uploads} uploads: ${rec.log.join(' ')}`);
-        reads++;
-      }
-    }
+    const uploads = rec.log.filter((e) => e === 'write:30').length;
+    const reads = rec.log.filter((e) => e.startsWith('read:'));
     assert.equal(uploads, steps);
-    assert.equal(reads, steps);
+    // the per-step losses come back together, from the table the steps wrote on the device, then the weights' finite check
+    assert.deepEqual(reads, ['read:512', 'read:1'], rec.log.join(' '));
+    assert.ok(rec.log.lastIndexOf('write:30') < rec.log.indexOf('read:512'), rec.log.join(' '));
   });
 
   it('a Dataset whose elements change shape mid-epoch, or mismatch the model, is a clear error', async () => {

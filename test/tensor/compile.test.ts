@@ -4,6 +4,8 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tsr from '../../src/index.js';
+import type { Backend, Storage } from '../../src/backends/backend.js';
+import { registerBackend } from '../../src/backends/registry.js';
 import { settledMemory, testDevices } from '../helpers/check.js';
 
 after(() => tsr.releaseDevices());
@@ -195,3 +197,49 @@ for (const device of testDevices()) {
     });
   });
 }
+
+describe('the memory plan', () => {
+  /** The CPU under another name, counting the bytes it holds and the most it held. */
+  function trackedCpu(): { live: () => number; peak: () => number; resetPeak: () => void } {
+    const cpu = tsr.getBackend('cpu');
+    let live = 0, peak = 0;
+    if (!tsr.availableDevices().includes('tracked')) {
+      registerBackend(Object.create(cpu, {
+        name: { value: 'tracked' },
+        timer: { value: undefined },
+        alloc: { configurable: true, writable: true, value(this: Backend, dtype: tsr.DType, size: number) { live += size * 4; peak = Math.max(peak, live); return cpu.alloc.call(this, dtype, size); } },
+        free: { configurable: true, writable: true, value(this: Backend, st: Storage) { live -= st.size * 4; cpu.free.call(this, st); } },
+      }));
+    }
+    return { live: () => live, peak: () => peak, resetPeak: () => { peak = live; } };
+  }
+
+  it("holds no more for a step's temporaries than the eager step has live at its peak", () => {
+    const mem = trackedCpu();
+    const m = mlp('tracked');
+    m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy' });
+    const opt = m.optimizer!;
+    const x = tsr.rand([32, 12], { seed: 1, device: 'tracked' }), y = tsr.randint(0, 4, [32], { seed: 2, device: 'tracked' });
+    const body = (xb: tsr.Tensor, yb: tsr.Tensor) => {
+      const loss = tsr.crossEntropy(m.apply(xb), yb);
+      loss.backward();
+      opt.step(m.parameters());
+      m.zeroGrad();
+      return loss.detach();
+    };
+    tsr.tidy(() => body(x, y)).dispose();
+    const before = mem.live();
+    mem.resetPeak();
+    tsr.tidy(() => body(x, y)).dispose();
+    const eagerPeak = mem.peak() - before;
+    const step = tsr.compile(body);
+    for (let i = 0; i < 3; i++) step(x, y).dispose();
+    assert.equal(step.stats.replays, 1);
+    // the plan also holds copies of the two inputs, which the eager step reads in place
+    const inputs = (x.size + y.size) * 4;
+    assert.ok(step.stats.planBytes - inputs <= eagerPeak, `plan ${step.stats.planBytes - inputs} bytes of temporaries, eager peak ${eagerPeak}`);
+    assert.equal(tsr.memory().devices['tracked']!.planBytes, step.stats.planBytes);
+    step.dispose();
+    m.dispose(); x.dispose(); y.dispose();
+  });
+});
