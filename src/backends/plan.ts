@@ -6,7 +6,7 @@ import type { CaptureEvent, ChangingParams } from './capture.js';
 import { setKernelLabel } from './trace.js';
 
 /** A storage the step allocated: from its allocation to its free (Infinity: it outlives the step). */
-interface Temporary { readonly storage: Storage; readonly start: number; end: number; used: boolean; slot?: Slot }
+interface Temporary { readonly storage: Storage; readonly start: number; end: number; used: boolean; slot?: Slot; madeBy?: string }
 interface Slot { readonly dtype: DType; size: number; storage?: Storage }
 
 export class Plan {
@@ -33,7 +33,8 @@ export class Plan {
     const temporaries: Temporary[] = [];
     const live = new Map<Storage, Temporary>();
     const freedOutside = new Set<Storage>();
-    const readOutside = new Set<Storage>();
+    /** storages made before the step that it uses, with the op that first did */
+    const readOutside = new Map<Storage, string>();
     let backend: Backend | null = null;
     for (let i = 0; i < events.length; i++) {
       const e = events[i]!;
@@ -44,23 +45,23 @@ export class Plan {
       } else if (e.kind === 'free') {
         const t = live.get(e.storage);
         if (t) { t.end = i; live.delete(e.storage); }
-        else if (readOutside.has(e.storage)) return { refusal: 'the step frees a tensor made before it that it also reads (for example gradients kept from the call before: clear them inside the step)' };
+        else if (readOutside.has(e.storage)) return { refusal: `the step frees a tensor made before it that op '${readOutside.get(e.storage)}' reads (for example gradients kept from the call before: clear them inside the step)` };
         else freedOutside.add(e.storage);
       } else {
-        if (backend && e.backend !== backend) return { refusal: `the step runs on two devices ('${backend.name}' and '${e.backend.name}'); compile a step on one device` };
+        if (backend && e.backend !== backend) return { refusal: `the step runs on two devices ('${backend.name}', then '${e.backend.name}' at op '${e.label}'); compile a step on one device` };
         backend = e.backend;
         for (const s of storagesOf(e.call)) {
           const t = live.get(s);
-          if (t) t.used = true;
-          else if (freedOutside.has(s)) return { refusal: 'the step uses a tensor after freeing it' };
-          else readOutside.add(s);
+          if (t) { t.used = true; t.madeBy ??= e.label; }
+          else if (freedOutside.has(s)) return { refusal: `op '${e.label}' uses a tensor the step freed` };
+          else if (!readOutside.has(s)) readOutside.set(s, e.label);
         }
       }
     }
     if (!backend) return { refusal: 'the step runs no device work' };
     for (const t of live.values()) {
       t.used = true;
-      if (!outputs.has(t.storage)) return { refusal: 'the step leaves tensors alive that it neither returns nor frees (state created inside it, such as gradients left on parameters or optimizer moments made on its first call)' };
+      if (!outputs.has(t.storage)) return { refusal: `the step leaves tensors alive that it neither returns nor frees (the first from op '${t.madeBy ?? 'unknown'}': state made inside it, such as gradients left on parameters or optimizer moments made on its first call)` };
     }
     const slots = assignSlots(events, temporaries);
     const made = slots.map((s) => (s.storage = backend!.alloc(s.dtype, s.size)));
