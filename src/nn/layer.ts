@@ -28,7 +28,7 @@ export abstract class Layer {
   readonly name: string;
   /** per-sample input shape given by the user, if any */
   readonly declaredInputShape?: number[];
-  trainable: boolean;
+  private isTrainable: boolean;
   training = true;
   /** where the weights are: set by the build (the input's device) or by to() */
   private placement?: string;
@@ -52,7 +52,17 @@ export abstract class Layer {
     this.args = { ...args };
     this.name = args.name ?? uniqueName(prefix);
     if (args.inputShape) this.declaredInputShape = checkShape(this.name, args.inputShape).map((d) => d || fail(this.name, `inputShape [${args.inputShape!.join(', ')}] has a zero dimension`));
-    this.trainable = checkBool(this.name, 'trainable', args.trainable ?? true);
+    this.isTrainable = checkBool(this.name, 'trainable', args.trainable ?? true);
+  }
+
+  /** Whether optimizers update this layer's weights; a frozen layer's weights get no gradient. */
+  get trainable(): boolean { return this.isTrainable; }
+  set trainable(on: boolean) {
+    this.isTrainable = checkBool(this.name, 'trainable', on);
+    for (const t of this.ownWeights.values()) {
+      t.requiresGrad = on;
+      if (!on) t.zeroGrad();
+    }
   }
 
   /** Creates weights for a per-sample input shape on `device`; called once, before the first forward. */
@@ -155,8 +165,9 @@ export abstract class Layer {
   }
   eval(): this { return this.train(false); }
 
+  /** Clears the gradient of every weight (frozen ones included, should one hold a gradient). */
   zeroGrad(): void {
-    for (const p of this.parameters()) p.zeroGrad();
+    for (const [, t] of this.namedTensors()) t.zeroGrad();
   }
 
   /** Moves every weight to `device`; weights made later (an unbuilt layer) are made there. */

@@ -20,7 +20,11 @@ export interface CompileOptions {
   name?: string;
   /** plans kept, one per input signature; the least recently used goes first (default 8) */
   maxPlans?: number;
-  /** more of the signature than the inputs' shapes, dtypes and devices (e.g. training mode) */
+  /**
+   * More of the signature than the inputs' shapes, dtypes and devices: what else would change
+   * the recorded work, e.g. `() => String(model.training)` for a function that leaves a model's
+   * mode to its caller (fit's steps set it inside), or the ids of the parameters it updates.
+   */
   key?: () => string;
 }
 

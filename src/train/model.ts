@@ -243,7 +243,8 @@ export abstract class Model extends Layer {
       r.loss.dispose();
       r.metrics.flat().forEach((c) => { if (typeof c !== 'number') c.dispose(); });
     });
-    const step = this.jit ? compile(recordStep, { name: 'trainStep' }) : recordStep;
+    // the parameters it updates are part of the signature: freezing a layer or replacing weights in a callback captures again
+    const step = this.jit ? compile(recordStep, { name: 'trainStep', key: () => this.parameters().map((p) => p.id).join(',') }) : recordStep;
     try {
       for (let epoch = opts.initialEpoch; epoch < epochs && !this.stopTraining; epoch++) {
         for (const c of callbacks) await c.onEpochBegin?.(epoch);

@@ -93,6 +93,25 @@ for (const device of testDevices()) {
       });
     }
 
+    it('fit: freezing a layer in a callback captures the step again, and the weights follow eager', async () => {
+      const { x, y } = data(32, [12], 4, 21);
+      const run = async (jit: boolean) => {
+        const m = mlp(device);
+        m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', jit });
+        const first = m.layers[0]!;
+        await m.fit(x, y, { epochs: 4, batchSize: 8, verbose: 0, shuffle: false, callbacks: [{ onEpochEnd: (epoch) => { if (epoch === 1) first.trainable = false; } }] });
+        const stats = m.lastStepStats;
+        const w = await weights(m);
+        m.dispose();
+        return { w, stats };
+      };
+      const eager = await run(false), compiled = await run(true);
+      // one signature before the freeze and one after, each run eagerly once and captured once
+      assert.equal(compiled.stats!.captures, 2, JSON.stringify(compiled.stats));
+      compiled.w.forEach((w, i) => assertSame(device, w, eager.w[i]!, `weight ${i}`));
+      x.dispose(); y.dispose();
+    });
+
     it('tsr.compile of a custom loop with valueAndGrad and an optimizer equals the eager loop, for two input shapes', async () => {
       const run = async (jit: boolean) => {
         const w = tsr.keep(tsr.randn([6, 3], { seed: 1, device }).requireGrad());
