@@ -13,7 +13,7 @@ step verify 40 node bin/tessera.js verify
 step test-cuda 110 env TESSERA_TEST_DEVICES=cuda TESSERA_CUDA_PRECISION=highest node --expose-gc --test --test-reporter=spec \
   dist/test/ops/ dist/test/tensor/ dist/test/nn/ dist/test/devices/ dist/test/errors.test.js dist/test/backends/cuda.test.js
 step test-webgpu 45 env TESSERA_TEST_DEVICES=webgpu TESSERA_WEBGPU_ADAPTER=${TESSERA_WEBGPU_ADAPTER:-NVIDIA} node --expose-gc --test --test-reporter=spec \
-  dist/test/ops/ dist/test/backends/webgpu.test.js
+  dist/test/ops/ dist/test/tensor/compile.test.js dist/test/backends/webgpu.test.js
 # training in strict float32 on cuda, as torch_baseline.py trains (allow_tf32 = False)
 # compiled steps (as fit runs them); then the same at batch 32 eager, for the compiled/eager ratio on each GPU
 step bench 110 env TESSERA_CUDA_PRECISION=highest node bin/tessera.js bench --steps 10 --repeats 3 --matmul-sizes 1024,4096 --out "$OUT/bench"

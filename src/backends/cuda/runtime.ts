@@ -211,6 +211,9 @@ export class CudaRuntime {
     // relaxed: the allocator may still call cuMemAlloc while the stream captures
     d.check('cuStreamBeginCapture_v2', this.stream, 2);
     this.graphBlocks = [];
+    // a running profile's events stay out of the graph: its launch is timed as one
+    const timing = this.timing;
+    this.timing = null;
     const graph: unknown[] = [null];
     let blocks: [bigint, number][] = [];
     try {
@@ -218,6 +221,7 @@ export class CudaRuntime {
     } finally {
       blocks = this.graphBlocks;
       this.graphBlocks = null;
+      this.timing = timing;
       d.check('cuStreamEndCapture', this.stream, graph);
     }
     const exec: unknown[] = [null];
