@@ -4,7 +4,7 @@ import { writeFileAtomic } from './atomic.js';
 import { fail } from '../core/errors.js';
 import { windowGeometry } from '../ops/window-geometry.js';
 import type { Layer } from '../nn/layer.js';
-import { Activation, Dropout, Flatten, Reshape } from '../nn/layers/basic.js';
+import { Activation, Dropout, Flatten, LeakyReLU, Reshape, Softmax } from '../nn/layers/basic.js';
 import { AveragePooling2D, Conv2D, GlobalAveragePooling2D, MaxPooling2D } from '../nn/layers/conv.js';
 import { Dense } from '../nn/layers/dense.js';
 import { BatchNormalization, LayerNormalization } from '../nn/layers/normalization.js';
@@ -80,6 +80,18 @@ class GraphBuilder {
         return;
       }
       case 'softmax': return this.apply('Softmax', [], [{ name: 'axis', i: -1 }]);
+      case 'relu6': return this.apply('Clip', [this.scalar(0), this.scalar(6)]);
+      case 'selu': return this.apply('Selu', [], [{ name: 'alpha', f: 1.6732632423543772 }, { name: 'gamma', f: 1.0507009873554805 }]);
+      case 'hardSigmoid': return this.apply('HardSigmoid', [], [{ name: 'alpha', f: 1 / 6 }, { name: 'beta', f: 0.5 }]);
+      case 'softsign': return this.apply('Softsign');
+      case 'exponential': return this.apply('Exp');
+      case 'swish': return this.activation('silu');
+      case 'mish': {
+        // Mish itself arrives only in opset 18
+        const x = this.value;
+        this.value = this.node('Mul', [x, this.node('Tanh', [this.node('Softplus', [x])])]);
+        return;
+      }
       default: fail('exportOnnx', `activation '${name}' has no ONNX mapping`);
     }
   }
@@ -133,6 +145,8 @@ async function emitLayer(g: GraphBuilder, layer: Layer, shape: number[]): Promis
       { name: 'kernel_shape', ints: [kh, kw] }, { name: 'strides', ints: pair(layer.strides) }, { name: 'dilations', ints: pair(layer.dilationRate) },
       { name: 'group', i: layer.groups }, { name: 'pads', ints: pads(layer.name, shape, kh, kw, layer.strides, layer.padding, layer.dilationRate) },
     ]);
+    // softmax normalises the channels, the last axis in tessera's layout
+    if (layer.activation === 'softmax') g.toLayout('nhwc', rank);
     g.activation(layer.activation);
   } else if (layer instanceof MaxPooling2D || layer instanceof AveragePooling2D) {
     g.toLayout('nchw', rank);
@@ -157,6 +171,11 @@ async function emitLayer(g: GraphBuilder, layer: Layer, shape: number[]): Promis
   } else if (layer instanceof Activation) {
     if (layer.activation === 'softmax') g.toLayout('nhwc', rank);
     g.activation(layer.activation);
+  } else if (layer instanceof Softmax) {
+    g.toLayout('nhwc', rank);
+    g.apply('Softmax', [], [{ name: 'axis', i: layer.axis }]);
+  } else if (layer instanceof LeakyReLU) {
+    g.apply('LeakyRelu', [], [{ name: 'alpha', f: layer.alpha }]);
   } else if (layer instanceof BatchNormalization) {
     // ONNX normalises axis 1: channels-first for images, features for [N, C]
     g.toLayout('nchw', rank);
@@ -172,7 +191,7 @@ async function emitLayer(g: GraphBuilder, layer: Layer, shape: number[]): Promis
     const bias = w.has('beta') ? param('beta') : g.floats(`${layer.name}.beta`, [c], new Float32Array(c));
     g.apply('LayerNormalization', [scale, bias], [{ name: 'axis', i: -1 }, { name: 'epsilon', f: layer.epsilon }]);
   } else {
-    fail('exportOnnx', `${layer.name} (${layer.constructor.name}) has no ONNX mapping; exportable: Dense, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Dropout, Activation, BatchNormalization, LayerNormalization`);
+    fail('exportOnnx', `${layer.name} (${layer.constructor.name}) has no ONNX mapping; exportable: Dense, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Dropout, Activation, Softmax, LeakyReLU, BatchNormalization, LayerNormalization`);
   }
 }
 

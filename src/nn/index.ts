@@ -1,5 +1,5 @@
 // Layers (tsr.layers.*) and models.
-import { Activation, Dropout, Flatten, Reshape } from './layers/basic.js';
+import { Activation, Dropout, Flatten, LeakyReLU, Reshape, Softmax } from './layers/basic.js';
 import { AveragePooling2D, Conv2D, type Conv2DArgs, GlobalAveragePooling2D, MaxPooling2D, type Pooling2DArgs } from './layers/conv.js';
 import { Dense, type DenseArgs } from './layers/dense.js';
 import { Embedding } from './layers/embedding.js';
@@ -7,7 +7,7 @@ import { type BatchNormArgs, BatchNormalization, type LayerNormArgs, LayerNormal
 import type { LayerArgs } from './layer.js';
 
 export { Layer, type LayerArgs } from './layer.js';
-export { Dense, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Activation, Dropout, BatchNormalization, LayerNormalization, Embedding };
+export { Dense, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Activation, Softmax, LeakyReLU, Dropout, BatchNormalization, LayerNormalization, Embedding };
 export { initialize, type Initializer, type InitializerName } from './initializers.js';
 
 /** Keras-style factories: tsr.layers.dense({ units: 10 }). */
@@ -20,6 +20,8 @@ export const layers = {
   flatten: (args: LayerArgs = {}) => new Flatten(args),
   reshape: (args: LayerArgs & { targetShape: readonly number[] }) => new Reshape(args),
   activation: (args: LayerArgs & { activation: ConstructorParameters<typeof Activation>[0]['activation'] }) => new Activation(args),
+  softmax: (args: LayerArgs & { axis?: number } = {}) => new Softmax(args),
+  leakyReLU: (args: LayerArgs & { alpha?: number } = {}) => new LeakyReLU(args),
   dropout: (args: LayerArgs & { rate: number; seed?: number }) => new Dropout(args),
   batchNormalization: (args: BatchNormArgs = {}) => new BatchNormalization(args),
   layerNormalization: (args: LayerNormArgs = {}) => new LayerNormalization(args),

@@ -4,7 +4,10 @@ import { fail, shapeStr } from '../core/errors.js';
 import { checkShape } from '../core/shape.js';
 import { checkBool, checkOptions, shown } from '../core/validate.js';
 import { keep } from '../tensor/scope.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { Tensor } from '../tensor/tensor.js';
+import { noGrad } from '../tensor/autograd.js';
+import * as E from '../core/expr.js';
+import { applyExpr, assignExpr } from '../ops/apply.js';
 import { toDevice } from '../ops/device.js';
 import { getBackend, getDefaultDevice } from '../backends/registry.js';
 
@@ -145,6 +148,41 @@ export abstract class Layer {
     if (!opts.trainableOnly) for (const [k, v] of this.ownState) out.push([`${this.name}.${k}`, v]);
     for (const c of this.children()) out.push(...c.namedTensors(opts));
     return out;
+  }
+
+  /**
+   * Copies of every weight and state tensor, layer by layer (Keras's order: a batch norm's gamma,
+   * beta, moving mean, moving variance). @example const saved = model.getWeights()
+   */
+  getWeights(): Tensor[] {
+    return noGrad(() => this.namedTensors().map(([, t]) => applyExpr('getWeights', E.input(0, t.dtype), [t])));
+  }
+
+  /** Sets every weight from `values` (in getWeights' order), copying them in place onto the weights' device. */
+  setWeights(values: readonly Tensor[]): void {
+    const named = this.namedTensors();
+    if (!Array.isArray(values) || values.length !== named.length) {
+      fail(`${this.name}.setWeights`, `expected ${named.length} tensors (${named.map(([n, t]) => `${n} ${shapeStr(t.shape)}`).join(', ')}), got ${Array.isArray(values) ? values.length : shown(values)}`);
+    }
+    named.forEach(([name, t], i) => {
+      const v = values[i];
+      if (!(v instanceof Tensor)) fail(`${this.name}.setWeights`, `value ${i + 1} (for ${name}) is not a Tensor, got ${shown(v)}`);
+      if (v.dtype !== t.dtype || v.shape.length !== t.shape.length || v.shape.some((d, k) => d !== t.shape[k])) {
+        fail(`${this.name}.setWeights`, `${name} is ${shapeStr(t.shape)} ${t.dtype}, value ${i + 1} is ${shapeStr(v.shape)} ${v.dtype}`);
+      }
+    });
+    noGrad(() => named.forEach(([, t], i) => {
+      const v = values[i]!;
+      const src = v.device === t.device ? v : toDevice(v, t.device);
+      assignExpr(`${this.name}.setWeights`, [t], [E.input(0, t.dtype)], [src]);
+      if (src !== v) src.dispose();
+    }));
+  }
+
+  /** The sublayer called `name` (searched through the whole tree). @example model.getLayer('dense_1') */
+  getLayer(name: string): Layer {
+    const find = (l: Layer): Layer | undefined => l.children().reduce<Layer | undefined>((hit, c) => hit ?? (c.name === name ? c : find(c)), undefined);
+    return find(this) ?? fail(this.name, `no layer named '${name}' (layers: ${this.children().map((c) => c.name).join(', ') || 'none'})`);
   }
 
   /** Trainable weights, for optimizers. */

@@ -1,5 +1,5 @@
 // Layer classes by name, for rebuilding a saved architecture.
-import { Activation, Dropout, Flatten, Reshape } from './layers/basic.js';
+import { Activation, Dropout, Flatten, LeakyReLU, Reshape, Softmax } from './layers/basic.js';
 import { AveragePooling2D, Conv2D, GlobalAveragePooling2D, MaxPooling2D } from './layers/conv.js';
 import { Dense } from './layers/dense.js';
 import { Embedding } from './layers/embedding.js';
@@ -7,5 +7,5 @@ import { BatchNormalization, LayerNormalization } from './layers/normalization.j
 import type { Layer } from './layer.js';
 
 export const LAYER_CLASSES: Record<string, new (args: never) => Layer> = {
-  Dense, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Activation, Dropout, BatchNormalization, LayerNormalization, Embedding,
+  Dense, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Activation, Softmax, LeakyReLU, Dropout, BatchNormalization, LayerNormalization, Embedding,
 };

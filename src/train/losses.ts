@@ -77,6 +77,57 @@ export function huber(opts: { delta?: number } = {}): Loss {
   }, 'huber', opts);
 }
 
+/** Hinge loss for labels in {-1, 1} (labels 0 count as -1, so {0, 1} labels work too, as Keras converts them). */
+export function hinge(): Loss {
+  return describe<Loss>((yPred, yTrue) => {
+    sameShapeOrFail('hinge', yPred, yTrue);
+    const t = E.where(E.binary('eq', input(1), 0), -1, input(1));
+    return sumExpr('hinge', E.div(E.binary('max', E.sub(1, E.mul(t, input(0))), 0), yPred.size), [yPred, asFloat(yTrue)], undefined);
+  }, 'hinge');
+}
+
+/** log(cosh(prediction - target)), about d²/2 for small errors and |d| - log 2 for large ones. */
+export function logcosh(): Loss {
+  return describe<Loss>((yPred, yTrue) => {
+    sameShapeOrFail('logcosh', yPred, yTrue);
+    const d = E.sub(input(0), input(1));
+    // d + softplus(-2d) - log 2: no overflow of cosh for large |d|
+    const m = E.mul(-2, d);
+    const per = E.sub(E.add(d, E.add(E.binary('max', m, 0), E.unary('log1p', E.exp(E.neg(E.unary('abs', m)))))), Math.LN2);
+    return sumExpr('logcosh', E.div(per, yPred.size), [yPred, asFloat(yTrue)], undefined);
+  }, 'logcosh');
+}
+
+/** prediction - target * log(prediction): for counts (predictions positive rates). */
+export function poisson(): Loss {
+  return describe<Loss>((yPred, yTrue) => {
+    sameShapeOrFail('poisson', yPred, yTrue);
+    const per = E.sub(input(0), E.mul(input(1), E.log(E.add(input(0), 1e-7))));
+    return sumExpr('poisson', E.div(per, yPred.size), [yPred, asFloat(yTrue)], undefined);
+  }, 'poisson');
+}
+
+/** Kullback-Leibler divergence of the predicted distribution from the target's, over the last axis. */
+export function kullbackLeiblerDivergence(): Loss {
+  return describe<Loss>((yPred, yTrue) => {
+    sameShapeOrFail('kullbackLeiblerDivergence', yPred, yTrue);
+    const clip = (e: E.Expr) => E.binary('min', E.binary('max', e, 1e-7), 1);
+    const t = clip(input(1)), p = clip(input(0));
+    const rows = yPred.size / (yPred.shape[yPred.rank - 1] ?? 1);
+    return sumExpr('kullbackLeiblerDivergence', E.div(E.mul(t, E.log(E.div(t, p))), rows), [yPred, asFloat(yTrue)], undefined);
+  }, 'kullbackLeiblerDivergence');
+}
+
+/** Minus the cosine of the angle between prediction and target over the last axis (-1 when aligned). */
+export function cosineSimilarity(): Loss {
+  return describe<Loss>((yPred, yTrue) => {
+    sameShapeOrFail('cosineSimilarity', yPred, yTrue);
+    const t = asFloat(yTrue);
+    const norm = (v: Tensor) => v.square().sum(-1).maximum(1e-12).sqrt();
+    return yPred.mul(t).sum(-1).div(norm(yPred).mul(norm(t))).neg().mean();
+  }, 'cosineSimilarity');
+}
+
 const BY_NAME: Record<string, () => Loss> = {
   sparseCategoricalCrossentropy: () => sparseCategoricalCrossentropy(),
   categoricalCrossentropy: () => categoricalCrossentropy(),
@@ -84,6 +135,9 @@ const BY_NAME: Record<string, () => Loss> = {
   meanSquaredError, mse: meanSquaredError,
   meanAbsoluteError, mae: meanAbsoluteError,
   huber: () => huber(),
+  hinge, logcosh, poisson,
+  kullbackLeiblerDivergence, kld: kullbackLeiblerDivergence, kldivergence: kullbackLeiblerDivergence,
+  cosineSimilarity,
 };
 
 export function resolveLoss(loss: Loss | string): Loss {
@@ -93,7 +147,10 @@ export function resolveLoss(loss: Loss | string): Loss {
   return make();
 }
 
-const FACTORIES: Record<string, (...args: never[]) => Loss> = { sparseCategoricalCrossentropy, categoricalCrossentropy, binaryCrossentropy, meanSquaredError, meanAbsoluteError, huber };
+const FACTORIES: Record<string, (...args: never[]) => Loss> = {
+  sparseCategoricalCrossentropy, categoricalCrossentropy, binaryCrossentropy, meanSquaredError, meanAbsoluteError, huber,
+  hinge, logcosh, poisson, kullbackLeiblerDivergence, cosineSimilarity,
+};
 
 /** How a built-in loss was made, for saving; null for a custom function. */
 export function lossDescription(loss: Loss): Description | null {

@@ -88,17 +88,32 @@ export const precision = binaryCounts('precision', 'precision');
 /** Binary recall at threshold 0.5: true positives / actual positives. */
 export const recall = binaryCounts('recall', 'recall');
 
+/** Mean squared or absolute error over every element, as a metric. */
+function meanError(name: string, squared: boolean): Metric {
+  return {
+    name,
+    batch(yPred, yTrue) {
+      return noGrad(() => {
+        const d = E.sub(input(0), E.cast(input(1, yTrue.dtype), 'float32'));
+        return [sumExpr(name, squared ? E.mul(d, d) : E.unary('abs', d), [yPred, yTrue], undefined), yPred.size];
+      });
+    },
+  };
+}
+
 export function resolveMetric(m: Metric | string): Metric {
   if (typeof m !== 'string') return m;
   switch (m) {
     case 'accuracy': case 'acc': case 'sparseCategoricalAccuracy': case 'categoricalAccuracy': case 'binaryAccuracy': return { ...accuracy, name: m === 'acc' ? 'accuracy' : m };
     case 'topKAccuracy': case 'top5Accuracy': return topKAccuracy(5);
+    case 'mse': case 'meanSquaredError': return meanError(m, true);
+    case 'mae': case 'meanAbsoluteError': return meanError(m, false);
     case 'precision': return precision;
     case 'recall': return recall;
     default: {
       const topK = /^top(\d+)Accuracy$/.exec(m);
       if (topK) return topKAccuracy(Number(topK[1]));
-      return fail('compile', `unknown metric '${m}' (expected accuracy, topKAccuracy, precision, recall, or a Metric object)`);
+      return fail('compile', `unknown metric '${m}' (expected accuracy, topKAccuracy, precision, recall, mse, mae, or a Metric object)`);
     }
   }
 }

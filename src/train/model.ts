@@ -47,7 +47,8 @@ export interface FitOptions {
   shuffle?: boolean;
   /** seed of the per-epoch shuffle */
   seed?: number;
-  callbacks?: Callback[];
+  /** a list of callbacks, or one callback object (as TF.js takes `{ onEpochEnd }`) */
+  callbacks?: Callback[] | Callback;
   /** 0 silent, 1 progress bar (one line per epoch when not a terminal), 2 one line per epoch */
   verbose?: Verbose;
   initialEpoch?: number;
@@ -443,8 +444,9 @@ type CheckedFitOptions = Required<Pick<FitOptions, 'epochs' | 'batchSize' | 'val
 function checkFitOptions(given: FitOptions | undefined): CheckedFitOptions {
   const op = 'fit';
   const opts = checkOptions(op, given, FIT_OPTIONS);
-  const callbacks = opts.callbacks ?? [];
-  if (!Array.isArray(callbacks) || callbacks.some((c) => typeof c !== 'object' || c === null)) fail(op, `callbacks must be a list of callback objects, got ${shown(callbacks)}`);
+  const listed = opts.callbacks ?? [];
+  const callbacks: Callback[] = Array.isArray(listed) ? listed : [listed];
+  if (callbacks.some((c) => typeof c !== 'object' || c === null)) fail(op, `callbacks must be a callback object or a list of them, got ${shown(opts.callbacks)}`);
   const epochs = checkInt(op, 'epochs', opts.epochs ?? 1, { min: 0 });
   return {
     epochs,

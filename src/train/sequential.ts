@@ -1,5 +1,6 @@
 // Sequential: a stack of layers applied in order, with a Keras-style summary.
 import { fail } from '../core/errors.js';
+import { shown } from '../core/validate.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Layer, type LayerArgs } from '../nn/layer.js';
 import type { ArchitectureConfig } from '../io/model-dir.js';
@@ -17,7 +18,9 @@ export class Sequential extends Model {
   }
 
   add(layer: Layer): this {
-    if (this.built) fail(this.name, 'cannot add layers after the model was built');
+    if (!(layer instanceof Layer)) fail(this.name, `add() takes a layer, got ${shown(layer)}`);
+    // a model built already (its first layer declared inputShape) builds the new layer where the others end
+    if (this.built && this.inputShape) layer.ensureBuilt(this.computeOutputShape(this.inputShape), this.device);
     this.layers.push(layer);
     return this;
   }
@@ -87,7 +90,20 @@ export class Sequential extends Model {
   }
 }
 
-/** A model that applies `layers` in order. @example tsr.sequential([tsr.layers.dense({ units: 10, inputShape: [4] })]) */
-export function sequential(layers: Layer[] = [], args: LayerArgs = {}): Sequential {
-  return new Sequential(layers, args);
+/**
+ * A model that applies `layers` in order; takes the list, or TF.js's config object.
+ * @example tsr.sequential([tsr.layers.dense({ units: 10, inputShape: [4] })])
+ * @example tsr.sequential({ layers: [tsr.layers.dense({ units: 10, inputShape: [4] })], name: 'classifier' })
+ */
+export function sequential(layers: Layer[] | (LayerArgs & { layers?: Layer[] }) = [], args: LayerArgs = {}): Sequential {
+  if (Array.isArray(layers)) return new Sequential(checkLayers(layers), args);
+  if (typeof layers !== 'object' || layers === null) fail('sequential', `expected a list of layers or { layers: [...] }, got ${shown(layers)}`);
+  const { layers: list = [], ...rest } = layers;
+  if (!Array.isArray(list)) fail('sequential', `layers must be a list of layers, got ${shown(list)}`);
+  return new Sequential(checkLayers(list), { ...rest, ...args });
+}
+
+function checkLayers(list: readonly unknown[]): Layer[] {
+  list.forEach((l, i) => { if (!(l instanceof Layer)) fail('sequential', `layer ${i + 1} is not a layer, got ${shown(l)}`); });
+  return list as Layer[];
 }

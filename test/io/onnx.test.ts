@@ -39,6 +39,17 @@ describe('exportOnnx', () => {
     assert.ok(err <= 1e-4, `max abs diff ${err}`);
   });
 
+  it('the Keras activations added later, a softmax output and the Softmax and LeakyReLU layers match onnxruntime', async () => {
+    tsr.setSeed(4);
+    const m = tsr.sequential([
+      L.dense({ units: 12, activation: 'relu6', inputShape: [7] }), L.dense({ units: 12, activation: 'selu' }), L.dense({ units: 10, activation: 'mish' }),
+      L.dense({ units: 10, activation: 'hardSigmoid' }), L.dense({ units: 9, activation: 'softsign' }), L.dense({ units: 9, activation: 'swish' }),
+      L.dense({ units: 8, activation: 'exponential' }), L.leakyReLU({ alpha: 0.1 }), L.dense({ units: 6 }), L.softmax(), L.dense({ units: 4, activation: 'softmax' }),
+    ]);
+    const err = await exportAndCompare(m);
+    assert.ok(err <= 1e-4, `max abs diff ${err}`);
+  });
+
   it('a CNN with same/valid padding, strides, dilation, groups, pooling and reshape matches onnxruntime', async () => {
     tsr.setSeed(2);
     const m = tsr.sequential([

@@ -41,7 +41,7 @@ describe('hostile input to fit, evaluate and predict', () => {
       [{ validationSplit: 1 }, /^fit: validationSplit must be a finite number >= 0 and < 1, got 1/],
       [{ seed: -3 }, /^fit: seed must be an integer >= 0, got -3/],
       [{ epoch: 3 } as never, /^fit: unknown option 'epoch' \(expected epochs, batchSize/],
-      [{ callbacks: { onEpochEnd() {} } as never }, /^fit: callbacks must be a list of callback objects/],
+      [{ callbacks: ['log'] as never }, /^fit: callbacks must be a callback object or a list of them, got an array/],
       [{ validationData: [x] as never }, /^fit: validationData must be \[x, y\] tensors/],
     ];
     const steps: number[] = [];

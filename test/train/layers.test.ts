@@ -109,6 +109,36 @@ describe('layers', () => {
     assert.ok(Math.abs(tsr.losses.categoricalCrossentropy()(p, t).item() - (-Math.log(0.8) - Math.log(0.1)) / 2) < 1e-5);
     assert.ok(Math.abs(tsr.losses.binaryCrossentropy()(p, t).item() - (-Math.log(0.8) * 2 - Math.log(0.1) - Math.log(0.1)) / 4) < 1e-5);
     assert.ok(Math.abs(tsr.losses.binaryCrossentropy({ fromLogits: true })(tsr.tensor([[0, 100]]), tsr.tensor([[1, 1]])).item() - Math.log(2) / 2) < 1e-6);
+    // the losses added for Keras's names, against float64 arithmetic by hand
+    const close = (a: number, b: number) => assert.ok(Math.abs(a - b) < 1e-5, `${a} vs ${b}`);
+    const pv = [[0.2, 0.8], [0.9, 0.1]], tv = [[0, 1], [0, 1]];
+    const each = (f: (x: number, y: number) => number) => pv.flatMap((r, i) => r.map((x, j) => f(x, tv[i]![j]!)));
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    close(tsr.losses.hinge()(p, t).item(), mean(each((x, y) => Math.max(1 - (y === 0 ? -1 : y) * x, 0))));
+    close(tsr.losses.logcosh()(p, t).item(), mean(each((x, y) => Math.log(Math.cosh(x - y)))));
+    close(tsr.losses.poisson()(p, t).item(), mean(each((x, y) => x - y * Math.log(x + 1e-7))));
+    const kl = (r: number) => pv[r]!.reduce((acc, x, j) => { const y = Math.min(Math.max(tv[r]![j]!, 1e-7), 1); return acc + y * Math.log(y / Math.min(Math.max(x, 1e-7), 1)); }, 0);
+    close(tsr.losses.kullbackLeiblerDivergence()(p, t).item(), (kl(0) + kl(1)) / 2);
+    const cos = (r: number) => { const a = pv[r]!, b = tv[r]!; return (a[0]! * b[0]! + a[1]! * b[1]!) / Math.hypot(...a) / Math.hypot(...b); };
+    close(tsr.losses.cosineSimilarity()(p, t).item(), -(cos(0) + cos(1)) / 2);
+    // and their gradients, by central differences
+    for (const name of ['hinge', 'logcosh', 'poisson', 'kld', 'cosineSimilarity']) {
+      const loss = (tsr.losses as unknown as Record<string, () => (a: tsr.Tensor, b: tsr.Tensor) => tsr.Tensor>)[name === 'kld' ? 'kullbackLeiblerDivergence' : name]!();
+      const x = tsr.tensor([[0.3, 0.6], [0.7, 0.25]]);
+      const [g] = tsr.grad((v) => loss(v, t))(x);
+      const gv = g!.dataSync();
+      const xv = x.dataSync();
+      for (let i = 0; i < 4; i++) {
+        const at = (d: number) => { const w = Float32Array.from(xv); w[i]! += d; return loss(tsr.tensor(w).reshape([2, 2]), t).item(); };
+        const fd = (at(1e-3) - at(-1e-3)) / 2e-3;
+        assert.ok(Math.abs(gv[i]! - fd) < 2e-3, `${name} d/dx${i}: ${gv[i]} vs ${fd}`);
+      }
+    }
+    const mse = tsr.metrics.resolveMetric('mse'), mae = tsr.metrics.resolveMetric('mae');
+    const scoresF = tsr.tensor([[1, 2], [3, 5]]), targetsF = tsr.tensor([[1, 1], [1, 1]]);
+    const counted = async (c: [tsr.metrics.Count, tsr.metrics.Count]) => [await tsr.metrics.readCount(c[0]), await tsr.metrics.readCount(c[1])];
+    assert.deepEqual(await counted(mse.batch(scoresF, targetsF)), [0 + 1 + 4 + 16, 4]);
+    assert.deepEqual(await counted(mae.batch(scoresF, targetsF)), [0 + 1 + 2 + 4, 4]);
     const scores = tsr.tensor([[0.1, 0.5, 0.4], [0.7, 0.2, 0.1]]), labels = tsr.tensor(new Int32Array([2, 0]));
     const counts = async (c: [tsr.metrics.Count, tsr.metrics.Count]) => [await tsr.metrics.readCount(c[0]), await tsr.metrics.readCount(c[1])];
     assert.deepEqual(await counts(tsr.metrics.accuracy.batch(scores, labels)), [1, 2]);

@@ -2,7 +2,7 @@
 import { fail } from '../../core/errors.js';
 import * as E from '../../core/expr.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { activationExpr, type ActivationName } from '../../ops/activations.js';
+import { type LayerActivation, activationExpr, checkActivation, leakyRelu } from '../../ops/activations.js';
 import { fuse } from '../../ops/apply.js';
 import { softmax } from '../../ops/nn.js';
 import { dropout } from '../../ops/nn.js';
@@ -36,11 +36,10 @@ export class Reshape extends Layer {
 
 export class Activation extends Layer {
   static override readonly options = ['activation'];
-  readonly activation: ActivationName | 'softmax';
-  constructor(args: LayerArgs & { activation: ActivationName | 'softmax' }) {
+  readonly activation: LayerActivation;
+  constructor(args: LayerArgs & { activation: LayerActivation }) {
     super('activation', args);
-    this.activation = args.activation;
-    if (this.activation !== 'softmax') activationExpr(this.activation);
+    this.activation = checkActivation(args.activation);
   }
   computeOutputShape(inputShape: readonly number[]): number[] { return [...inputShape]; }
   forward(x: Tensor): Tensor {
@@ -53,6 +52,32 @@ export class Activation extends Layer {
 let dropoutSeed = 0x5eed;
 
 /** Zeroes a fraction `rate` of inputs while training; identity at inference. */
+/** softmax over one axis (the last by default). @example tsr.layers.softmax() */
+export class Softmax extends Layer {
+  static override readonly options = ['axis'];
+  readonly axis: number;
+  constructor(args: LayerArgs & { axis?: number } = {}) {
+    super('softmax', args);
+    this.axis = args.axis ?? -1;
+    if (!Number.isInteger(this.axis)) fail(this.name, `axis must be an integer, got ${this.axis}`);
+  }
+  computeOutputShape(inputShape: readonly number[]): number[] { return [...inputShape]; }
+  forward(x: Tensor): Tensor { return softmax(x, this.axis); }
+}
+
+/** x for x > 0, alpha * x otherwise (alpha 0.3, Keras's default for the layer). */
+export class LeakyReLU extends Layer {
+  static override readonly options = ['alpha'];
+  readonly alpha: number;
+  constructor(args: LayerArgs & { alpha?: number } = {}) {
+    super('leaky_re_lu', args);
+    this.alpha = args.alpha ?? 0.3;
+    if (!Number.isFinite(this.alpha)) fail(this.name, `alpha must be a finite number, got ${this.alpha}`);
+  }
+  computeOutputShape(inputShape: readonly number[]): number[] { return [...inputShape]; }
+  forward(x: Tensor): Tensor { return leakyRelu(x, this.alpha); }
+}
+
 export class Dropout extends Layer {
   static override readonly options = ['rate', 'seed'];
   readonly rate: number;

@@ -1,7 +1,7 @@
 // Conv2D and the pooling layers, channels-last (NHWC) like Keras.
 import { fail } from '../../core/errors.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { activationExpr, type ActivationName, biasActivation } from '../../ops/activations.js';
+import { type LayerActivation, biasActivation, checkActivation } from '../../ops/activations.js';
 import { conv2d } from '../../ops/conv.js';
 import { avgPool2d, maxPool2d } from '../../ops/pool.js';
 import { mean } from '../../ops/reduce.js';
@@ -16,7 +16,7 @@ export interface Conv2DArgs extends LayerArgs {
   padding?: 'valid' | 'same';
   dilationRate?: Pair;
   groups?: number;
-  activation?: ActivationName;
+  activation?: LayerActivation;
   useBias?: boolean;
   kernelInitializer?: Initializer;
   biasInitializer?: Initializer;
@@ -36,7 +36,7 @@ export class Conv2D extends Layer {
   readonly padding: 'valid' | 'same';
   readonly dilationRate: Pair;
   readonly groups: number;
-  readonly activation: ActivationName;
+  readonly activation: LayerActivation;
   readonly useBias: boolean;
   private readonly kernelInit: Initializer;
   private readonly biasInit: Initializer;
@@ -50,8 +50,7 @@ export class Conv2D extends Layer {
     this.padding = args.padding ?? 'valid';
     this.dilationRate = args.dilationRate ?? 1;
     this.groups = args.groups ?? 1;
-    this.activation = args.activation ?? 'linear';
-    activationExpr(this.activation);
+    this.activation = checkActivation(args.activation ?? 'linear');
     this.useBias = args.useBias ?? true;
     this.kernelInit = args.kernelInitializer ?? 'glorotUniform';
     this.biasInit = args.biasInitializer ?? 'zeros';

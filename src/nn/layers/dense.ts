@@ -2,7 +2,7 @@
 import { fail, shapeStr } from '../../core/errors.js';
 import * as E from '../../core/expr.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { activationExpr, type ActivationName, biasActivation } from '../../ops/activations.js';
+import { type LayerActivation, biasActivation, checkActivation } from '../../ops/activations.js';
 import { matmul } from '../../ops/matmul.js';
 import { sumExpr } from '../../ops/reduce.js';
 import { type Initializer, initialize } from '../initializers.js';
@@ -10,7 +10,7 @@ import { Layer, type LayerArgs } from '../layer.js';
 
 export interface DenseArgs extends LayerArgs {
   units: number;
-  activation?: ActivationName;
+  activation?: LayerActivation;
   useBias?: boolean;
   kernelInitializer?: Initializer;
   biasInitializer?: Initializer;
@@ -21,7 +21,7 @@ export interface DenseArgs extends LayerArgs {
 export class Dense extends Layer {
   static override readonly options = ['units', 'activation', 'useBias', 'kernelInitializer', 'biasInitializer', 'kernelRegularizer'];
   readonly units: number;
-  readonly activation: ActivationName;
+  readonly activation: LayerActivation;
   readonly useBias: boolean;
   readonly kernelRegularizer?: { l2: number };
   private readonly kernelInit: Initializer;
@@ -31,8 +31,7 @@ export class Dense extends Layer {
     super('dense', args);
     if (!Number.isInteger(args.units) || args.units <= 0) fail('dense', `units must be a positive integer, got ${args.units}`);
     this.units = args.units;
-    this.activation = args.activation ?? 'linear';
-    activationExpr(this.activation);
+    this.activation = checkActivation(args.activation ?? 'linear');
     this.useBias = args.useBias ?? true;
     this.kernelInit = args.kernelInitializer ?? 'glorotUniform';
     this.biasInit = args.biasInitializer ?? 'zeros';
