@@ -9,12 +9,12 @@ import { fail } from '../core/errors.js';
 import { type BenchOptions, type MatmulDtype, runBench, trainStepMs } from '../devices/bench.js';
 import { benchChart, benchMarkdown, formatBench } from '../devices/bench-report.js';
 import { profile } from '../devices/profile.js';
-import type { ModelKind } from '../train/fashion-models.js';
+import { MODEL_KINDS, type ModelKind } from '../train/fashion-models.js';
 
 export const BENCH_HELP = `tessera bench — training speed and matmul throughput per device, and speed-up over the CPU
 
 Options:
-  --models LIST         mlp,cnn (default both), or none for matmuls only
+  --models LIST         mlp,cnn (default), lstm too, or none for matmuls only
   --batch-sizes LIST    default 32,256
   --devices LIST        cpu,webgpu,... (default: cpu and every hardware GPU; name a software
                         adapter such as lavapipe explicitly to include it)
@@ -57,7 +57,7 @@ export async function bench(argv: string[]): Promise<number> {
   });
   if (values.help) { console.log(BENCH_HELP); return 0; }
   const models = values.models === 'none' ? [] : list('models', values.models!, (s) => {
-    if (s !== 'mlp' && s !== 'cnn') fail('bench', `--models takes mlp and cnn (or none), got '${s}'`);
+    if (!(MODEL_KINDS as string[]).includes(s)) fail('bench', `--models takes ${MODEL_KINDS.join(', ')} (or none), got '${s}'`);
     return s;
   }) as ModelKind[];
   const matmulDtypes = list('matmul-dtypes', values['matmul-dtypes']!, (s) => {

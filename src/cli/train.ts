@@ -11,7 +11,7 @@ import { fashionMnist, hint } from '../data/fashion-mnist.js';
 import { setSeed } from '../ops/random.js';
 import { adam } from '../optim/adam.js';
 import { sparseCategoricalCrossentropy } from '../train/losses.js';
-import { buildModel, type ModelKind } from '../train/fashion-models.js';
+import { MODEL_KINDS, type ModelKind, buildModel, kindOfLayers } from '../train/fashion-models.js';
 import { loadModel } from '../io/load-model.js';
 import type { Sequential } from '../train/sequential.js';
 import { trainingChart } from './plot.js';
@@ -20,7 +20,8 @@ import { checkOutputFile, checkSaveFolder } from './outputs.js';
 export const TRAIN_HELP = `tessera train — train a Fashion-MNIST classifier (the main job)
 
 Options:
-  --model mlp|cnn     the Keras tutorial MLP (default) or conv32-pool-conv64-pool-dense128-dense10
+  --model mlp|cnn|lstm  the Keras tutorial MLP (default), conv32-pool-conv64-pool-dense128-dense10,
+                      or an LSTM(128) reading each image as 28 rows of 28 pixels
   --device D          auto (default: a hardware GPU if there is one, else cpu), cpu, webgpu or cuda
   --epochs N          passes over the training set (default 10 for mlp, 5 for cnn)
   --batch-size N      samples per step (default 32)
@@ -87,7 +88,7 @@ export async function train(argv: string[]): Promise<number> {
     strict: true,
   });
   if (values.help) { console.log(TRAIN_HELP); return 0; }
-  if (values.model !== undefined && values.model !== 'mlp' && values.model !== 'cnn') fail('train', `--model must be mlp or cnn, got '${values.model}'`);
+  if (values.model !== undefined && !(MODEL_KINDS as string[]).includes(values.model)) fail('train', `--model must be ${MODEL_KINDS.join(', ')}, got '${values.model}'`);
   if (values.resume === '') fail('train', '--resume needs a folder name');
   const resumed = values.resume !== undefined ? await savedRun(values.resume) : {};
   const kind = (values.model ?? resumed.model ?? 'mlp') as ModelKind;
@@ -121,7 +122,7 @@ interface TrainSettings {
 
 /** The kind of a saved Fashion-MNIST model, from its layers. */
 function kindOf(model: Sequential): ModelKind {
-  return model.architecture().layers.some((l) => l.class === 'Conv2D') ? 'cnn' : 'mlp';
+  return kindOfLayers(model.architecture().layers.map((l) => l.class));
 }
 
 /** Loads --resume DIR and rejects flags that contradict what it holds (they would be ignored). */

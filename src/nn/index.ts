@@ -3,11 +3,12 @@ import { Activation, Dropout, Flatten, LeakyReLU, Reshape, Softmax } from './lay
 import { AveragePooling2D, Conv2D, type Conv2DArgs, GlobalAveragePooling2D, MaxPooling2D, type Pooling2DArgs } from './layers/conv.js';
 import { Dense, type DenseArgs } from './layers/dense.js';
 import { Embedding } from './layers/embedding.js';
+import { GRU, LSTM, type RecurrentArgs, SimpleRNN } from './layers/recurrent.js';
 import { type BatchNormArgs, BatchNormalization, type LayerNormArgs, LayerNormalization } from './layers/normalization.js';
 import type { LayerArgs } from './layer.js';
 
 export { Layer, type LayerArgs } from './layer.js';
-export { Dense, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Activation, Softmax, LeakyReLU, Dropout, BatchNormalization, LayerNormalization, Embedding };
+export { Dense, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Activation, Softmax, LeakyReLU, Dropout, BatchNormalization, LayerNormalization, Embedding, SimpleRNN, LSTM, GRU };
 export { initialize, type Initializer, type InitializerName } from './initializers.js';
 
 /** Keras-style factories: tsr.layers.dense({ units: 10 }). */
@@ -26,4 +27,7 @@ export const layers = {
   batchNormalization: (args: BatchNormArgs = {}) => new BatchNormalization(args),
   layerNormalization: (args: LayerNormArgs = {}) => new LayerNormalization(args),
   embedding: (args: LayerArgs & { inputDim: number; outputDim: number }) => new Embedding(args),
+  simpleRNN: (args: RecurrentArgs) => new SimpleRNN(args),
+  lstm: (args: RecurrentArgs & { unitForgetBias?: boolean }) => new LSTM(args),
+  gru: (args: RecurrentArgs) => new GRU(args),
 };

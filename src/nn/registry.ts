@@ -3,9 +3,10 @@ import { Activation, Dropout, Flatten, LeakyReLU, Reshape, Softmax } from './lay
 import { AveragePooling2D, Conv2D, GlobalAveragePooling2D, MaxPooling2D } from './layers/conv.js';
 import { Dense } from './layers/dense.js';
 import { Embedding } from './layers/embedding.js';
+import { GRU, LSTM, SimpleRNN } from './layers/recurrent.js';
 import { BatchNormalization, LayerNormalization } from './layers/normalization.js';
 import type { Layer } from './layer.js';
 
 export const LAYER_CLASSES: Record<string, new (args: never) => Layer> = {
-  Dense, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Activation, Softmax, LeakyReLU, Dropout, BatchNormalization, LayerNormalization, Embedding,
+  Dense, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Activation, Softmax, LeakyReLU, Dropout, BatchNormalization, LayerNormalization, Embedding, SimpleRNN, LSTM, GRU,
 };
