@@ -104,10 +104,6 @@ export function beginCapture(backends: readonly Backend[]): Capture {
   return (active = new Capture(backends));
 }
 
-export function isCapturing(): boolean {
-  return active !== null;
-}
-
 /**
  * Scalars that change from step to step without changing the step (a learning rate, Adam's
  * bias corrections, the random counter). Eagerly: `compute()`. While capturing, the array is
@@ -118,9 +114,4 @@ export function replayParams(compute: () => readonly number[]): number[] {
   const values = [...compute()];
   active?.changing.push({ values, compute });
   return values;
-}
-
-/** Marks the step being captured as not replayable (the reason is shown once and it runs eagerly). */
-export function refuseCapture(reason: string): void {
-  if (active) active.refusal ??= reason;
 }
