@@ -3,12 +3,15 @@ import { Activation, Dropout, Flatten, LeakyReLU, Reshape, Softmax } from './lay
 import { AveragePooling2D, Conv2D, type Conv2DArgs, GlobalAveragePooling2D, MaxPooling2D, type Pooling2DArgs } from './layers/conv.js';
 import { Dense, type DenseArgs } from './layers/dense.js';
 import { Embedding } from './layers/embedding.js';
+import { Cropping2D, Permute, RepeatVector, UpSampling2D, ZeroPadding2D } from './layers/reshaping.js';
+import { AveragePooling1D, Conv1D, type Conv1DArgs, GlobalAveragePooling1D, GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D, type Pooling1DArgs } from './layers/conv1d.js';
 import { GRU, LSTM, type RecurrentArgs, SimpleRNN } from './layers/recurrent.js';
 import { type BatchNormArgs, BatchNormalization, type LayerNormArgs, LayerNormalization } from './layers/normalization.js';
 import type { LayerArgs } from './layer.js';
 
 export { Layer, type LayerArgs } from './layer.js';
-export { Dense, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Activation, Softmax, LeakyReLU, Dropout, BatchNormalization, LayerNormalization, Embedding, SimpleRNN, LSTM, GRU };
+export { Dense, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Activation, Softmax, LeakyReLU, Dropout, BatchNormalization, LayerNormalization, Embedding, SimpleRNN, LSTM, GRU,
+  ZeroPadding2D, Cropping2D, UpSampling2D, Permute, RepeatVector, Conv1D, MaxPooling1D, AveragePooling1D, GlobalMaxPooling1D, GlobalAveragePooling1D, GlobalMaxPooling2D };
 export { initialize, type Initializer, type InitializerName } from './initializers.js';
 
 /** Keras-style factories: tsr.layers.dense({ units: 10 }). */
@@ -30,4 +33,15 @@ export const layers = {
   simpleRNN: (args: RecurrentArgs) => new SimpleRNN(args),
   lstm: (args: RecurrentArgs & { unitForgetBias?: boolean }) => new LSTM(args),
   gru: (args: RecurrentArgs) => new GRU(args),
+  conv1d: (args: Conv1DArgs) => new Conv1D(args),
+  maxPooling1d: (args: Pooling1DArgs = {}) => new MaxPooling1D(args),
+  averagePooling1d: (args: Pooling1DArgs = {}) => new AveragePooling1D(args),
+  globalMaxPooling1d: (args: LayerArgs = {}) => new GlobalMaxPooling1D(args),
+  globalAveragePooling1d: (args: LayerArgs = {}) => new GlobalAveragePooling1D(args),
+  globalMaxPooling2d: (args: LayerArgs = {}) => new GlobalMaxPooling2D(args),
+  zeroPadding2d: (args: ConstructorParameters<typeof ZeroPadding2D>[0] = {}) => new ZeroPadding2D(args),
+  cropping2d: (args: ConstructorParameters<typeof Cropping2D>[0] = {}) => new Cropping2D(args),
+  upSampling2d: (args: ConstructorParameters<typeof UpSampling2D>[0] = {}) => new UpSampling2D(args),
+  permute: (args: ConstructorParameters<typeof Permute>[0]) => new Permute(args),
+  repeatVector: (args: ConstructorParameters<typeof RepeatVector>[0]) => new RepeatVector(args),
 };

@@ -36,6 +36,8 @@ export abstract class Layer {
   /** where the weights are: set by the build (the input's device) or by to() */
   private placement?: string;
   protected built = false;
+  /** the per-sample input shape the weights were built for (declared, or seen at the first call) */
+  protected builtShape?: number[];
   private readonly ownWeights = new Map<string, Tensor>();
   private readonly ownState = new Map<string, Tensor>();
   /** the constructor's options, for getConfig */
@@ -102,6 +104,7 @@ export abstract class Layer {
     }
     this.placement ??= device ?? getDefaultDevice();
     this.build(inputShape, this.placement);
+    this.builtShape = [...inputShape];
     this.built = true;
   }
 

@@ -25,9 +25,9 @@ export class Sequential extends Model {
     return this;
   }
 
-  /** Per-sample input shape, when known. */
+  /** Per-sample input shape, when known: declared, or the one the model was first called with. */
   get inputShape(): number[] | undefined {
-    return this.declaredInputShape ?? this.layers[0]?.declaredInputShape;
+    return this.declaredInputShape ?? this.layers[0]?.declaredInputShape ?? this.builtShape;
   }
 
   override build(inputShape: readonly number[], device: string): void {
