@@ -10,6 +10,7 @@ import { Dense } from '../nn/layers/dense.js';
 import { BatchNormalization, LayerNormalization } from '../nn/layers/normalization.js';
 import type { Sequential } from '../train/sequential.js';
 import { ProtoWriter } from './protobuf.js';
+import { SHAPE_LAYERS, emitShapeLayer } from './onnx-shape-layers.js';
 
 const OPSET = 17, IR_VERSION = 8;
 const FLOAT = 1, INT64 = 7;
@@ -20,7 +21,7 @@ interface Node { op: string; inputs: string[]; outputs: string[]; attrs: Attr[] 
 interface Initializer { name: string; dims: number[]; type: typeof FLOAT | typeof INT64; data: Float32Array | BigInt64Array }
 
 /** Builds the graph while walking the layers. */
-class GraphBuilder {
+export class GraphBuilder {
   readonly nodes: Node[] = [];
   readonly initializers: Initializer[] = [];
   private count = 0;
@@ -190,8 +191,8 @@ async function emitLayer(g: GraphBuilder, layer: Layer, shape: number[]): Promis
     const scale = w.has('gamma') ? param('gamma') : g.floats(`${layer.name}.gamma`, [c], new Float32Array(c).fill(1));
     const bias = w.has('beta') ? param('beta') : g.floats(`${layer.name}.beta`, [c], new Float32Array(c));
     g.apply('LayerNormalization', [scale, bias], [{ name: 'axis', i: -1 }, { name: 'epsilon', f: layer.epsilon }]);
-  } else {
-    fail('exportOnnx', `${layer.name} (${layer.constructor.name}) has no ONNX mapping; exportable: Dense, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Dropout, Activation, Softmax, LeakyReLU, BatchNormalization, LayerNormalization`);
+  } else if (!emitShapeLayer(g, layer, shape, w)) {
+    fail('exportOnnx', `${layer.name} (${layer.constructor.name}) has no ONNX mapping; exportable: Dense, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Dropout, Activation, Softmax, LeakyReLU, BatchNormalization, LayerNormalization, ${SHAPE_LAYERS}`);
   }
 }
 

@@ -50,6 +50,19 @@ describe('exportOnnx', () => {
     assert.ok(err <= 1e-4, `max abs diff ${err}`);
   });
 
+  it('the reshaping, global pooling and 1-D layers match onnxruntime', async () => {
+    tsr.setSeed(5);
+    const m = tsr.sequential([
+      L.zeroPadding2d({ padding: [[1, 0], [2, 1]], inputShape: [6, 5, 2] }), L.cropping2d({ cropping: [[1, 1], [0, 2]] }), L.upSampling2d({ size: [2, 3] }),
+      L.conv2d({ filters: 3, kernelSize: 3 }), L.globalMaxPooling2d(), L.repeatVector({ n: 6 }),
+      L.conv1d({ filters: 4, kernelSize: 2, padding: 'causal', dilationRate: 2, activation: 'relu' }), L.maxPooling1d({ poolSize: 2 }),
+      L.averagePooling1d({ poolSize: 2, strides: 1 }), L.permute({ dims: [2, 1] }), L.conv1d({ filters: 2, kernelSize: 3, padding: 'same', strides: 2 }),
+      L.globalMaxPooling1d(), L.repeatVector({ n: 2 }), L.globalAveragePooling1d(), L.dense({ units: 3 }),
+    ]);
+    const err = await exportAndCompare(m);
+    assert.ok(err <= 1e-4, `max abs diff ${err}`);
+  });
+
   it('a CNN with same/valid padding, strides, dilation, groups, pooling and reshape matches onnxruntime', async () => {
     tsr.setSeed(2);
     const m = tsr.sequential([
