@@ -4,7 +4,8 @@ import { writeFileAtomic } from './atomic.js';
 import { fail } from '../core/errors.js';
 import { windowGeometry } from '../ops/window-geometry.js';
 import type { Layer } from '../nn/layer.js';
-import { Activation, Dropout, Flatten, LeakyReLU, Reshape, Softmax } from '../nn/layers/basic.js';
+import { Activation, Flatten, LeakyReLU, Reshape, Softmax } from '../nn/layers/basic.js';
+import { Dropout, GaussianNoise, SpatialDropout1D, SpatialDropout2D } from '../nn/layers/noise.js';
 import { AveragePooling2D, Conv2D, GlobalAveragePooling2D, MaxPooling2D } from '../nn/layers/conv.js';
 import { Dense } from '../nn/layers/dense.js';
 import { BatchNormalization, LayerNormalization } from '../nn/layers/normalization.js';
@@ -167,7 +168,7 @@ async function emitLayer(g: GraphBuilder, layer: Layer, shape: number[]): Promis
     g.toLayout('nhwc', rank);
     g.apply('Reshape', [g.ints(g.fresh(`${layer.name}.shape`), [0, ...layer.targetShape])]);
     g.layout = 'nhwc';
-  } else if (layer instanceof Dropout) {
+  } else if (layer instanceof Dropout || layer instanceof GaussianNoise || layer instanceof SpatialDropout1D || layer instanceof SpatialDropout2D) {
     // identity at inference
   } else if (layer instanceof Activation) {
     if (layer.activation === 'softmax') g.toLayout('nhwc', rank);
@@ -192,7 +193,7 @@ async function emitLayer(g: GraphBuilder, layer: Layer, shape: number[]): Promis
     const bias = w.has('beta') ? param('beta') : g.floats(`${layer.name}.beta`, [c], new Float32Array(c));
     g.apply('LayerNormalization', [scale, bias], [{ name: 'axis', i: -1 }, { name: 'epsilon', f: layer.epsilon }]);
   } else if (!emitShapeLayer(g, layer, shape, w)) {
-    fail('exportOnnx', `${layer.name} (${layer.constructor.name}) has no ONNX mapping; exportable: Dense, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Dropout, Activation, Softmax, LeakyReLU, BatchNormalization, LayerNormalization, ${SHAPE_LAYERS}`);
+    fail('exportOnnx', `${layer.name} (${layer.constructor.name}) has no ONNX mapping; exportable: Dense, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Dropout, SpatialDropout1D, SpatialDropout2D, GaussianNoise, Activation, Softmax, LeakyReLU, BatchNormalization, LayerNormalization, ${SHAPE_LAYERS}`);
   }
 }
 

@@ -5,9 +5,7 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { type LayerActivation, activationExpr, checkActivation, leakyRelu } from '../../ops/activations.js';
 import { fuse } from '../../ops/apply.js';
 import { softmax } from '../../ops/nn.js';
-import { dropout } from '../../ops/nn.js';
 import { reshape } from '../../ops/views.js';
-import { replayParams } from '../../backends/capture.js';
 import { Layer, type LayerArgs } from '../layer.js';
 
 export class Flatten extends Layer {
@@ -49,9 +47,6 @@ export class Activation extends Layer {
   }
 }
 
-let dropoutSeed = 0x5eed;
-
-/** Zeroes a fraction `rate` of inputs while training; identity at inference. */
 /** softmax over one axis (the last by default). @example tsr.layers.softmax() */
 export class Softmax extends Layer {
   static override readonly options = ['axis'];
@@ -76,30 +71,4 @@ export class LeakyReLU extends Layer {
   }
   computeOutputShape(inputShape: readonly number[]): number[] { return [...inputShape]; }
   forward(x: Tensor): Tensor { return leakyRelu(x, this.alpha); }
-}
-
-export class Dropout extends Layer {
-  static override readonly options = ['rate', 'seed'];
-  readonly rate: number;
-  private readonly seed?: number;
-  private calls = 0;
-  constructor(args: LayerArgs & { rate: number; seed?: number }) {
-    super('dropout', args);
-    if (!(args.rate >= 0 && args.rate < 1)) fail('dropout', `rate must be in [0, 1), got ${args.rate}`);
-    this.rate = args.rate;
-    this.seed = args.seed ?? dropoutSeed++;
-  }
-  computeOutputShape(inputShape: readonly number[]): number[] { return [...inputShape]; }
-  /** the seed drawn at construction is part of the config, so a loaded model draws the same masks */
-  override getConfig(): Record<string, unknown> { return { ...super.getConfig(), seed: this.seed }; }
-  override hostState(): Record<string, number> { return { calls: this.calls }; }
-  override restoreHostState(state: Record<string, number>): void {
-    if (!Number.isSafeInteger(state['calls']) || state['calls']! < 0) fail(this.name, `invalid saved call count ${JSON.stringify(state['calls'])}`);
-    this.calls = state['calls']!;
-  }
-  forward(x: Tensor): Tensor {
-    if (!this.training || this.rate === 0) return x;
-    // a fresh, reproducible mask per call: seed and call number select the stream (a replayed step counts its calls too)
-    return dropout(x, this.rate, { state: replayParams(() => [(this.seed! * 1_000_003 + this.calls++) % Number.MAX_SAFE_INTEGER, 0]) });
-  }
 }
