@@ -4,7 +4,7 @@ import { writeFileAtomic } from './atomic.js';
 import { fail } from '../core/errors.js';
 import { windowGeometry } from '../ops/window-geometry.js';
 import type { Layer } from '../nn/layer.js';
-import { Activation, Flatten, LeakyReLU, Reshape, Softmax } from '../nn/layers/basic.js';
+import { Activation, Flatten, LeakyReLU, PReLU, Reshape, Softmax } from '../nn/layers/basic.js';
 import { Dropout, GaussianNoise, SpatialDropout1D, SpatialDropout2D } from '../nn/layers/noise.js';
 import { AveragePooling2D, Conv2D, GlobalAveragePooling2D, MaxPooling2D } from '../nn/layers/conv.js';
 import { Dense } from '../nn/layers/dense.js';
@@ -176,6 +176,10 @@ async function emitLayer(g: GraphBuilder, layer: Layer, shape: number[]): Promis
   } else if (layer instanceof Softmax) {
     g.toLayout('nhwc', rank);
     g.apply('Softmax', [], [{ name: 'axis', i: layer.axis }]);
+  } else if (layer instanceof PReLU) {
+    // the slope [per-sample shape] broadcasts over the batch in tessera's layout
+    g.toLayout('nhwc', rank);
+    g.apply('PRelu', [param('alpha')]);
   } else if (layer instanceof LeakyReLU) {
     g.apply('LeakyRelu', [], [{ name: 'alpha', f: layer.alpha }]);
   } else if (layer instanceof BatchNormalization) {
@@ -193,7 +197,7 @@ async function emitLayer(g: GraphBuilder, layer: Layer, shape: number[]): Promis
     const bias = w.has('beta') ? param('beta') : g.floats(`${layer.name}.beta`, [c], new Float32Array(c));
     g.apply('LayerNormalization', [scale, bias], [{ name: 'axis', i: -1 }, { name: 'epsilon', f: layer.epsilon }]);
   } else if (!emitShapeLayer(g, layer, shape, w)) {
-    fail('exportOnnx', `${layer.name} (${layer.constructor.name}) has no ONNX mapping; exportable: Dense, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Dropout, SpatialDropout1D, SpatialDropout2D, GaussianNoise, Activation, Softmax, LeakyReLU, BatchNormalization, LayerNormalization, ${SHAPE_LAYERS}`);
+    fail('exportOnnx', `${layer.name} (${layer.constructor.name}) has no ONNX mapping; exportable: Dense, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Dropout, SpatialDropout1D, SpatialDropout2D, GaussianNoise, Activation, Softmax, LeakyReLU, PReLU, BatchNormalization, LayerNormalization, ${SHAPE_LAYERS}`);
   }
 }
 

@@ -1,5 +1,5 @@
 // Layers (tsr.layers.*) and models.
-import { Activation, Flatten, LeakyReLU, Reshape, Softmax } from './layers/basic.js';
+import { Activation, Flatten, LeakyReLU, PReLU, Reshape, Softmax } from './layers/basic.js';
 import { Dropout, GaussianNoise, SpatialDropout1D, SpatialDropout2D } from './layers/noise.js';
 import { AveragePooling2D, Conv2D, type Conv2DArgs, GlobalAveragePooling2D, MaxPooling2D, type Pooling2DArgs } from './layers/conv.js';
 import { Dense, type DenseArgs } from './layers/dense.js';
@@ -11,7 +11,7 @@ import { type BatchNormArgs, BatchNormalization, type LayerNormArgs, LayerNormal
 import type { LayerArgs } from './layer.js';
 
 export { Layer, type LayerArgs } from './layer.js';
-export { Dense, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Activation, Softmax, LeakyReLU, Dropout, SpatialDropout1D, SpatialDropout2D, GaussianNoise, BatchNormalization, LayerNormalization, Embedding, SimpleRNN, LSTM, GRU,
+export { Dense, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Activation, Softmax, LeakyReLU, PReLU, Dropout, SpatialDropout1D, SpatialDropout2D, GaussianNoise, BatchNormalization, LayerNormalization, Embedding, SimpleRNN, LSTM, GRU,
   ZeroPadding2D, Cropping2D, UpSampling2D, Permute, RepeatVector, Conv1D, MaxPooling1D, AveragePooling1D, GlobalMaxPooling1D, GlobalAveragePooling1D, GlobalMaxPooling2D };
 export { initialize, type Initializer, type InitializerName } from './initializers.js';
 
@@ -27,6 +27,7 @@ export const layers = {
   activation: (args: LayerArgs & { activation: ConstructorParameters<typeof Activation>[0]['activation'] }) => new Activation(args),
   softmax: (args: LayerArgs & { axis?: number } = {}) => new Softmax(args),
   leakyReLU: (args: LayerArgs & { alpha?: number } = {}) => new LeakyReLU(args),
+  prelu: (args: ConstructorParameters<typeof PReLU>[0] = {}) => new PReLU(args),
   dropout: (args: LayerArgs & { rate: number; seed?: number }) => new Dropout(args),
   spatialDropout1d: (args: LayerArgs & { rate: number; seed?: number }) => new SpatialDropout1D(args),
   spatialDropout2d: (args: LayerArgs & { rate: number; seed?: number }) => new SpatialDropout2D(args),

@@ -1,5 +1,5 @@
 // Layer classes by name, for rebuilding a saved architecture.
-import { Activation, Flatten, LeakyReLU, Reshape, Softmax } from './layers/basic.js';
+import { Activation, Flatten, LeakyReLU, PReLU, Reshape, Softmax } from './layers/basic.js';
 import { Dropout, GaussianNoise, SpatialDropout1D, SpatialDropout2D } from './layers/noise.js';
 import { AveragePooling2D, Conv2D, GlobalAveragePooling2D, MaxPooling2D } from './layers/conv.js';
 import { Dense } from './layers/dense.js';
@@ -11,6 +11,6 @@ import { BatchNormalization, LayerNormalization } from './layers/normalization.j
 import type { Layer } from './layer.js';
 
 export const LAYER_CLASSES: Record<string, new (args: never) => Layer> = {
-  Dense, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Activation, Softmax, LeakyReLU, Dropout, SpatialDropout1D, SpatialDropout2D, GaussianNoise, BatchNormalization, LayerNormalization, Embedding, SimpleRNN, LSTM, GRU,
+  Dense, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Activation, Softmax, LeakyReLU, PReLU, Dropout, SpatialDropout1D, SpatialDropout2D, GaussianNoise, BatchNormalization, LayerNormalization, Embedding, SimpleRNN, LSTM, GRU,
   ZeroPadding2D, Cropping2D, UpSampling2D, Permute, RepeatVector, Conv1D, MaxPooling1D, AveragePooling1D, GlobalMaxPooling1D, GlobalAveragePooling1D, GlobalMaxPooling2D,
 };

@@ -57,7 +57,7 @@ describe('exportOnnx', () => {
       L.conv2d({ filters: 3, kernelSize: 3 }), L.globalMaxPooling2d(), L.repeatVector({ n: 6 }),
       L.conv1d({ filters: 4, kernelSize: 2, padding: 'causal', dilationRate: 2, activation: 'relu' }), L.maxPooling1d({ poolSize: 2 }),
       L.averagePooling1d({ poolSize: 2, strides: 1 }), L.permute({ dims: [2, 1] }), L.conv1d({ filters: 2, kernelSize: 3, padding: 'same', strides: 2 }),
-      L.globalMaxPooling1d(), L.repeatVector({ n: 2 }), L.globalAveragePooling1d(), L.dense({ units: 3 }),
+      L.globalMaxPooling1d(), L.repeatVector({ n: 2 }), L.prelu({ alphaInitializer: 'glorotUniform' }), L.globalAveragePooling1d(), L.dense({ units: 3 }),
     ]);
     const err = await exportAndCompare(m);
     assert.ok(err <= 1e-4, `max abs diff ${err}`);

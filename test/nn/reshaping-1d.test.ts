@@ -1,4 +1,4 @@
-// The reshaping layers and the 1-D layers: output shapes, float64 references, central-difference
+// The reshaping layers, the 1-D layers and PReLU: output shapes, float64 references, central-difference
 // gradients (of the input, and of every weight), and a save/load round trip, on every device.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -65,6 +65,8 @@ const CASES: Case[] = [
       },
     };
   }),
+  { name: 'prelu', layer: () => L.prelu({ sharedAxes: [1] }), input: [3, 4], output: [3, 4],
+    ref: (x, [b, t, f], [alpha]) => { const v = x[at([2, 3, 4], [b!, t!, f!])]!; return v > 0 ? v : alpha![f!]! * v; } },
   { name: 'maxPooling1d', layer: () => L.maxPooling1d({ poolSize: 2 }), input: [5, 3], output: [2, 3],
     ref: (x, [b, t, c]) => Math.max(x[at([2, 5, 3], [b!, 2 * t!, c!])]!, x[at([2, 5, 3], [b!, 2 * t! + 1, c!])]!) },
   { name: 'averagePooling1d', layer: () => L.averagePooling1d({ poolSize: 3, strides: 2 }), input: [7, 2], output: [3, 2],
@@ -84,6 +86,9 @@ for (const device of testDevices()) {
         tsr.setSeed(2);
         const layer = c.layer();
         const x = tsr.randn([2, ...c.input], { seed: 3, device });
+        layer.apply(x).dispose();
+        // weights away from their initial values (PReLU's alphas start at 0), so the reference sees them
+        layer.setWeights(layer.getWeights().map((w, i) => tsr.rand(w.shape, { seed: 20 + i, device, lo: -0.5, hi: 0.5 })));
         const y = layer.apply(x);
         assert.deepEqual(y.shape, [2, ...c.output]);
         assert.deepEqual(layer.computeOutputShape(c.input), c.output);

@@ -3,7 +3,8 @@ import { fail } from '../../core/errors.js';
 import * as E from '../../core/expr.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { type LayerActivation, activationExpr, checkActivation, leakyRelu } from '../../ops/activations.js';
-import { fuse } from '../../ops/apply.js';
+import { applyExpr, fuse } from '../../ops/apply.js';
+import { type Initializer, initialize } from '../initializers.js';
 import { softmax } from '../../ops/nn.js';
 import { reshape } from '../../ops/views.js';
 import { Layer, type LayerArgs } from '../layer.js';
@@ -58,6 +59,30 @@ export class Softmax extends Layer {
   }
   computeOutputShape(inputShape: readonly number[]): number[] { return [...inputShape]; }
   forward(x: Tensor): Tensor { return softmax(x, this.axis); }
+}
+
+/**
+ * x for x > 0, alpha * x otherwise, with alpha learned per element of the sample (or shared
+ * along `sharedAxes`, counted from 1 as Keras). @example tsr.layers.prelu({ sharedAxes: [1, 2] })
+ */
+export class PReLU extends Layer {
+  static override readonly options = ['alphaInitializer', 'sharedAxes'];
+  readonly sharedAxes: number[];
+  private readonly init: Initializer;
+  constructor(args: LayerArgs & { alphaInitializer?: Initializer; sharedAxes?: number[] } = {}) {
+    super('p_re_lu', args);
+    this.init = args.alphaInitializer ?? 'zeros';
+    this.sharedAxes = [...(args.sharedAxes ?? [])];
+    if (this.sharedAxes.some((a) => !Number.isInteger(a) || a < 1)) fail(this.name, `sharedAxes count from 1, got ${JSON.stringify(args.sharedAxes)}`);
+  }
+  override build(inputShape: readonly number[], device: string): void {
+    if (this.sharedAxes.some((a) => a > inputShape.length)) fail(this.name, `sharedAxes ${JSON.stringify(this.sharedAxes)} exceed the per-sample rank ${inputShape.length}`);
+    this.addWeight('alpha', initialize(this.init, inputShape.map((d, i) => (this.sharedAxes.includes(i + 1) ? 1 : d)), device));
+  }
+  computeOutputShape(inputShape: readonly number[]): number[] { return [...inputShape]; }
+  forward(x: Tensor): Tensor {
+    return applyExpr(this.name, E.where(E.binary('gt', E.input(0), 0), E.input(0), E.mul(E.input(1), E.input(0))), [x, this.weight('alpha')]);
+  }
 }
 
 /** x for x > 0, alpha * x otherwise (alpha 0.3, Keras's default for the layer). */
