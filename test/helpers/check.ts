@@ -161,3 +161,30 @@ export async function raisesIndexError(make: () => tsr.Tensor, pattern: RegExp):
     t.dispose();
   }
 }
+
+/**
+ * The gradients backward() left on each tensor of `targets` against central differences of
+ * the scalar `loss()` (each element nudged in place by ±step), at most `samples` elements each.
+ * Clears the gradients afterwards.
+ */
+export async function checkGradsByDifferences(what: string, loss: () => tsr.Tensor, targets: readonly (readonly [string, tsr.Tensor])[], opts: { samples?: number; atol?: number; rtol?: number; step?: number } = {}): Promise<void> {
+  const { samples = Infinity, atol = 3e-3, rtol = 2e-2, step = 1e-2 } = opts;
+  loss().backward();
+  for (const [name, t] of targets) {
+    const g = await t.grad!.data();
+    const base = Float32Array.from(await t.data());
+    const every = Math.max(1, Math.floor(base.length / Math.min(samples, base.length)));
+    for (let i = 0; i < base.length; i += every) {
+      const value = async (d: number) => {
+        const v = Float32Array.from(base);
+        v[i] = v[i]! + d;
+        t.backend.write(t.storageView.storage, v);
+        return (await tsr.noGrad(loss).data())[0]!;
+      };
+      const fd = ((await value(step)) - (await value(-step))) / (2 * step);
+      t.backend.write(t.storageView.storage, base);
+      if (!(Math.abs(g[i]! - fd) < atol + rtol * Math.abs(fd))) throw new Error(`${what} d/d${name}[${i}]: ${g[i]} vs ${fd} by central differences`);
+    }
+    t.zeroGrad();
+  }
+}
