@@ -28,14 +28,18 @@ export class StepLog {
   }
 
   get full(): boolean { return this.pending >= this.capacity; }
-  get empty(): boolean { return this.pending === 0; }
 
   /** Writes this step's values into the next row: one kernel, whose row number a replay advances. */
   record(values: readonly StepValue[]): void {
     if (values.length !== this.columns) throw new Error(`step log: expected ${this.columns} values, got ${values.length}`);
     const row = replayParams(() => [this.pending++]);
     const tensors: Tensor[] = [this.table, this.rowIds, this.columnIds];
-    const value = (v: StepValue): E.Expr => (typeof v === 'number' ? E.constant(v) : E.input(tensors.push(reshape(v, [1, 1])) - 1));
+    // counts may come as integers (a custom metric's): the table holds float32
+    const value = (v: StepValue): E.Expr => {
+      if (typeof v === 'number') return E.constant(v);
+      const x = E.input(tensors.push(reshape(v, [1, 1])) - 1, v.dtype);
+      return v.dtype === 'float32' ? x : E.cast(x, 'float32');
+    };
     // column j of the new row takes value j: nested selects on the column index
     let rowExpr: E.Expr = value(values[values.length - 1]!);
     for (let j = values.length - 2; j >= 0; j--) rowExpr = E.where(E.binary('eq', E.input(2), j), value(values[j]!), rowExpr);

@@ -21,13 +21,18 @@ describe('the TF.js-style surface', () => {
     tsr.setSeed(5);
     const model = tsr.sequential({ layers: [tsr.layers.dense({ units: 16, activation: 'relu', inputShape: [8] })], name: 'tfjs_style' });
     model.add(tsr.layers.dense({ units: 4, activation: 'softmax' }));
-    model.compile({ optimizer: 'adam', loss: 'categoricalCrossentropy', metrics: ['accuracy', 'mse'] });
+    // a custom metric whose count is an int32 tensor
+    const confident: tsr.metrics.Metric = { name: 'confident', batch: (p) => [tsr.noGrad(() => p.greater(0.5).cast('int32').sum()), p.shape[0]!] };
+    model.compile({ optimizer: 'adam', loss: 'categoricalCrossentropy', metrics: ['accuracy', 'mse', confident] });
     const { x, oneHot } = toyData(64);
     const seen: number[] = [];
     const history = await model.fit(x, oneHot, { epochs: 30, batchSize: 16, verbose: 0, callbacks: { onEpochEnd: (epoch: number) => { seen.push(epoch); } } });
     assert.deepEqual(seen, Array.from({ length: 30 }, (_, i) => i));
     assert.ok(history.history['accuracy']!.at(-1)! > 0.95, `accuracy ${history.history['accuracy']!.at(-1)}`);
     assert.ok(history.history['mse']!.at(-1)! < history.history['mse']![0]!);
+    // the int32 counts arrive as the share of samples with a class above one half
+    const confidentShare = history.history['confident']!;
+    assert.ok(confidentShare.every((v) => v >= 0 && v <= 1) && confidentShare.at(-1)! > confidentShare[0]!, JSON.stringify(confidentShare));
     // the outputs are probabilities: every row sums to 1
     const probs = (await model.predict(x).array()) as number[][];
     for (const row of probs) assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 1e-5);
