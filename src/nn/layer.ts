@@ -27,6 +27,10 @@ export interface LayerArgs {
   trainable?: boolean;
 }
 
+/** Bumped whenever any layer's set of trainable weights changes (made, moved, frozen): compiled steps key on it. */
+let weightsVersion = 0;
+export function layerWeightsVersion(): number { return weightsVersion; }
+
 export abstract class Layer {
   readonly name: string;
   /** per-sample input shape given by the user, if any */
@@ -64,6 +68,7 @@ export abstract class Layer {
   get trainable(): boolean { return this.isTrainable; }
   set trainable(on: boolean) {
     this.isTrainable = checkBool(this.name, 'trainable', on);
+    weightsVersion++;
     for (const t of this.ownWeights.values()) {
       t.requiresGrad = on;
       if (!on) t.zeroGrad();
@@ -119,6 +124,7 @@ export abstract class Layer {
   protected addWeight(name: string, value: Tensor): Tensor {
     const t = keep(value.requireGrad(this.trainable));
     this.ownWeights.set(name, t);
+    weightsVersion++;
     return t;
   }
 
@@ -222,6 +228,7 @@ export abstract class Layer {
         if (t.requiresGrad) moved.requireGrad();
         t.dispose();
         map.set(k, moved);
+        weightsVersion++;
       }
     }
     for (const c of this.children()) c.to(device);

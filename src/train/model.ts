@@ -5,7 +5,7 @@ import { Dataset, hostRandom } from '../data/dataset.js';
 import { type Batch, datasetBatches, forEachPrefetched, tensorBatches } from '../data/stream.js';
 import { availableDevices, getDefaultDevice } from '../backends/registry.js';
 import { toDevice } from '../ops/device.js';
-import { Layer, type LayerArgs } from '../nn/layer.js';
+import { Layer, type LayerArgs, layerWeightsVersion } from '../nn/layer.js';
 import { concat } from '../ops/join.js';
 import { add } from '../ops/arith.js';
 import { nonFiniteNames } from './finite-check.js';
@@ -244,8 +244,9 @@ export abstract class Model extends Layer {
       r.loss.dispose();
       r.metrics.flat().forEach((c) => { if (typeof c !== 'number') c.dispose(); });
     });
-    // the parameters it updates are part of the signature: freezing a layer or replacing weights in a callback captures again
-    const step = this.jit ? compile(recordStep, { name: 'trainStep', key: () => this.parameters().map((p) => p.id).join(',') }) : recordStep;
+    // the parameters it updates are part of the signature: freezing a layer or moving weights in a callback captures again
+    // (a counter, not a walk over the layers: this runs every step)
+    const step = this.jit ? compile(recordStep, { name: 'trainStep', key: () => String(layerWeightsVersion()) }) : recordStep;
     try {
       for (let epoch = opts.initialEpoch; epoch < epochs && !this.stopTraining; epoch++) {
         for (const c of callbacks) await c.onEpochBegin?.(epoch);
