@@ -19,7 +19,7 @@ function main(): void {
     const ours = timeMs(() => { tsr.matmul(a, b).dispose(); }, calls, 7);
     const A = a.dataSync() as Float32Array, B = b.dataSync() as Float32Array, C = new Float32Array(n * n);
     const direct = lib ? timeMs(() => {
-      useThreadsFor(lib, Infinity);
+      useThreadsFor(lib, n, n, n);
       lib.sgemm(NO_TRANS, NO_TRANS, n, n, n, 1, A, n, B, n, 0, C, n);
     }, calls, 7) : NaN;
     const builtin = n <= 512 ? timeMs(() => gemmFallback(n, n, n, A, 0, n, 1, B, 0, n, 1, C, 0, n), 2, 3, 1) : NaN;

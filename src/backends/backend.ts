@@ -31,6 +31,11 @@ export interface WindowGeometry {
   readonly outH: number; readonly outW: number;
 }
 
+/** A convolution's window over its input, with the number of output channels (one group). */
+export interface ConvGeometry extends WindowGeometry {
+  readonly outChannels: number;
+}
+
 /** Makes the error for an out-of-range index (the op's own message). */
 export type IndexError = (value: number, position: number) => Error;
 
@@ -92,6 +97,17 @@ export interface Backend {
   /** Adds columns back into a zeroed NHWC gradient: the transpose of im2col. */
   col2im(cols: View, out: View, g: WindowGeometry): void;
 
+  /**
+   * Optional: the device's own convolution kernels (oneDNN on the CPU), for one group over NHWC
+   * x and HWIO w: out = conv(x, w). False when it has none for these views; the conv op then
+   * runs im2col + matmul. True promises the two gradients below for the same geometry.
+   */
+  conv2d?(x: View, w: View, out: View, g: ConvGeometry): boolean;
+  /** dx = the input gradient of conv2d from dy and w (dx is written, not added to). */
+  conv2dBackwardInput?(dy: View, w: View, dx: View, g: ConvGeometry): void;
+  /** dw = the filter gradient of conv2d from x and dy (written). */
+  conv2dBackwardFilter?(x: View, dy: View, dw: View, g: ConvGeometry): void;
+
   /** Pooling over NHWC. Max pooling also records, per output, the flat input index it took. */
   pool2d(kind: 'max' | 'avg', x: View, out: View, g: WindowGeometry, argmax?: View): void;
   pool2dBackward(kind: 'max' | 'avg', gradOut: View, gradIn: View, g: WindowGeometry, argmax?: View): void;
@@ -127,8 +143,8 @@ export interface Backend {
 export type RandomState = readonly [seed: number, counter: number];
 
 /** The primitives a compiled step records, with their arguments (typed by the methods above). */
-export type PrimitiveName = 'elementwise' | 'reduce' | 'matmul' | 'im2col' | 'col2im' | 'pool2d' | 'pool2dBackward' | 'gather' | 'scatterAdd' | 'checkIndices' | 'random' | 'write';
-export type PrimitiveCall = { [K in PrimitiveName]: { readonly prim: K; readonly args: Parameters<Backend[K]> } }[PrimitiveName];
+export type PrimitiveName = 'elementwise' | 'reduce' | 'matmul' | 'im2col' | 'col2im' | 'conv2d' | 'conv2dBackwardInput' | 'conv2dBackwardFilter' | 'pool2d' | 'pool2dBackward' | 'gather' | 'scatterAdd' | 'checkIndices' | 'random' | 'write';
+export type PrimitiveCall = { [K in PrimitiveName]: { readonly prim: K; readonly args: Parameters<NonNullable<Backend[K]>> } }[PrimitiveName];
 
 /** A recorded call; `changing` when its params array takes new values at every replay (a learning rate, a step count). */
 export type CapturedCall = PrimitiveCall & { readonly changing: boolean };

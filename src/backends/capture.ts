@@ -9,7 +9,9 @@ export type CaptureEvent =
   | { readonly kind: 'free'; readonly storage: Storage }
   | { readonly kind: 'call'; readonly call: PrimitiveCall; readonly backend: Backend; readonly label: string };
 
-const RECORDED: readonly PrimitiveName[] = ['elementwise', 'reduce', 'matmul', 'im2col', 'col2im', 'pool2d', 'pool2dBackward', 'gather', 'scatterAdd', 'checkIndices', 'random', 'write'];
+const RECORDED: readonly PrimitiveName[] = ['elementwise', 'reduce', 'matmul', 'im2col', 'col2im', 'conv2d', 'conv2dBackwardInput', 'conv2dBackwardFilter', 'pool2d', 'pool2dBackward', 'gather', 'scatterAdd', 'checkIndices', 'random', 'write'];
+/** Primitives that may decline (return false, and the op does the work another way): logged only when they ran. */
+const DECLINABLE: ReadonlySet<PrimitiveName> = new Set(['conv2d']);
 
 /** Thrown when a compiled function reads a value on the host: its replay could not. */
 export class HostReadInCapture extends TesseraError {}
@@ -61,9 +63,13 @@ export class Capture {
     };
     for (const prim of RECORDED) {
       wrap(prim, (original) => (...args) => {
+        const outer = this.depth === 0;
+        const log = () => this.events.push({ kind: 'call', backend: b, label: currentOpLabel(), call: { prim, args: prim === 'write' ? [args[0], (args[1] as Float32Array).slice()] : args } as PrimitiveCall });
         // a write's data is copied: the caller may reuse its array
-        if (this.depth === 0) this.events.push({ kind: 'call', backend: b, label: currentOpLabel(), call: { prim, args: prim === 'write' ? [args[0], (args[1] as Float32Array).slice()] : args } as PrimitiveCall });
-        return nested(() => original(...args));
+        if (outer && !DECLINABLE.has(prim)) log();
+        const result = nested(() => original(...args));
+        if (outer && DECLINABLE.has(prim) && result === true) log();
+        return result;
       });
     }
     wrap('alloc', (original) => (...args) => {

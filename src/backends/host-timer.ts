@@ -3,7 +3,7 @@
 import type { Backend, KernelTimer } from './backend.js';
 import { currentOpLabel } from './trace.js';
 
-const PRIMITIVES = ['write', 'elementwise', 'reduce', 'matmul', 'im2col', 'col2im', 'pool2d', 'pool2dBackward', 'gather', 'scatterAdd', 'random'] as const;
+const PRIMITIVES = ['write', 'elementwise', 'reduce', 'matmul', 'im2col', 'col2im', 'conv2d', 'conv2dBackwardInput', 'conv2dBackwardFilter', 'pool2d', 'pool2dBackward', 'gather', 'scatterAdd', 'random'] as const;
 
 export function hostClockTimer(backend: Backend): KernelTimer {
   const target = backend as unknown as Record<string, unknown>;
@@ -14,7 +14,9 @@ export function hostClockTimer(backend: Backend): KernelTimer {
     clock: 'host clock (synchronous kernels)',
     start(record) {
       for (const name of PRIMITIVES) {
-        const original = target[name] as (...args: unknown[]) => unknown;
+        const original = target[name] as ((...args: unknown[]) => unknown) | undefined;
+        // optional primitives the device does not have stay absent
+        if (typeof original !== 'function') continue;
         if (Object.hasOwn(target, name)) own.set(name, original);
         // an own property shadows the prototype's method until stop()
         target[name] = (...args: unknown[]) => {
@@ -32,7 +34,7 @@ export function hostClockTimer(backend: Backend): KernelTimer {
     async stop() {
       for (const name of PRIMITIVES) {
         if (own.has(name)) target[name] = own.get(name);
-        else delete target[name];
+        else if (Object.hasOwn(target, name)) delete target[name];
       }
       own.clear();
     },

@@ -1,6 +1,7 @@
-// 2-D convolution over NHWC input with HWIO kernels (Keras's layout): im2col + one GEMM per group.
+// 2-D convolution over NHWC input with HWIO kernels (Keras's layout): the device's own kernels
+// where it has them (oneDNN on the CPU), else im2col + one GEMM per group.
 import { fail, shapeStr } from '../core/errors.js';
-import type { View } from '../backends/backend.js';
+import type { Backend, ConvGeometry, View } from '../backends/backend.js';
 import { attachGrad, isGradEnabled } from '../tensor/autograd.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { fillLike } from './apply.js';
@@ -18,6 +19,29 @@ export interface Conv2dOptions {
 /** A [1, rows, cols] matrix view of a strided 2-D window onto a tensor's storage. */
 function mat(t: Tensor, rows: number, cols: number, rowStride: number, colStride: number, offset: number): View {
   return { storage: t.storageView.storage, shape: [1, rows, cols], strides: [0, rowStride, colStride], offset };
+}
+
+/** The convolution through the device's own kernels, or null when it has none for these views. */
+function directConv(backend: Backend, x: Tensor, w: Tensor, g: ConvGeometry): Tensor | null {
+  const out = empty(backend, [g.batch, g.outH, g.outW, g.outChannels], 'float32');
+  if (!backend.conv2d!(x.storageView, w.storageView, out.storageView, g)) {
+    out.dispose();
+    return null;
+  }
+  if (!(isGradEnabled() && (x.requiresGrad || w.requiresGrad))) return out;
+  return attachGrad(out, 'conv2d', [x, w], (dy, needs) => {
+    const dyc = contiguous(dy);
+    let dx: Tensor | null = null, dw: Tensor | null = null;
+    if (needs[0]) {
+      dx = empty(backend, x.shape, 'float32');
+      backend.conv2dBackwardInput!(dyc.storageView, w.storageView, dx.storageView, g);
+    }
+    if (needs[1]) {
+      dw = empty(backend, w.shape, 'float32');
+      backend.conv2dBackwardFilter!(x.storageView, dyc.storageView, dw.storageView, g);
+    }
+    return [dx, dw];
+  });
 }
 
 /**
@@ -38,6 +62,10 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
   }
   if (cg * groups !== cin) fail(op, `kernel ${shapeStr(w.shape)} expects ${cg * groups} input channels, input ${shapeStr(x.shape)} has ${cin}`);
   const og = cout / groups;
+  if (groups === 1 && backend.conv2d) {
+    const direct = directConv(backend, x, w, { ...g, outChannels: cout });
+    if (direct) return direct;
+  }
   const rows = g.batch * g.outH * g.outW, kdim = kh * kw * cg;
   const pointwise = kh === 1 && kw === 1 && g.strideH === 1 && g.strideW === 1 && g.padTop === 0 && g.padLeft === 0 && groups === 1 && x.isDense;
   // columns: [rows, kdim] per group, stored side by side as [groups, rows, kdim]

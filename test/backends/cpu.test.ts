@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as tsr from '../../src/index.js';
 import { probeBlas } from '../../src/backends/cpu/blas.js';
+import { probeOneDnn } from '../../src/backends/cpu/onednn.js';
 import { gemmFallback } from '../../src/backends/cpu/gemm-fallback.js';
 import { Rng } from '../helpers/check.js';
 
@@ -48,6 +49,26 @@ describe('cpu backend', () => {
     assert.equal(r.status, 0, r.out);
     const notice = spawnSync(process.execPath, ['-e', `import('${fileURLToPath(new URL('../../src/index.js', import.meta.url))}').then((t) => t.matmul(t.ones([100, 100]), t.ones([100, 100])))`], { env: { ...process.env, TESSERA_BLAS: 'none' }, encoding: 'utf8' });
     assert.match(notice.stderr, /no BLAS found.*apt install libopenblas0-pthread/);
+  });
+
+  it('finds oneDNN (CI installs libdnnl2) and runs convolutions through it', () => {
+    const probe = probeOneDnn();
+    assert.ok(probe.library, `oneDNN not found: ${probe.reason}`);
+    assert.match(tsr.getBackend('cpu').info().details['convolution'] as string, /^oneDNN 2\./);
+    const cpu = tsr.getBackend('cpu');
+    const x = tsr.rand([2, 6, 6, 3]), w = tsr.rand([3, 3, 3, 4]), out = tsr.zeros([2, 6, 6, 4]);
+    const g = { batch: 2, inH: 6, inW: 6, channels: 3, outChannels: 4, kernelH: 3, kernelW: 3, strideH: 1, strideW: 1, padTop: 1, padLeft: 1, dilationH: 1, dilationW: 1, outH: 6, outW: 6 };
+    assert.equal(cpu.conv2d!(x.storageView, w.storageView, out.storageView, g), true);
+    // float16 storage rounds every product: oneDNN declines it and the op runs im2col + GEMM
+    const h = tsr.rand([2, 6, 6, 3]).cast('float16');
+    assert.equal(cpu.conv2d!(h.storageView, w.storageView, out.storageView, g), false);
+  });
+
+  it('the op suite passes with convolutions by im2col + GEMM (TESSERA_ONEDNN=none), and the device says why', () => {
+    const r = runSuite(['ops/conv-pool.test.js', 'nn/training-step.test.js'], { TESSERA_ONEDNN: 'none' });
+    assert.equal(r.status, 0, r.out);
+    const info = spawnSync(process.execPath, ['-e', `import('${fileURLToPath(new URL('../../src/index.js', import.meta.url))}').then((t) => console.log(t.getBackend('cpu').info().details.convolution))`], { env: { ...process.env, TESSERA_ONEDNN: 'none' }, encoding: 'utf8' });
+    assert.match(info.stdout, /im2col \+ GEMM \(oneDNN: disabled by TESSERA_ONEDNN=none\)/);
   });
 
   it('the op suite passes with JavaScript kernels only (no WebAssembly SIMD)', () => {

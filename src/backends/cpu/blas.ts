@@ -98,11 +98,18 @@ export function probeBlas(): BlasProbe {
  * costs more than they save (measured on 2-core machines for the Fashion-MNIST shapes).
  */
 const PARALLEL_MIN_WORK = 8 * 1024 * 1024;
+/**
+ * A product with a dimension this thin is bound by memory, not arithmetic, and OpenBLAS's
+ * split across threads makes it slower (a one-channel 3x3 convolution, k = 9: 0.67 ms on one
+ * thread, 1.1 ms on two).
+ */
+const PARALLEL_MIN_DIM = 16;
 let currentThreads = -1;
 
-export function useThreadsFor(lib: BlasLibrary, work: number): void {
+/** Threads for a product of m x k by k x n (batch folded into m). */
+export function useThreadsFor(lib: BlasLibrary, m: number, n: number, k: number): void {
   if (!lib.setThreads) return;
-  const want = work < PARALLEL_MIN_WORK ? 1 : lib.maxThreads;
+  const want = m * n * k < PARALLEL_MIN_WORK || Math.min(m, n, k) < PARALLEL_MIN_DIM ? 1 : lib.maxThreads;
   if (want !== currentThreads) {
     lib.setThreads(want);
     currentThreads = want;

@@ -1,12 +1,14 @@
 // The CPU device: generated JavaScript for elementwise and reductions, the system BLAS for products.
 import { env, nodeBuiltin } from '../../core/platform.js';
+import { fail } from '../../core/errors.js';
 import { isContiguous, sizeOf } from '../../core/shape.js';
 import { type DType, type TypedArray, isHalf } from '../../core/dtype.js';
 import { roundHalfArray } from '../../core/half.js';
 import type { Expr } from '../../core/expr.js';
 import { philoxFill } from '../../core/philox.js';
-import type { Backend, CapturedCall, DeviceInfo, IndexError, RandomKind, RandomState, ReduceKind, Replayer, Storage, View, WindowGeometry } from '../backend.js';
+import type { Backend, CapturedCall, ConvGeometry, DeviceInfo, IndexError, RandomKind, RandomState, ReduceKind, Replayer, Storage, View, WindowGeometry } from '../backend.js';
 import { BLAS_HINT, probeBlas } from './blas.js';
+import { probeOneDnn } from './onednn.js';
 import { hostClockTimer } from '../host-timer.js';
 import { planElementwise } from './elementwise.js';
 import { checkIndices, gather, scatterAdd } from './gather.js';
@@ -42,6 +44,7 @@ export class CpuBackend implements Backend {
   private warned = false;
 
   info(): DeviceInfo {
+    const dnnl = probeOneDnn();
     // browsers tell the core count only
     const cpus = nodeBuiltin('os')?.cpus();
     const cores = cpus?.length ?? (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
@@ -56,6 +59,7 @@ export class CpuBackend implements Backend {
         cores,
         features: cpuFeatures(),
         blas: lib ? `${lib.vendor} (${lib.path})` : `none: ${this.blas.reason}; ${BLAS_HINT}`,
+        convolution: dnnl.library ? `oneDNN ${dnnl.library.version} (${dnnl.library.path})` : `im2col + GEMM (oneDNN: ${dnnl.reason})`,
       },
     };
   }
@@ -119,6 +123,17 @@ export class CpuBackend implements Backend {
   }
   col2im(cols: View, out: View, g: WindowGeometry): void {
     if (!(SIMD && wasmCol2im(cols, out, g))) col2im(cols, out, g);
+  }
+  /** oneDNN's kernels for float32 (widened half storage rounds per product: im2col + GEMM does that). */
+  conv2d(x: View, w: View, out: View, g: ConvGeometry): boolean {
+    const lib = probeOneDnn().library;
+    return !!lib && [x, w, out].every((v) => v.storage.dtype === 'float32') && lib.run('forward', x, w, out, g);
+  }
+  conv2dBackwardInput(dy: View, w: View, dx: View, g: ConvGeometry): void {
+    probeOneDnn().library!.run('backwardInput', dy, w, dx, g) || fail('conv2d', 'oneDNN declined the input gradient of a convolution it ran');
+  }
+  conv2dBackwardFilter(x: View, dy: View, dw: View, g: ConvGeometry): void {
+    probeOneDnn().library!.run('backwardFilter', x, dy, dw, g) || fail('conv2d', 'oneDNN declined the filter gradient of a convolution it ran');
   }
   pool2d(kind: 'max' | 'avg', x: View, out: View, g: WindowGeometry, argmax?: View): void {
     if (!(SIMD && (simdPool(kind, x, out, g, argmax) || wasmPool(kind, x, out, g, argmax)))) pool2d(kind, x, out, g, argmax);

@@ -23,7 +23,7 @@ export function runMatmul(a: View, b: View, out: View, lib: BlasLibrary | null):
   const [bBs, bRs, bCs] = b.strides as [number, number, number];
   const [cBs, cRs] = out.strides as [number, number, number];
   if (m === 0 || n === 0) return;
-  if (lib) useThreadsFor(lib, batch * m * n * k);
+  if (lib) useThreadsFor(lib, batch * m, n, k);
   for (let i = 0; i < batch; i++) {
     const aOff = a.offset + i * aBs, bOff = b.offset + i * bBs, cOff = out.offset + i * cBs;
     if (k === 0) {

@@ -108,7 +108,7 @@ export function planColumnSum(expr: Expr, inputs: readonly View[], axes: readonl
     }
     const ones = onesStorage.data as Float32Array;
     const X = dataOf(x) as Float32Array, O = dataOf(out) as Float32Array;
-    useThreadsFor(lib, rows * cols);
+    useThreadsFor(lib, 1, cols, rows);
     lib.sgemm(NO_TRANS, NO_TRANS, 1, cols, rows, 1, ones, rows, X.subarray(x.offset), cols, 0, O.subarray(out.offset), cols);
   };
 }
