@@ -110,6 +110,7 @@ export interface Backend {
 
   /** Pooling over NHWC. Max pooling also records, per output, the flat input index it took. */
   pool2d(kind: 'max' | 'avg', x: View, out: View, g: WindowGeometry, argmax?: View): void;
+  /** Pooling's input gradient, written (not added) into a contiguous NHWC gradIn. */
   pool2dBackward(kind: 'max' | 'avg', gradOut: View, gradIn: View, g: WindowGeometry, argmax?: View): void;
 
   /** x viewed as [outer, n, inner]; out[o, j, i] = x[o, indices[j], i]. */

@@ -1,7 +1,6 @@
 // Max and average pooling over NHWC input.
 import type { Tensor } from '../tensor/tensor.js';
 import { attachGrad, isGradEnabled } from '../tensor/autograd.js';
-import { fillLike } from './apply.js';
 import { backendOf, empty, requireFloat } from './util.js';
 import { type Padding, type Pair, pair, windowGeometry } from './window-geometry.js';
 import { contiguous } from './views.js';
@@ -23,7 +22,7 @@ function pool(kind: 'max' | 'avg', op: string, x: Tensor, opts: PoolOptions): Te
   const argmax = kind === 'max' && isGradEnabled() && x.requiresGrad ? empty(backend, out.shape, 'int32') : undefined;
   backend.pool2d(kind, x.storageView, out.storageView, g, argmax?.storageView);
   return attachGrad(out, op, [x], (dy) => {
-    const dx = fillLike(x, x.shape, 0);
+    const dx = empty(backend, x.shape, 'float32');
     backend.pool2dBackward(kind, contiguous(dy).storageView, dx.storageView, g, argmax?.storageView);
     return [dx];
   });

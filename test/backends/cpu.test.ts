@@ -88,10 +88,10 @@ describe('cpu backend', () => {
   it('SIMD pooling (channels in fours) and the WebAssembly max-pool backward match the JavaScript kernels, NaN, ties, padding and strided input included', async () => {
     const cpu = tsr.getBackend('cpu');
     const { pool2d, pool2dBackward } = await import('../../src/backends/cpu/window.js');
-    const { simdPool, wasmMaxPoolBackward } = await import('../../src/backends/cpu/wasm-pool.js');
+    const { simdPool, tilesExactly, wasmMaxPoolBackward, wasmTiledMaxPoolBackward } = await import('../../src/backends/cpu/wasm-pool.js');
     const { windowGeometry } = await import('../../src/ops/window-geometry.js');
     const rng = new Rng(9);
-    for (const [h, w, c, k, s, pad] of [[7, 6, 8, 3, 2, 'same'], [4, 4, 4, 2, 2, 'valid'], [5, 5, 12, 3, 1, 'same']] as const) {
+    for (const [h, w, c, k, s, pad] of [[7, 6, 8, 3, 2, 'same'], [4, 4, 4, 2, 2, 'valid'], [6, 9, 8, 3, 3, 'valid'], [5, 5, 12, 3, 1, 'same']] as const) {
       const data = Float32Array.from({ length: 2 * h * w * c }, () => Math.round(rng.next() * 6) / 2);
       data[5] = NaN;
       // a view with the two spatial axes swapped: strided, channels still contiguous
@@ -115,16 +115,20 @@ describe('cpu backend', () => {
         if (!withIndices) continue;
         // the backward pass scatters through the indices: WebAssembly and JavaScript agree
         const dy = Float32Array.from({ length: n }, () => rng.next() - 0.5);
-        const grads = (wasm: boolean) => {
+        const grads = (kernel: 'wasm' | 'js' | 'tiled') => {
           const gy = cpu.alloc('float32', n), gx = cpu.alloc('float32', data.length);
           cpu.write(gy, dy);
+          // the scatters add into zeros; the tiled kernel must write every element, so it starts from NaN
+          cpu.write(gx, new Float32Array(data.length).fill(kernel === 'tiled' ? NaN : 0));
           const gyView = { storage: gy, shape: [2, g.outH, g.outW, c], strides: [g.outH * g.outW * c, g.outW * c, c, 1], offset: 0 };
           const gxView = { storage: gx, shape: [2, w, h, c], strides: [w * h * c, h * c, c, 1], offset: 0 };
-          if (wasm) assert.ok(wasmMaxPoolBackward(gyView, gxView, simd.a));
+          if (kernel === 'wasm') assert.ok(wasmMaxPoolBackward(gyView, gxView, simd.a));
+          else if (kernel === 'tiled') assert.ok(wasmTiledMaxPoolBackward(gyView, gxView, simd.a, g));
           else pool2dBackward('max', gyView, gxView, g, simd.a);
           return [...cpu.readSync!(gx)];
         };
-        assert.deepEqual(grads(true), grads(false), `max backward ${h}x${w}x${c} k${k} s${s} ${pad}`);
+        if (tilesExactly(g)) assert.deepEqual(grads('tiled'), grads('js'), `tiled max backward ${h}x${w}x${c} k${k}`);
+        assert.deepEqual(grads('wasm'), grads('js'), `max backward ${h}x${w}x${c} k${k} s${s} ${pad}`);
       }
     }
   });

@@ -20,7 +20,7 @@ import { heap } from './heap.js';
 import { CpuStorage, dataOf } from './storage.js';
 import { col2im, im2col, pool2d, pool2dBackward } from './window.js';
 import { wasmCol2im, wasmIm2col, wasmPool } from './wasm-window.js';
-import { simdPool, wasmMaxPoolBackward } from './wasm-pool.js';
+import { simdPool, wasmMaxPoolBackward, wasmTiledMaxPoolBackward } from './wasm-pool.js';
 import { planWasmSum } from './wasm-sum.js';
 import { SIMD } from './elementwise.js';
 
@@ -139,6 +139,9 @@ export class CpuBackend implements Backend {
     if (!(SIMD && (simdPool(kind, x, out, g, argmax) || wasmPool(kind, x, out, g, argmax)))) pool2d(kind, x, out, g, argmax);
   }
   pool2dBackward(kind: 'max' | 'avg', gradOut: View, gradIn: View, g: WindowGeometry, argmax?: View): void {
+    if (SIMD && kind === 'max' && argmax && wasmTiledMaxPoolBackward(gradOut, gradIn, argmax, g)) return;
+    // the other kernels add into gradIn (contiguous, as the contract says)
+    (dataOf(gradIn) as Float32Array).fill(0, gradIn.offset, gradIn.offset + sizeOf(gradIn.shape));
     if (kind === 'max' && argmax && wasmMaxPoolBackward(gradOut, gradIn, argmax)) return;
     pool2dBackward(kind, gradOut, gradIn, g, argmax);
   }

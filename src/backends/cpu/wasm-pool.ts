@@ -122,6 +122,40 @@ function scatterBody(): number[] {
   ]);
 }
 
+/**
+ * Max pooling's backward pass for windows that tile the input exactly: each input element lies
+ * in one window and is written once, the window's gradient where it was the argmax, else 0
+ * (so gradIn needs no zeroing first). Four channels at a time: the lanes' flat indices are
+ * compared with the recorded argmax.
+ */
+function tiledBackwardBody(): number[] {
+  const T = { g: 0, d: 1, a: 2, n: 3, oh: 4, ow: 5, kh: 6, kw: 7, c: 8 } as const;
+  const V = { n: 9, oy: 10, ox: 11, ky: 12, kx: 13, cg: 14, groups: 15, win: 16, tap: 17, flat: 18 } as const;
+  const H = [...get(T.oh), ...get(T.kh), ...op.i32Mul], W = [...get(T.ow), ...get(T.kw), ...op.i32Mul];
+  // lane flat indices of the tap's first channel group: ((n * H + oy * kh + ky) * W + ox * kw + kx) * C + (0..3)
+  const tapFlat = mul(add(mul(add(mul(get(V.n), H), add(mul(get(V.oy), get(T.kh)), get(V.ky))), W), add(mul(get(V.ox), get(T.kw)), get(V.kx))), get(T.c));
+  const channels = forRange(V.cg, V.groups, [
+    ...store(add(get(T.d), mul(get(V.tap), op.i32Const(4))), [
+      ...load(add(get(T.g), get(V.win))),
+      ...load(add(get(T.a), get(V.win))), ...get(V.flat), ...simd(0x37), // i32x4.eq
+      ...simd(0x4e), // v128.and
+    ]),
+    ...bump(V.win, 16), ...bump(V.tap, 4),
+    ...get(V.flat), ...v128Const(4), ...simd(SIMD.i32Add), ...set(V.flat),
+  ]);
+  const taps = forRange(V.ky, T.kh, forRange(V.kx, T.kw, [
+    // the window's byte offset: ((n * OH + oy) * OW + ox) * C * 4
+    ...mul(add(mul(add(mul(get(V.n), get(T.oh)), get(V.oy)), get(T.ow)), get(V.ox)), mul(get(T.c), op.i32Const(4))), ...set(V.win),
+    ...tapFlat, ...set(V.tap),
+    ...get(V.tap), ...simd(SIMD.i32Splat), ...LANES, ...simd(SIMD.i32Add), ...set(V.flat),
+    ...channels,
+  ]));
+  return [
+    ...get(T.c), ...op.i32Const(4), ...op.i32DivS, ...set(V.groups),
+    ...forRange(V.n, T.n, forRange(V.oy, T.oh, forRange(V.ox, T.ow, taps))),
+  ];
+}
+
 type Kernel = (...args: number[]) => void;
 const kernels = new Map<string, Kernel>();
 
@@ -145,7 +179,20 @@ export function simdPool(kind: 'max' | 'avg', x: View, out: View, g: WindowGeome
   return true;
 }
 
-/** Max pooling's backward pass through the recorded indices, when gradients and indices are contiguous. */
+/** Whether pooling windows cover every input element exactly once. */
+export function tilesExactly(g: WindowGeometry): boolean {
+  return g.padTop === 0 && g.padLeft === 0 && g.strideH === g.kernelH && g.strideW === g.kernelW && g.outH * g.kernelH === g.inH && g.outW * g.kernelW === g.inW && g.dilationH === 1 && g.dilationW === 1;
+}
+
+/** Writes max pooling's whole input gradient in one pass when the windows tile the input (contiguous views, channels in fours). */
+export function wasmTiledMaxPoolBackward(gradOut: View, gradIn: View, argmax: View, g: WindowGeometry): boolean {
+  if (!tilesExactly(g) || g.channels % 4 !== 0 || !contiguous(gradOut) || !contiguous(argmax) || !contiguous(gradIn)) return false;
+  const k = kernel('tiled-back', () => instantiateKernel(new Array<number>(9).fill(I32), [...new Array<number>(9).fill(I32), V128], tiledBackwardBody(), heap.memory));
+  k(ptr(gradOut), ptr(gradIn), ptr(argmax), g.batch, g.outH, g.outW, g.kernelH, g.kernelW, g.channels);
+  return true;
+}
+
+/** Max pooling's backward pass through the recorded indices (added into a zeroed gradIn), when gradients and indices are contiguous. */
 export function wasmMaxPoolBackward(gradOut: View, gradIn: View, argmax: View): boolean {
   if (!contiguous(gradOut) || !contiguous(argmax) || !contiguous(gradIn)) return false;
   const total = sizeOf(gradOut.shape);

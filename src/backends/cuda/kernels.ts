@@ -221,19 +221,21 @@ export const poolBackwardKernel = (kind: 'max' | 'avg'): KernelSource => fixed(`
   int r = i;
   const int c = r % C; r /= C; const int iw = r % W; r /= W; const int ih = r % H; const int n = r / H;
   float acc = 0.0f;
-  for (int oh = 0; oh < OH; oh++) {
+  // only the windows that can hold (ih, iw): oh * SH - PT <= ih < oh * SH - PT + KH
+  const int hLo = ih + PT - KH + 1, wLo = iw + PL - KW + 1;
+  const int oh0 = hLo <= 0 ? 0 : (hLo + SH - 1) / SH, oh1 = min(OH - 1, (ih + PT) / SH);
+  const int ow0 = wLo <= 0 ? 0 : (wLo + SW - 1) / SW, ow1 = min(OW - 1, (iw + PL) / SW);
+  for (int oh = oh0; oh <= oh1; oh++) {
     const int h0 = oh * SH - PT;
-    if (ih < h0 || ih >= h0 + KH) continue;
-    for (int ow = 0; ow < OW; ow++) {
+    for (int ow = ow0; ow <= ow1; ow++) {
       const int w0 = ow * SW - PL;
-      if (iw < w0 || iw >= w0 + KW) continue;
       const int o = ((n * OH + oh) * OW + ow) * C + c;
       ${kind === 'max'
         ? 'if (argmax[ao + o] == i) acc += gout[go + o];'
         : 'const int cnt = (min(h0 + KH, H) - max(h0, 0)) * (min(w0 + KW, W) - max(w0, 0));\n      acc += gout[go + o] / (float)cnt;'}
     }
   }
-  gin[gi + i] += acc;`);
+  gin[gi + i] = acc;`);
 
 /** meta: [threads, len, n, inner, x offset, idx offset, idx stride, x strides(3), out offset, out strides(3)] */
 export const gatherKernel = (dtype: DType): KernelSource => fixed(`gather_${dtype}`, 14, [`const ${CUDA_STORAGE[dtype]}* x`, 'const int* idx', `${CUDA_STORAGE[dtype]}* out`], `

@@ -147,7 +147,7 @@ export function pool2d(rt: GpuRuntime, kind: 'max' | 'avg', x: View, out: View, 
   ${argmax ? `b${sa}[ao + i] = best;` : ''}`, views, [...geometry(g), x.offset, ...x.strides, out.offset, argmax?.offset ?? 0], threads);
 }
 
-/** Pooling backward into a zeroed contiguous gradIn: each input element gathers from the windows that hold it. */
+/** Pooling backward, written into a contiguous gradIn: each input element gathers from the windows that hold it. */
 export function pool2dBackward(rt: GpuRuntime, kind: 'max' | 'avg', gradOut: View, gradIn: View, g: WindowGeometry, argmax?: View): void {
   const threads = g.batch * g.inH * g.inW * g.channels;
   const views = argmax ? [gradOut, gradIn, argmax] : [gradOut, gradIn];
@@ -156,19 +156,21 @@ export function pool2dBackward(rt: GpuRuntime, kind: 'max' | 'avg', gradOut: Vie
   var r = i;
   let c = r % C; r = r / C; let iw = r % W; r = r / W; let ih = r % H; let n = r / H;
   var acc = 0.0f;
-  for (var oh = 0; oh < OH; oh++) {
+  // only the windows that can hold (ih, iw): oh * SH - PT <= ih < oh * SH - PT + KH
+  let hLo = ih + PT - KH + 1; let wLo = iw + PL - KW + 1;
+  let oh0 = select((hLo + SH - 1) / SH, 0, hLo <= 0); let oh1 = min(OH - 1, (ih + PT) / SH);
+  let ow0 = select((wLo + SW - 1) / SW, 0, wLo <= 0); let ow1 = min(OW - 1, (iw + PL) / SW);
+  for (var oh = oh0; oh <= oh1; oh++) {
     let h0 = oh * SH - PT;
-    if (ih < h0 || ih >= h0 + KH) { continue; }
-    for (var ow = 0; ow < OW; ow++) {
+    for (var ow = ow0; ow <= ow1; ow++) {
       let w0 = ow * SW - PL;
-      if (iw < w0 || iw >= w0 + KW) { continue; }
       let o = ((n * OH + oh) * OW + ow) * C + c;
       ${kind === 'max'
         ? `if (b${sa}[ao + o] == i) { acc += b${sg}[go + o]; }`
         : 'let cnt = (min(h0 + KH, H) - max(h0, 0)) * (min(w0 + KW, W) - max(w0, 0));\n      acc += b' + sg + '[go + o] / f32(cnt);'}
     }
   }
-  b${sd}[dio + i] = b${sd}[dio + i] + acc;`, views, [...geometry(g), gradOut.offset, gradIn.offset, argmax?.offset ?? 0], threads);
+  b${sd}[dio + i] = acc;`, views, [...geometry(g), gradOut.offset, gradIn.offset, argmax?.offset ?? 0], threads);
 }
 
 /** x [outer, len, inner], indices [n] -> out [outer, n, inner]; out-of-range indices give 0. */
