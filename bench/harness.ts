@@ -22,7 +22,7 @@ export function header(title: string): string {
     `# ${title}`,
     `date: ${new Date().toISOString()}`,
     `machine: ${os.hostname()} | ${cpu.description} | ${os.totalmem() / 2 ** 30 | 0} GiB | ${process.platform}-${process.arch}`,
-    `device: cpu | blas: ${cpu.details['blas']} | features: ${cpu.details['features']}`,
+    `device: cpu | blas: ${cpu.details['blas']} | convolution: ${cpu.details['convolution']} | features: ${cpu.details['features']}`,
     `node: ${process.version} | OPENBLAS_NUM_THREADS=${process.env['OPENBLAS_NUM_THREADS'] ?? '(unset)'}`,
   ].join('\n');
 }
