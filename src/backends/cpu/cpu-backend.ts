@@ -8,7 +8,7 @@ import type { Expr } from '../../core/expr.js';
 import { philoxFill } from '../../core/philox.js';
 import type { Backend, CapturedCall, ConvGeometry, DeviceInfo, IndexError, RandomKind, RandomState, ReduceKind, Replayer, Storage, View, WindowGeometry } from '../backend.js';
 import { BLAS_HINT, probeBlas } from './blas.js';
-import { probeOneDnn } from './onednn.js';
+import { type ConvPass, probeOneDnn } from './onednn.js';
 import { hostClockTimer } from '../host-timer.js';
 import { planElementwise } from './elementwise.js';
 import { checkIndices, gather, scatterAdd } from './gather.js';
@@ -128,6 +128,10 @@ export class CpuBackend implements Backend {
   conv2d(x: View, w: View, out: View, g: ConvGeometry): boolean {
     const lib = probeOneDnn().library;
     return !!lib && [x, w, out].every((v) => v.storage.dtype === 'float32') && lib.run('forward', x, w, out, g);
+  }
+  /** A convolution pass this backend ran, resolved to its oneDNN primitive for a replay. */
+  planConv(pass: ConvPass, a: View, b: View, out: View, g: ConvGeometry): () => void {
+    return probeOneDnn().library?.plan(pass, a, b, out, g) ?? fail('conv2d', `oneDNN has no ${pass} kernel for a convolution it ran`);
   }
   conv2dBackwardInput(dy: View, w: View, dx: View, g: ConvGeometry): void {
     probeOneDnn().library!.run('backwardInput', dy, w, dx, g) || fail('conv2d', 'oneDNN declined the input gradient of a convolution it ran');

@@ -21,6 +21,8 @@ export interface OneDnn {
    * kernel for this geometry (the caller uses im2col + GEMM).
    */
   run(pass: ConvPass, a: View, b: View, out: View, g: ConvGeometry): boolean;
+  /** The same pass resolved once for these views (a compiled step's replay), or null. */
+  plan(pass: ConvPass, a: View, b: View, out: View, g: ConvGeometry): (() => void) | null;
 }
 
 export interface OneDnnProbe {
@@ -96,6 +98,12 @@ class OneDnnLibrary implements OneDnn {
   }
 
   run(pass: ConvPass, a: View, b: View, out: View, g: ConvGeometry): boolean {
+    const run = this.plan(pass, a, b, out, g);
+    run?.();
+    return run !== null;
+  }
+
+  plan(pass: ConvPass, a: View, b: View, out: View, g: ConvGeometry): (() => void) | null {
     const key = `${pass}|${geometryKey(g)}|${a.strides}|${b.strides}|${out.strides}`;
     let k = this.kernels.get(key);
     if (k === undefined) {
@@ -111,17 +119,21 @@ class OneDnnLibrary implements OneDnn {
       this.kernels.delete(key);
       this.kernels.set(key, k);
     }
-    if (!k) return false;
-    const [ma, mb, mo] = k.bind;
-    this.check('dnnl_memory_set_data_handle', ma, pointer(a));
-    this.check('dnnl_memory_set_data_handle', mb, pointer(b));
-    this.check('dnnl_memory_set_data_handle', mo, pointer(out));
+    if (!k) return null;
+    const kernel = k;
+    const [ma, mb, mo] = kernel.bind;
     // forward and input gradients read the weights in oneDNN's layout; the filter gradient writes it
-    if (k.reorder && pass !== 'backwardFilter') this.check('dnnl_primitive_execute', k.reorder.prim, this.stream, 2, k.reorder.args);
-    this.check('dnnl_primitive_execute', k.conv, this.stream, 3, k.convArgs);
-    if (k.reorder && pass === 'backwardFilter') this.check('dnnl_primitive_execute', k.reorder.prim, this.stream, 2, k.reorder.args);
-    this.check('dnnl_stream_wait', this.stream);
-    return true;
+    const reorderFirst = kernel.reorder && pass !== 'backwardFilter', reorderAfter = kernel.reorder && pass === 'backwardFilter';
+    return () => {
+      // the heap's typed arrays are made again after it grows: addresses are taken at each run
+      this.check('dnnl_memory_set_data_handle', ma, pointer(a));
+      this.check('dnnl_memory_set_data_handle', mb, pointer(b));
+      this.check('dnnl_memory_set_data_handle', mo, pointer(out));
+      if (reorderFirst) this.check('dnnl_primitive_execute', kernel.reorder!.prim, this.stream, 2, kernel.reorder!.args);
+      this.check('dnnl_primitive_execute', kernel.conv, this.stream, 3, kernel.convArgs);
+      if (reorderAfter) this.check('dnnl_primitive_execute', kernel.reorder!.prim, this.stream, 2, kernel.reorder!.args);
+      this.check('dnnl_stream_wait', this.stream);
+    };
   }
 
   /** The pass's primitive for these views, or null when oneDNN declines them. */
