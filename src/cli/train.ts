@@ -13,7 +13,7 @@ import { adam } from '../optim/adam.js';
 import { sparseCategoricalCrossentropy } from '../train/losses.js';
 import { MODEL_KINDS, type ModelKind, buildModel, kindOfLayers } from '../train/fashion-models.js';
 import { loadModel } from '../io/load-model.js';
-import type { Sequential } from '../train/sequential.js';
+import { Sequential } from '../train/sequential.js';
 import { trainingChart } from './plot.js';
 import { checkOutputFile, checkSaveFolder } from './outputs.js';
 
@@ -128,6 +128,7 @@ function kindOf(model: Sequential): ModelKind {
 /** Loads --resume DIR and rejects flags that contradict what it holds (they would be ignored). */
 async function resume(dir: string, device: string, s: TrainSettings): Promise<Sequential> {
   const model = await loadModel(dir, { device, restoreRandomState: true });
+  if (!(model instanceof Sequential)) fail('train', `${dir} holds a functional model; tessera train resumes its own Fashion-MNIST models`);
   if (!model.optimizer) fail('train', `${dir} has no training config to resume (was it saved with --save?)`);
   const kind = kindOf(model), savedLr = model.optimizer.learningRate;
   if (s.values.model !== undefined && s.values.model !== kind) fail('train', `--model ${s.values.model} conflicts with --resume ${dir}, which holds a ${kind}; drop --model`);

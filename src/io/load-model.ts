@@ -1,7 +1,7 @@
 // tsr.loadModel(dir): rebuilds a model saved by model.save(), checking every field of
 // model.json before anything is built or allocated.
 import { withDevice, getDefaultDevice } from '../backends/registry.js';
-import { TesseraError } from '../core/errors.js';
+import { TesseraError, fail } from '../core/errors.js';
 import { requireNode } from '../core/platform.js';
 
 const join = (dir: string, file: string) => requireNode('path', 'loadModel').join(dir, file);
@@ -11,7 +11,12 @@ import { LAYER_CLASSES } from '../nn/registry.js';
 import { lossFromDescription } from '../train/losses.js';
 import { resolveMetric } from '../train/metrics.js';
 import { Sequential } from '../train/sequential.js';
-import { GENERATION_FILE, MODEL_JSON, type ModelFile } from './model-dir.js';
+import { Functional } from '../train/functional.js';
+import type { Model } from '../train/model.js';
+import type { Layer } from '../nn/layer.js';
+import { Merge } from '../nn/layers/merge.js';
+import { SymbolicTensor, input } from '../nn/symbolic.js';
+import { type FunctionalConfig, GENERATION_FILE, MODEL_JSON, type ModelFile } from './model-dir.js';
 import { type NamedArray, loadSafetensors } from './safetensors.js';
 import { applyWeights, inTreeOrder } from './weights.js';
 
@@ -36,16 +41,23 @@ function validate(raw: unknown, path: string): ModelFile {
   const fileName = (v: unknown, kind: string) => (typeof v === 'string' && GENERATION_FILE.exec(v)?.[1] === kind ? v : bad(`${kind} file name ${JSON.stringify(v)} is not of the form ${kind}-N.safetensors`));
   fileName(f['weights'], 'weights');
   const arch = f['architecture'];
-  if (!isObject(arch) || arch['class'] !== 'Sequential') bad('architecture.class must be "Sequential"');
+  if (!isObject(arch) || (arch['class'] !== 'Sequential' && arch['class'] !== 'Functional')) bad('architecture.class must be "Sequential" or "Functional"');
   const a = arch as Record<string, unknown>;
   if (typeof a['name'] !== 'string') bad('architecture.name must be a string');
-  if (a['inputShape'] !== null && !(Array.isArray(a['inputShape']) && a['inputShape'].every((d) => isCount(d) && d > 0))) bad(`architecture.inputShape ${JSON.stringify(a['inputShape'])} must be null or positive integers`);
-  if (!Array.isArray(a['layers']) || a['layers'].length === 0) bad('architecture.layers must be a non-empty array');
+  const positive = (v: unknown) => Array.isArray(v) && v.every((d) => isCount(d) && d > 0);
+  if (a['class'] === 'Sequential' && a['inputShape'] !== null && !positive(a['inputShape'])) bad(`architecture.inputShape ${JSON.stringify(a['inputShape'])} must be null or positive integers`);
+  if (!Array.isArray(a['layers']) || (a['class'] === 'Sequential' && a['layers'].length === 0)) bad('architecture.layers must be a non-empty array');
   (a['layers'] as unknown[]).forEach((l, i) => {
     if (!isObject(l) || typeof l['class'] !== 'string' || !isObject(l['config'])) bad(`architecture.layers[${i}] must be {class, config}`);
     const cls = (l as Record<string, unknown>)['class'] as string;
     if (!Object.hasOwn(LAYER_CLASSES, cls)) bad(`architecture.layers[${i}] has unknown class '${cls}' (known: ${Object.keys(LAYER_CLASSES).join(', ')})`);
   });
+  if (a['class'] === 'Functional') {
+    const names = (v: unknown) => Array.isArray(v) && v.every((n) => typeof n === 'string');
+    if (!Array.isArray(a['inputs']) || !a['inputs'].every((i) => isObject(i) && typeof i['name'] === 'string' && positive(i['shape']) && typeof i['dtype'] === 'string')) bad('architecture.inputs must be a list of {name, shape, dtype}');
+    if (!Array.isArray(a['calls']) || !a['calls'].every((c) => isObject(c) && typeof c['layer'] === 'string' && names(c['inputs']) && typeof c['output'] === 'string')) bad('architecture.calls must be a list of {layer, inputs, output}');
+    if (!names(a['outputs']) || (a['outputs'] as unknown[]).length === 0) bad('architecture.outputs must be a non-empty list of tensor names');
+  }
   if (f['training'] !== null && !isObject(f['training'])) bad('training must be null or an object');
   if (isObject(f['training']) && !Array.isArray(f['training']['metrics'])) bad('training.metrics must be an array');
   const os = f['optimizerState'];
@@ -79,16 +91,18 @@ async function readModelFile(dir: string): Promise<ModelFile> {
  * training config and optimizer state, so fit() continues where it stopped.
  * @example const model = await tsr.loadModel('checkpoints/run1');
  */
-export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Sequential> {
+export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Sequential | Functional> {
   const { file, weights, optimizerState } = await readGeneration(dir);
   const path = join(dir, MODEL_JSON);
   const device = opts.device ?? getDefaultDevice();
   const model = inFile(path, () => withDevice(device, () => {
-    const layers = file.architecture.layers.map((l) => new LAYER_CLASSES[l.class]!(l.config as never));
-    const m = new Sequential(layers, { name: file.architecture.name });
+    const arch = file.architecture;
+    const layers = arch.layers.map((l) => new LAYER_CLASSES[l.class]!(l.config as never));
+    if (arch.class === 'Functional') return rebuildFunctional(arch, layers, path);
+    const m = new Sequential(layers, { name: arch.name });
     if (!m.isBuilt) {
-      if (!file.architecture.inputShape) throw new TesseraError('loadModel', `${join(dir, MODEL_JSON)}: the architecture has no input shape, so its weights cannot be built`);
-      m.ensureBuilt(file.architecture.inputShape);
+      if (!arch.inputShape) throw new TesseraError('loadModel', `${join(dir, MODEL_JSON)}: the architecture has no input shape, so its weights cannot be built`);
+      m.ensureBuilt(arch.inputShape);
     }
     return m;
   }));
@@ -111,6 +125,19 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Se
     model.dispose();
     throw e;
   }
+}
+
+/** Calls the layers again on new inputs, in the saved order; tensors are matched by their saved names. */
+function rebuildFunctional(arch: FunctionalConfig, layers: Layer[], path: string): Functional {
+  const byName = new Map(layers.map((l) => [l.name, l]));
+  const tensors = new Map<string, SymbolicTensor>(arch.inputs.map((i) => [i.name, input({ shape: i.shape, dtype: i.dtype, name: i.name })]));
+  const find = (name: string) => tensors.get(name) ?? fail('loadModel', `${path}: architecture names tensor '${name}' before any call makes it`);
+  for (const c of arch.calls) {
+    const layer = byName.get(c.layer) ?? fail('loadModel', `${path}: a call names layer '${c.layer}', which is not in architecture.layers`);
+    const ins = c.inputs.map(find);
+    tensors.set(c.output, layer instanceof Merge ? layer.apply(ins) : layer.apply(ins.length === 1 ? ins[0]! : fail('loadModel', `${path}: layer '${c.layer}' is called on ${ins.length} tensors`)));
+  }
+  return new Functional({ name: arch.name, inputs: arch.inputs.map((i) => find(i.name)), outputs: arch.outputs.map(find) });
 }
 
 /** Runs fn; a TesseraError from it (a bad layer option, say) is reported against the file. */
@@ -142,7 +169,7 @@ async function readGeneration(dir: string): Promise<{ file: ModelFile; weights: 
   }
 }
 
-function restoreOptimizer(model: Sequential, tensors: Record<string, NamedArray>, path: string, iterations: number): void {
+function restoreOptimizer(model: Model, tensors: Record<string, NamedArray>, path: string, iterations: number): void {
   const opt = model.optimizer!;
   for (const [name, p] of model.namedTensors({ trainableOnly: true })) {
     const slots: Float32Array[] = [];

@@ -9,6 +9,7 @@ import { requireNode } from '../core/platform.js';
 import { randomState } from '../ops/random.js';
 import { type OptimizerConfig, optimizerConfig } from '../optim/serial.js';
 import type { Description } from '../core/described.js';
+import type { DType } from '../core/dtype.js';
 import { lossDescription } from '../train/losses.js';
 import type { Model } from '../train/model.js';
 import { TEMPORARY_FILE, makeFolder, writeFileAtomic } from './atomic.js';
@@ -21,7 +22,17 @@ export interface SaveOptions {
 }
 
 export interface LayerEntry { class: string; config: Record<string, unknown> }
-export interface ArchitectureConfig { class: 'Sequential'; name: string; inputShape: number[] | null; layers: LayerEntry[] }
+export interface SequentialConfig { class: 'Sequential'; name: string; inputShape: number[] | null; layers: LayerEntry[] }
+/** A functional model: its inputs, its layers once each, and the calls in an order that runs (tensors by name). */
+export interface FunctionalConfig {
+  class: 'Functional';
+  name: string;
+  inputs: { name: string; shape: number[]; dtype: DType }[];
+  layers: LayerEntry[];
+  calls: { layer: string; inputs: string[]; output: string }[];
+  outputs: string[];
+}
+export type ArchitectureConfig = SequentialConfig | FunctionalConfig;
 
 export interface TrainingConfig {
   optimizer: OptimizerConfig | null;

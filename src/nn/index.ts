@@ -8,11 +8,14 @@ import { Cropping2D, Permute, RepeatVector, UpSampling2D, ZeroPadding2D } from '
 import { AveragePooling1D, Conv1D, type Conv1DArgs, GlobalAveragePooling1D, GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D, type Pooling1DArgs } from './layers/conv1d.js';
 import { GRU, LSTM, type RecurrentArgs, SimpleRNN } from './layers/recurrent.js';
 import { type BatchNormArgs, BatchNormalization, type LayerNormArgs, LayerNormalization } from './layers/normalization.js';
+import { Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract } from './layers/merge.js';
 import type { LayerArgs } from './layer.js';
 
 export { Layer, type LayerArgs } from './layer.js';
 export { Dense, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Activation, Softmax, LeakyReLU, PReLU, Dropout, SpatialDropout1D, SpatialDropout2D, GaussianNoise, BatchNormalization, LayerNormalization, Embedding, SimpleRNN, LSTM, GRU,
   ZeroPadding2D, Cropping2D, UpSampling2D, Permute, RepeatVector, Conv1D, MaxPooling1D, AveragePooling1D, GlobalMaxPooling1D, GlobalAveragePooling1D, GlobalMaxPooling2D };
+export { Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot, Merge } from './layers/merge.js';
+export { SymbolicTensor, input, type InputArgs } from './symbolic.js';
 export { initialize, type Initializer, type InitializerName } from './initializers.js';
 
 /** Keras-style factories: tsr.layers.dense({ units: 10 }). */
@@ -49,4 +52,12 @@ export const layers = {
   upSampling2d: (args: ConstructorParameters<typeof UpSampling2D>[0] = {}) => new UpSampling2D(args),
   permute: (args: ConstructorParameters<typeof Permute>[0]) => new Permute(args),
   repeatVector: (args: ConstructorParameters<typeof RepeatVector>[0]) => new RepeatVector(args),
+  add: (args: LayerArgs = {}) => new Add(args),
+  subtract: (args: LayerArgs = {}) => new Subtract(args),
+  multiply: (args: LayerArgs = {}) => new Multiply(args),
+  average: (args: LayerArgs = {}) => new Average(args),
+  maximum: (args: LayerArgs = {}) => new Maximum(args),
+  minimum: (args: LayerArgs = {}) => new Minimum(args),
+  concatenate: (args: ConstructorParameters<typeof Concatenate>[0] = {}) => new Concatenate(args),
+  dot: (args: ConstructorParameters<typeof Dot>[0]) => new Dot(args),
 };

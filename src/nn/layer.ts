@@ -10,15 +10,10 @@ import * as E from '../core/expr.js';
 import { applyExpr, assignExpr } from '../ops/apply.js';
 import { toDevice } from '../ops/device.js';
 import { getBackend, getDefaultDevice } from '../backends/registry.js';
+import { uniqueName } from './names.js';
+import { SymbolicTensor, isSymbolic } from './symbolic.js';
 
-const counters = new Map<string, number>();
-
-/** Keras-style unique names: dense_1, dense_2, ... */
-export function uniqueName(prefix: string): string {
-  const n = (counters.get(prefix) ?? 0) + 1;
-  counters.set(prefix, n);
-  return `${prefix}_${n}`;
-}
+export { uniqueName } from './names.js';
 
 export interface LayerArgs {
   name?: string;
@@ -86,9 +81,14 @@ export abstract class Layer {
 
   /**
    * Builds if needed (weights on the input's device, or where `to()` placed the layer), checks
-   * the input, then runs forward. @example layer.apply(x)
+   * the input, then runs forward. On a symbolic tensor (the functional API), builds for its
+   * shape and returns the symbolic output. @example layer.apply(x)
    */
-  apply(x: Tensor): Tensor {
+  apply(x: Tensor): Tensor;
+  apply(x: SymbolicTensor): SymbolicTensor;
+  apply(x: Tensor | SymbolicTensor): Tensor | SymbolicTensor {
+    if (isSymbolic(x)) return this.applySymbolic(Array.isArray(x) ? x : [x]);
+    if (!(x instanceof Tensor)) fail(this.name, `expected a Tensor or a symbolic tensor (tsr.input), got ${shown(x)}`);
     this.ensureBuilt(x.shape.slice(1), x.device);
     const placed = this.placement;
     if (placed !== x.device) {
@@ -96,6 +96,20 @@ export abstract class Layer {
     }
     return this.forward(x);
   }
+
+  /** A functional-API call: one symbolic input (merge layers take several). */
+  protected applySymbolic(inputs: readonly SymbolicTensor[]): SymbolicTensor {
+    if (inputs.length !== 1) fail(this.name, `takes one input, got a list of ${inputs.length}; merge layers (add, concatenate, ...) take lists`);
+    const x = inputs[0]!;
+    this.ensureBuilt(x.sampleShape);
+    if (this.builtShape && (this.builtShape.length !== x.sampleShape.length || this.builtShape.some((d, i) => d !== x.sampleShape[i]))) {
+      fail(this.name, `was built for inputs of shape [batch, ${this.builtShape.join(', ')}], called on ${x.name} of shape [batch, ${x.sampleShape.join(', ')}]`);
+    }
+    return new SymbolicTensor(this.computeOutputShape(x.sampleShape), 'float32', { layer: this, inputs }, `${this.name}/output_${this.nextCall()}`);
+  }
+  private symbolicCalls = 0;
+  /** Numbers this layer's functional-API calls, for their outputs' names. */
+  protected nextCall(): number { return ++this.symbolicCalls; }
 
   /**
    * Creates the weights for a per-sample input shape if not yet made: on the device `to()` or

@@ -1,6 +1,7 @@
 // Training: models, losses, metrics, callbacks.
 export { Model, type CompileOptions, type FitOptions, type History } from './model.js';
 export { Sequential, sequential } from './sequential.js';
+export { Functional, model, type FunctionalArgs } from './functional.js';
 export * as losses from './losses.js';
 export * as metrics from './metrics.js';
 export { callbacks, EarlyStopping, LearningRateScheduler, CSVLogger, type Callback, type Logs } from './callbacks.js';
