@@ -9,6 +9,7 @@ import { Merge } from '../nn/layers/merge.js';
 import { SymbolicTensor } from '../nn/symbolic.js';
 import { Tensor } from '../tensor/tensor.js';
 import { Model } from './model.js';
+import { summaryTable } from './summary.js';
 
 /** One layer call of the graph, in an order where every input is made before it is used. */
 interface Step { readonly layer: Layer; readonly inputs: readonly SymbolicTensor[]; readonly output: SymbolicTensor }
@@ -117,20 +118,7 @@ export class Functional extends Model {
       const params = k > 0 ? 0 : s.layer.countParams();
       rows.push([`${s.layer.name} (${s.layer.constructor.name})`, `(None, ${s.output.sampleShape.join(', ')})`, String(params), s.inputs.map((t) => label.get(t) ?? t.name).join(', ')]);
     }
-    const heads = ['Layer (type)', 'Output Shape', 'Param #', 'Connected to'];
-    const w = heads.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)) + 4);
-    const line = (r: readonly string[]) => r.map((c, i) => c.padEnd(w[i]!)).join('').trimEnd();
-    const total = this.countParams(), trainable = this.countParams({ trainableOnly: true });
-    const rule = '─'.repeat(w.reduce((a, b) => a + b, 0));
-    const text = [
-      `Model: "${this.name}"`, rule, line(heads), rule.replace(/─/g, '═'),
-      ...rows.map(line), rule,
-      `Total params: ${total.toLocaleString('en-US')}`,
-      `Trainable params: ${trainable.toLocaleString('en-US')}`,
-      `Non-trainable params: ${(total - trainable).toLocaleString('en-US')}`,
-    ].join('\n');
-    print(text);
-    return text;
+    return summaryTable(this, ['Layer (type)', 'Output Shape', 'Param #', 'Connected to'], rows, print);
   }
 }
 

@@ -5,6 +5,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { Layer, type LayerArgs } from '../nn/layer.js';
 import type { ArchitectureConfig } from '../io/model-dir.js';
 import { Model } from './model.js';
+import { summaryTable } from './summary.js';
 import { exportOnnx } from '../io/onnx-export.js';
 
 export class Sequential extends Model {
@@ -73,20 +74,7 @@ export class Sequential extends Model {
       shape = l.computeOutputShape(shape);
       rows.push([`${l.name} (${l.constructor.name})`, `(None, ${shape.join(', ')})`, String(l.countParams())]);
     }
-    const heads: [string, string, string] = ['Layer (type)', 'Output Shape', 'Param #'];
-    const w = heads.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)) + 4);
-    const line = (r: readonly string[]) => r.map((c, i) => c.padEnd(w[i]!)).join('').trimEnd();
-    const total = this.countParams(), trainable = this.countParams({ trainableOnly: true });
-    const rule = '─'.repeat(w.reduce((a, b) => a + b, 0));
-    const text = [
-      `Model: "${this.name}"`, rule, line(heads), rule.replace(/─/g, '═'),
-      ...rows.map(line), rule,
-      `Total params: ${total.toLocaleString('en-US')}`,
-      `Trainable params: ${trainable.toLocaleString('en-US')}`,
-      `Non-trainable params: ${(total - trainable).toLocaleString('en-US')}`,
-    ].join('\n');
-    print(text);
-    return text;
+    return summaryTable(this, ['Layer (type)', 'Output Shape', 'Param #'], rows, print);
   }
 }
 
