@@ -16,7 +16,7 @@ import type { Model } from '../train/model.js';
 import type { Layer } from '../nn/layer.js';
 import { Merge } from '../nn/layers/merge.js';
 import { SymbolicTensor, input } from '../nn/symbolic.js';
-import { type FunctionalConfig, GENERATION_FILE, MODEL_JSON, type ModelFile } from './model-dir.js';
+import { type FunctionalConfig, GENERATION_FILE, type LayerEntry, MODEL_JSON, type ModelFile } from './model-dir.js';
 import { type NamedArray, loadSafetensors } from './safetensors.js';
 import { applyWeights, inTreeOrder } from './weights.js';
 
@@ -97,7 +97,7 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Se
   const device = opts.device ?? getDefaultDevice();
   const model = inFile(path, () => withDevice(device, () => {
     const arch = file.architecture;
-    const layers = arch.layers.map((l) => new LAYER_CLASSES[l.class]!(l.config as never));
+    const layers = arch.layers.map(fromEntry);
     if (arch.class === 'Functional') return rebuildFunctional(arch, layers, path);
     const m = new Sequential(layers, { name: arch.name });
     if (!m.isBuilt) {
@@ -125,6 +125,13 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Se
     model.dispose();
     throw e;
   }
+}
+
+/** A layer from its saved { class, config }; options that are saved layers themselves (a wrapper's inner layer) are made first. */
+function fromEntry(entry: LayerEntry): Layer {
+  const isEntry = (v: unknown): v is LayerEntry => isObject(v) && typeof v['class'] === 'string' && Object.hasOwn(LAYER_CLASSES, v['class']) && isObject(v['config']);
+  const config = Object.fromEntries(Object.entries(entry.config).map(([k, v]) => [k, isEntry(v) ? fromEntry(v) : v]));
+  return new LAYER_CLASSES[entry.class]!(config as never);
 }
 
 /** Calls the layers again on new inputs, in the saved order; tensors are matched by their saved names. */

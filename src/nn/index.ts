@@ -9,6 +9,7 @@ import { AveragePooling1D, Conv1D, type Conv1DArgs, GlobalAveragePooling1D, Glob
 import { GRU, LSTM, type RecurrentArgs, SimpleRNN } from './layers/recurrent.js';
 import { type BatchNormArgs, BatchNormalization, type LayerNormArgs, LayerNormalization } from './layers/normalization.js';
 import { Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract } from './layers/merge.js';
+import { Bidirectional, TimeDistributed } from './layers/wrappers.js';
 import type { LayerArgs } from './layer.js';
 
 export { Layer, type LayerArgs } from './layer.js';
@@ -16,6 +17,7 @@ export { Dense, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, 
   ZeroPadding2D, Cropping2D, UpSampling2D, Permute, RepeatVector, Conv1D, MaxPooling1D, AveragePooling1D, GlobalMaxPooling1D, GlobalAveragePooling1D, GlobalMaxPooling2D };
 export { Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot, Merge } from './layers/merge.js';
 export { SymbolicTensor, input, type InputArgs } from './symbolic.js';
+export { Bidirectional, TimeDistributed } from './layers/wrappers.js';
 export { initialize, type Initializer, type InitializerName } from './initializers.js';
 
 /** Keras-style factories: tsr.layers.dense({ units: 10 }). */
@@ -60,4 +62,6 @@ export const layers = {
   minimum: (args: LayerArgs = {}) => new Minimum(args),
   concatenate: (args: ConstructorParameters<typeof Concatenate>[0] = {}) => new Concatenate(args),
   dot: (args: ConstructorParameters<typeof Dot>[0]) => new Dot(args),
+  timeDistributed: (args: ConstructorParameters<typeof TimeDistributed>[0]) => new TimeDistributed(args),
+  bidirectional: (args: ConstructorParameters<typeof Bidirectional>[0]) => new Bidirectional(args),
 };
