@@ -11,10 +11,9 @@ import { LAYER_CLASSES } from '../nn/registry.js';
 import { lossFromDescription } from '../train/losses.js';
 import { resolveMetric } from '../train/metrics.js';
 import { Sequential } from '../train/sequential.js';
-import { Functional } from '../train/functional.js';
+import { Functional, callLayer } from '../train/functional.js';
 import type { Model } from '../train/model.js';
 import type { Layer } from '../nn/layer.js';
-import { Merge } from '../nn/layers/merge.js';
 import { SymbolicTensor, input } from '../nn/symbolic.js';
 import { type FunctionalConfig, GENERATION_FILE, type LayerEntry, MODEL_JSON, type ModelFile } from './model-dir.js';
 import { type NamedArray, loadSafetensors } from './safetensors.js';
@@ -141,8 +140,7 @@ function rebuildFunctional(arch: FunctionalConfig, layers: Layer[], path: string
   const find = (name: string) => tensors.get(name) ?? fail('loadModel', `${path}: architecture names tensor '${name}' before any call makes it`);
   for (const c of arch.calls) {
     const layer = byName.get(c.layer) ?? fail('loadModel', `${path}: a call names layer '${c.layer}', which is not in architecture.layers`);
-    const ins = c.inputs.map(find);
-    tensors.set(c.output, layer instanceof Merge ? layer.apply(ins) : layer.apply(ins.length === 1 ? ins[0]! : fail('loadModel', `${path}: layer '${c.layer}' is called on ${ins.length} tensors`)));
+    tensors.set(c.output, callLayer(layer, c.inputs.map(find)));
   }
   return new Functional({ name: arch.name, inputs: arch.inputs.map((i) => find(i.name)), outputs: arch.outputs.map(find) });
 }

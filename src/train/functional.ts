@@ -83,7 +83,7 @@ export class Functional extends Model {
     });
     for (const step of this.steps) {
       const ins = step.inputs.map((s) => values.get(s)!);
-      values.set(step.output, step.layer instanceof Merge ? step.layer.apply(ins) : step.layer.apply(ins[0]!));
+      values.set(step.output, callLayer(step.layer, ins));
     }
     return this.outputs.map((s) => values.get(s)!);
   }
@@ -120,6 +120,12 @@ export class Functional extends Model {
     }
     return summaryTable(this, ['Layer (type)', 'Output Shape', 'Param #', 'Connected to'], rows, print);
   }
+}
+
+/** One call of a layer: a merge layer takes the list, any other layer its one input (a list of several is an error naming the layer). */
+export function callLayer<T extends Tensor | SymbolicTensor>(layer: Layer, inputs: readonly T[]): T {
+  const apply = layer.apply.bind(layer) as (x: T | readonly T[]) => T;
+  return apply(layer instanceof Merge || inputs.length !== 1 ? inputs : inputs[0]!);
 }
 
 /** The layer calls from the inputs to the outputs, each after the calls it reads from; a path that starts at an unlisted input is an error. */

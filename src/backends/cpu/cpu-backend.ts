@@ -127,7 +127,8 @@ export class CpuBackend implements Backend {
   /** oneDNN's kernels for float32 (widened half storage rounds per product: im2col + GEMM does that). */
   conv2d(x: View, w: View, out: View, g: ConvGeometry): boolean {
     const lib = probeOneDnn().library;
-    return !!lib && [x, w, out].every((v) => v.storage.dtype === 'float32') && lib.run('forward', x, w, out, g);
+    const f32 = (v: View) => v.storage.dtype === 'float32';
+    return !!lib && f32(x) && f32(w) && f32(out) && lib.run('forward', x, w, out, g);
   }
   /** A convolution pass this backend ran, resolved to its oneDNN primitive for a replay. */
   planConv(pass: ConvPass, a: View, b: View, out: View, g: ConvGeometry): () => void {

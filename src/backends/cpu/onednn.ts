@@ -63,7 +63,7 @@ const ARG = { src: 1, dst: 17, weights: 33, diffSrc: 129, diffDst: 145, diffWeig
 const STATUS = ['success', 'out of memory', 'invalid arguments', 'unimplemented', 'iterator ends', 'runtime error', 'not required'];
 // oneDNN 2.x's memory descriptor is 696 bytes and a convolution descriptor 5976: room to spare
 const MD_BYTES = 2048, OP_DESC_BYTES = 16384;
-/** Kernels kept, one per pass and geometry; the least recently used is released past this. */
+/** Kernels kept, one per pass and geometry; past this the least recently used one no replay holds is released. */
 const CACHE_LIMIT = 64;
 
 class DnnlError extends Error {}
@@ -77,6 +77,8 @@ interface Kernel {
   /** memories whose data handles are set at each run: a, b, out (plain views) */
   readonly bind: readonly unknown[];
   readonly release: () => void;
+  /** held by a compiled step's replay */
+  pinned: boolean;
 }
 
 class OneDnnLibrary implements OneDnn {
@@ -98,42 +100,53 @@ class OneDnnLibrary implements OneDnn {
   }
 
   run(pass: ConvPass, a: View, b: View, out: View, g: ConvGeometry): boolean {
-    const run = this.plan(pass, a, b, out, g);
-    run?.();
-    return run !== null;
+    const kernel = this.kernel(pass, a, b, out, g);
+    if (kernel) this.execute(kernel, pass, a, b, out);
+    return kernel !== null;
   }
 
   plan(pass: ConvPass, a: View, b: View, out: View, g: ConvGeometry): (() => void) | null {
+    const kernel = this.kernel(pass, a, b, out, g);
+    if (!kernel) return null;
+    // a replay holds the primitive for as long as it lives: never evicted from the cache
+    kernel.pinned = true;
+    return () => this.execute(kernel, pass, a, b, out);
+  }
+
+  /** The cached primitive for these views (made on first use), or null when oneDNN declines them. */
+  private kernel(pass: ConvPass, a: View, b: View, out: View, g: ConvGeometry): Kernel | null {
     const key = `${pass}|${geometryKey(g)}|${a.strides}|${b.strides}|${out.strides}`;
     let k = this.kernels.get(key);
     if (k === undefined) {
       k = this.make(pass, a, b, out, g);
       this.kernels.set(key, k);
       if (this.kernels.size > CACHE_LIMIT) {
-        const [oldest, old] = this.kernels.entries().next().value!;
-        old?.release();
-        this.kernels.delete(oldest);
+        for (const [oldKey, old] of this.kernels) {
+          if (old?.pinned) continue;
+          old?.release();
+          this.kernels.delete(oldKey);
+          break;
+        }
       }
     } else {
       // most recently used last
       this.kernels.delete(key);
       this.kernels.set(key, k);
     }
-    if (!k) return null;
-    const kernel = k;
-    const [ma, mb, mo] = kernel.bind;
+    return k;
+  }
+
+  private execute(k: Kernel, pass: ConvPass, a: View, b: View, out: View): void {
+    const [ma, mb, mo] = k.bind;
+    // the heap's typed arrays are made again after it grows: addresses are taken at each run
+    this.check('dnnl_memory_set_data_handle', ma, pointer(a));
+    this.check('dnnl_memory_set_data_handle', mb, pointer(b));
+    this.check('dnnl_memory_set_data_handle', mo, pointer(out));
     // forward and input gradients read the weights in oneDNN's layout; the filter gradient writes it
-    const reorderFirst = kernel.reorder && pass !== 'backwardFilter', reorderAfter = kernel.reorder && pass === 'backwardFilter';
-    return () => {
-      // the heap's typed arrays are made again after it grows: addresses are taken at each run
-      this.check('dnnl_memory_set_data_handle', ma, pointer(a));
-      this.check('dnnl_memory_set_data_handle', mb, pointer(b));
-      this.check('dnnl_memory_set_data_handle', mo, pointer(out));
-      if (reorderFirst) this.check('dnnl_primitive_execute', kernel.reorder!.prim, this.stream, 2, kernel.reorder!.args);
-      this.check('dnnl_primitive_execute', kernel.conv, this.stream, 3, kernel.convArgs);
-      if (reorderAfter) this.check('dnnl_primitive_execute', kernel.reorder!.prim, this.stream, 2, kernel.reorder!.args);
-      this.check('dnnl_stream_wait', this.stream);
-    };
+    if (k.reorder && pass !== 'backwardFilter') this.check('dnnl_primitive_execute', k.reorder.prim, this.stream, 2, k.reorder.args);
+    this.check('dnnl_primitive_execute', k.conv, this.stream, 3, k.convArgs);
+    if (k.reorder && pass === 'backwardFilter') this.check('dnnl_primitive_execute', k.reorder.prim, this.stream, 2, k.reorder.args);
+    this.check('dnnl_stream_wait', this.stream);
   }
 
   /** The pass's primitive for these views, or null when oneDNN declines them. */
@@ -176,9 +189,8 @@ class OneDnnLibrary implements OneDnn {
       const mw = this.create('dnnl_memory_create', owned, 'mem', w, this.engine, null);
       let reorder: Kernel['reorder'] = null;
       let convW = mw;
-      const blockedBytes = Number(this.api.dnnl_memory_desc_get_size(chosenW));
       if (!this.api.dnnl_memory_desc_equal(chosenW, w)) {
-        const blocked = new Float32Array(Math.ceil(blockedBytes / 4));
+        const blocked = new Float32Array(Math.ceil(Number(this.api.dnnl_memory_desc_get_size(chosenW)) / 4));
         convW = this.create('dnnl_memory_create', owned, 'mem', chosenW, this.engine, blocked);
         const [from, to] = pass === 'backwardFilter' ? [chosenW, w] : [w, chosenW];
         const rpd = this.create('dnnl_reorder_primitive_desc_create', owned, 'pd', from, this.engine, to, this.engine, null);
@@ -192,7 +204,7 @@ class OneDnnLibrary implements OneDnn {
           ? this.args([[ARG.diffDst, my], [ARG.weights, convW], [ARG.diffSrc, mx]])
           : this.args([[ARG.src, mx], [ARG.diffDst, my], [ARG.diffWeights, convW]]);
       const bind = pass === 'forward' ? [mx, mw, my] : pass === 'backwardInput' ? [my, mw, mx] : [mx, my, mw];
-      return { conv, convArgs, reorder, bind, release };
+      return { conv, convArgs, reorder, bind, release, pinned: false };
     } catch (e) {
       release();
       if (e instanceof DnnlError) return null;
