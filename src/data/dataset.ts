@@ -8,18 +8,22 @@ import { slice, unsqueeze } from '../ops/views.js';
 import { keep, tidy } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
 
-/** An element: a tensor, or an array or record of tensors. */
-export type Element = Tensor | readonly Tensor[] | { readonly [k: string]: Tensor };
+/** An element: a tensor, or an array or record of elements (as [[a, b], { cls, reg }] for a model of two inputs and outputs). */
+export type Element = Tensor | readonly Element[] | { readonly [k: string]: Element };
 
-function mapTensors(e: Element, f: (t: Tensor, key: string) => Tensor): Element {
-  if (e instanceof Tensor) return f(e, '');
-  if (Array.isArray(e)) return e.map((t, i) => f(t, String(i)));
-  return Object.fromEntries(Object.entries(e).map(([k, t]) => [k, f(t as Tensor, k)]));
+/** The element with every tensor replaced by f(tensor, its path of keys). */
+function mapTensors(e: Element, f: (t: Tensor, path: readonly string[]) => Tensor, path: readonly string[] = []): Element {
+  if (e instanceof Tensor) return f(e, path);
+  if (Array.isArray(e)) return e.map((t: Element, i) => mapTensors(t, f, [...path, String(i)]));
+  return Object.fromEntries(Object.entries(e).map(([k, t]) => [k, mapTensors(t, f, [...path, k])]));
 }
 
 function tensorsOf(e: Element): Tensor[] {
-  return e instanceof Tensor ? [e] : Array.isArray(e) ? [...e] : Object.values(e);
+  return e instanceof Tensor ? [e] : (Array.isArray(e) ? (e as readonly Element[]) : Object.values(e)).flatMap(tensorsOf);
 }
+
+/** The tensor at a path of keys. */
+const tensorAt = (e: Element, path: readonly string[]): Tensor => path.reduce((v, k) => (v as Record<string, Element>)[k]!, e) as Tensor;
 
 export function disposeElement(e: Element): void {
   for (const t of tensorsOf(e)) t.dispose();
@@ -74,8 +78,8 @@ export class Dataset<T extends Element = Element> implements AsyncIterable<T> {
       let group: T[] = [];
       const flush = (): T => {
         const first = group[0]!;
-        const out = tidy(() => mapTensors(first, (_t, key) => {
-          const parts = group.map((e) => (e instanceof Tensor ? e : (e as Record<string, Tensor>)[key]!));
+        const out = tidy(() => mapTensors(first, (_t, path) => {
+          const parts = group.map((e) => tensorAt(e, path));
           return concat(parts.map((p) => unsqueeze(p, 0)), 0);
         }));
         group.forEach(disposeElement);

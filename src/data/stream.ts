@@ -8,76 +8,85 @@ import { gather } from '../ops/indexing.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { type Dataset, type Element, disposeElement } from './dataset.js';
 
-/** A batch on the model's device; free() releases everything made for it. */
+/** A batch on the model's device, one tensor per model input and per output; free() releases everything made for it. */
 export interface Batch {
-  readonly x: Tensor;
-  readonly y: Tensor;
+  readonly x: readonly Tensor[];
+  readonly y: readonly Tensor[];
   free(): void;
 }
 
-/** x and y on `device`; the copies are freed with the batch, and so is `owned` (what was made to build it). */
-function onDevice(x: Tensor, y: Tensor, device: string, owned: Element): Batch {
-  const xd = toDevice(x, device), yd = toDevice(y, device);
+/** xs and ys on `device`; the copies are freed with the batch, and so is `owned` (what was made to build it). */
+function onDevice(xs: readonly Tensor[], ys: readonly Tensor[], device: string, owned: Element): Batch {
+  const xd = xs.map((t) => toDevice(t, device)), yd = ys.map((t) => toDevice(t, device));
   return {
     x: xd, y: yd,
     free() {
-      if (xd !== x) xd.dispose();
-      if (yd !== y) yd.dispose();
+      xd.forEach((t, i) => { if (t !== xs[i]) t.dispose(); });
+      yd.forEach((t, i) => { if (t !== ys[i]) t.dispose(); });
       disposeElement(owned);
     },
   };
 }
 
-/** Rows `order[start..start+batchSize)` of (x, y), gathered where the data lives, then moved (a plain iterator: this runs every step). */
-export function tensorBatches(x: Tensor, y: Tensor, batchSize: number, order: Int32Array, device: string): Iterator<Batch> {
+/** Rows `order[start..start+batchSize)` of every x and y, gathered where the data lives, then moved (a plain iterator: this runs every step). */
+export function tensorBatches(xs: readonly Tensor[], ys: readonly Tensor[], batchSize: number, order: Int32Array, device: string): Iterator<Batch> {
   let start = 0;
   return {
     next(): IteratorResult<Batch> {
       if (start >= order.length) return { done: true, value: undefined };
-      const idx = tensor(order.subarray(start, Math.min(order.length, start + batchSize)), { device: x.device });
+      const rows = order.subarray(start, Math.min(order.length, start + batchSize));
       start += batchSize;
-      const xb = gather(x, idx, 0), yb = gather(y, idx, 0);
-      idx.dispose();
-      return { done: false, value: onDevice(xb, yb, device, [xb, yb]) };
+      // one index tensor per device the data lives on
+      const idx = new Map<string, Tensor>();
+      const pick = (t: Tensor): Tensor => {
+        let i = idx.get(t.device);
+        if (!i) idx.set(t.device, i = tensor(rows, { device: t.device }));
+        return gather(t, i, 0);
+      };
+      const xb = xs.map(pick), yb = ys.map(pick);
+      idx.forEach((i) => i.dispose());
+      return { done: false, value: onDevice(xb, yb, device, [...xb, ...yb]) };
     },
   };
 }
 
+/** A dataset element split into the model's inputs and targets (by position or by name). */
+export type SplitElement = (element: Element, index: number) => { x: Tensor[]; y: Tensor[] };
+
 /**
- * A Dataset's [x, y] (or { x, y }) elements, each checked against the first's per-sample shape
+ * A Dataset's elements, split by `split`, each checked against the first's per-sample shapes
  * and by `check` (labels, say) where it lives, before it moves.
  */
-export async function* datasetBatches(ds: Dataset, device: string, check: (x: Tensor, y: Tensor) => Promise<void>): AsyncGenerator<Batch> {
-  let first: { x: readonly number[]; y: readonly number[] } | null = null;
+export async function* datasetBatches(ds: Dataset, device: string, split: SplitElement, check: (x: Tensor[], y: Tensor[]) => Promise<void>): AsyncGenerator<Batch> {
+  let first: (readonly number[])[] | null = null;
   let index = 0;
   for await (const element of ds) {
-    let pair: [Tensor, Tensor];
+    let parts: { x: Tensor[]; y: Tensor[] };
     try {
-      pair = pairOf(element);
-      const [x, y] = pair;
-      first ??= { x: x.shape.slice(1), y: y.shape.slice(1) };
-      for (const [name, t, want] of [['x', x, first.x], ['y', y, first.y]] as const) {
+      parts = split(element, index);
+      const all = [...parts.x, ...parts.y];
+      first ??= all.map((t) => t.shape.slice(1));
+      all.forEach((t, k) => {
+        const want = first![k]!, name = partName(parts, k);
         if (t.rank - 1 !== want.length || want.some((d, i) => d !== t.shape[i + 1])) {
           fail('fit', `dataset element ${index} has ${name} of shape ${shapeStr(t.shape)}, but earlier elements had [batch, ${want.join(', ')}]; every element needs the same per-sample shape`);
         }
-      }
-      if (x.shape[0] !== y.shape[0]) fail('fit', `dataset element ${index} has ${x.shape[0]} rows of x but ${y.shape[0]} of y`);
-      await check(x, y);
+        if (t.shape[0] !== all[0]!.shape[0]) fail('fit', `dataset element ${index} has ${all[0]!.shape[0]} rows of x but ${t.shape[0]} of ${name}`);
+      });
+      await check(parts.x, parts.y);
     } catch (e) {
       disposeElement(element);
       throw e;
     }
     index++;
-    yield onDevice(pair[0], pair[1], device, element);
+    yield onDevice(parts.x, parts.y, device, element);
   }
 }
 
-function pairOf(e: Element): [Tensor, Tensor] {
-  if (Array.isArray(e) && e.length === 2) return [e[0]!, e[1]!];
-  const r = e as Record<string, Tensor>;
-  const xb = r['x'] ?? r['xs'], yb = r['y'] ?? r['ys'];
-  if (!xb || !yb) fail('fit', 'dataset elements must be [x, y] or { x, y }');
-  return [xb, yb];
+/** 'x' or 'y' for a model of one input and output, else x[i] or y[i]. */
+function partName(parts: { x: Tensor[]; y: Tensor[] }, k: number): string {
+  const [list, i, of] = k < parts.x.length ? ['x', k, parts.x] : ['y', k - parts.x.length, parts.y];
+  return of.length === 1 ? list : `${list}[${i}]`;
 }
 
 /**

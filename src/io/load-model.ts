@@ -12,10 +12,11 @@ import { lossFromDescription } from '../train/losses.js';
 import { resolveMetric } from '../train/metrics.js';
 import { Sequential } from '../train/sequential.js';
 import { Functional, callLayer } from '../train/functional.js';
-import type { Model } from '../train/model.js';
+import type { AnyModel } from '../train/model.js';
 import type { Layer } from '../nn/layer.js';
 import { SymbolicTensor, input } from '../nn/symbolic.js';
-import { type FunctionalConfig, GENERATION_FILE, type LayerEntry, MODEL_JSON, type ModelFile } from './model-dir.js';
+import { type FunctionalConfig, GENERATION_FILE, type LayerEntry, MODEL_JSON, type ModelFile, type OutputTrainingConfig, type TrainingConfig } from './model-dir.js';
+import type { Description } from '../core/described.js';
 import { type NamedArray, loadSafetensors } from './safetensors.js';
 import { applyWeights, inTreeOrder } from './weights.js';
 
@@ -58,7 +59,14 @@ function validate(raw: unknown, path: string): ModelFile {
     if (!names(a['outputs']) || (a['outputs'] as unknown[]).length === 0) bad('architecture.outputs must be a non-empty list of tensor names');
   }
   if (f['training'] !== null && !isObject(f['training'])) bad('training must be null or an object');
-  if (isObject(f['training']) && !Array.isArray(f['training']['metrics'])) bad('training.metrics must be an array');
+  if (isObject(f['training'])) {
+    const t = f['training'];
+    if (t['outputs'] === undefined) {
+      if (!Array.isArray(t['metrics'])) bad('training.metrics must be an array');
+    } else if (!Array.isArray(t['outputs']) || !t['outputs'].every((o) => isObject(o) && typeof o['name'] === 'string' && typeof o['weight'] === 'number' && Array.isArray(o['metrics']))) {
+      bad('training.outputs must be a list of {name, loss, weight, metrics}');
+    }
+  }
   const os = f['optimizerState'];
   if (os !== null && !(isObject(os) && isCount(os['iterations']))) bad('optimizerState must be null or {file, iterations}');
   if (isObject(os)) fileName(os['file'], 'optimizer');
@@ -108,8 +116,14 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Se
   try {
     applyWeights(model, weights, join(dir, file.weights));
     const t = file.training;
-    if (t?.optimizer && t.loss) {
-      inFile(path, () => model.compile({ optimizer: optimizerFromConfig(t.optimizer!), loss: lossFromDescription(t.loss!), metrics: t.metrics.map((name) => resolveMetric(String(name))) }));
+    const outputs = t ? trainingOutputs(t) : [];
+    if (t?.optimizer && outputs.length && outputs.every((o) => o.loss)) {
+      inFile(path, () => model.compile({
+        optimizer: optimizerFromConfig(t.optimizer!),
+        loss: outputs.map((o) => lossFromDescription(o.loss!)),
+        lossWeights: outputs.map((o) => o.weight),
+        metrics: outputs.map((o) => o.metrics.map((name) => resolveMetric(String(name)))),
+      }));
       if (file.optimizerState && optimizerState) restoreOptimizer(model, optimizerState, join(dir, file.optimizerState.file), file.optimizerState.iterations);
     }
     model.epochsTrained = file.epochsTrained;
@@ -174,7 +188,14 @@ async function readGeneration(dir: string): Promise<{ file: ModelFile; weights: 
   }
 }
 
-function restoreOptimizer(model: Model, tensors: Record<string, NamedArray>, path: string, iterations: number): void {
+/** Each output's training config; files from before multi-output models name one loss and its metrics. */
+function trainingOutputs(t: TrainingConfig): OutputTrainingConfig[] {
+  if (t.outputs) return t.outputs;
+  const legacy = t as unknown as { loss: Description | null; metrics: string[] };
+  return [{ name: 'output', loss: legacy.loss, weight: 1, metrics: legacy.metrics }];
+}
+
+function restoreOptimizer(model: AnyModel, tensors: Record<string, NamedArray>, path: string, iterations: number): void {
   const opt = model.optimizer!;
   for (const [name, p] of model.namedTensors({ trainableOnly: true })) {
     const slots: Float32Array[] = [];

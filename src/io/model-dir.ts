@@ -11,7 +11,7 @@ import { type OptimizerConfig, optimizerConfig } from '../optim/serial.js';
 import type { Description } from '../core/described.js';
 import type { DType } from '../core/dtype.js';
 import { lossDescription } from '../train/losses.js';
-import type { Model } from '../train/model.js';
+import type { AnyModel } from '../train/model.js';
 import { TEMPORARY_FILE, makeFolder, writeFileAtomic } from './atomic.js';
 import { type NamedArray, saveSafetensors } from './safetensors.js';
 import { saveWeights } from './weights.js';
@@ -34,10 +34,18 @@ export interface FunctionalConfig {
 }
 export type ArchitectureConfig = SequentialConfig | FunctionalConfig;
 
+/** What compile() gave one output. */
+export interface OutputTrainingConfig {
+  name: string;
+  loss: Description | null;
+  weight: number;
+  metrics: string[];
+}
+
 export interface TrainingConfig {
   optimizer: OptimizerConfig | null;
-  loss: Description | null;
-  metrics: string[];
+  /** per output (files before multi-output models have `loss` and `metrics` instead) */
+  outputs: OutputTrainingConfig[];
   /** why part of the config could not be saved (custom functions) */
   notes: string[];
 }
@@ -59,7 +67,7 @@ export interface ModelFile {
 export const MODEL_JSON = 'model.json';
 export const GENERATION_FILE = /^(weights|optimizer)-(\d+)\.safetensors$/;
 
-export async function saveModel(model: Model, dir: string, opts: SaveOptions = {}): Promise<void> {
+export async function saveModel(model: AnyModel, dir: string, opts: SaveOptions = {}): Promise<void> {
   const architecture = model.architecture();
   if (!model.isBuilt) fail('save', `${model.name} has no weights yet: give the first layer inputShape, or call the model once`);
   const opt = model.optimizer;
@@ -93,9 +101,9 @@ export async function saveModel(model: Model, dir: string, opts: SaveOptions = {
     if ('reason' in c) notes.push(`optimizer not saved: ${c.reason}`);
     else optimizer = c;
   }
-  const loss = compiled.loss ? lossDescription(compiled.loss) : null;
-  if (compiled.loss && !loss) notes.push('loss not saved: it is a custom function; compile() the loaded model again');
-  const training: TrainingConfig | null = opt ? { optimizer, loss, metrics: compiled.metrics.map((m) => m.name), notes } : null;
+  const outputs = compiled.map((o) => ({ name: o.name, loss: lossDescription(o.loss), weight: o.weight, metrics: o.metrics.map((m) => m.name) }));
+  if (outputs.some((o) => !o.loss)) notes.push('loss not saved: it is a custom function; compile() the loaded model again');
+  const training: TrainingConfig | null = opt ? { optimizer, outputs, notes } : null;
   const file: ModelFile = {
     format: 'tessera-model', version: 1, generation, architecture, training, weights, optimizerState,
     epochsTrained: model.epochsTrained, random: randomState(),

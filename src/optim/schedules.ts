@@ -23,8 +23,9 @@ export function exponentialDecay(lr: number, decaySteps: number, decayRate: numb
 /** Linear warm-up to lr over warmupSteps, then cosine decay to minLr at totalSteps. */
 export function cosineDecay(lr: number, totalSteps: number, opts: { warmupSteps?: number; minLr?: number } = {}): Schedule {
   const op = 'cosineDecay';
-  rate(op, lr); checkInt(op, 'totalSteps', totalSteps, { min: 1 }); checkOptions(op, opts, ['warmupSteps', 'minLr']);
-  const warm = checkInt(op, 'warmupSteps', opts.warmupSteps ?? 0, { min: 0 }), minLr = checkNumber(op, 'minLr', opts.minLr ?? 0, { min: 0 });
+  rate(op, lr); checkInt(op, 'totalSteps', totalSteps, { min: 1 });
+  const o = checkOptions(op, opts, ['warmupSteps', 'minLr']);
+  const warm = checkInt(op, 'warmupSteps', o.warmupSteps ?? 0, { min: 0 }), minLr = checkNumber(op, 'minLr', o.minLr ?? 0, { min: 0 });
   return describe((step: number) => {
     if (step < warm) return lr * (step + 1) / warm;
     const t = Math.min(1, (step - warm) / Math.max(1, totalSteps - warm));

@@ -26,7 +26,7 @@ const list = (op: string, what: string, v: unknown): SymbolicTensor[] => {
   return items as SymbolicTensor[];
 };
 
-export class Functional extends Model {
+export class Functional extends Model<Tensor | Tensor[]> {
   readonly inputs: readonly SymbolicTensor[];
   readonly outputs: readonly SymbolicTensor[];
   /** every layer of the graph once, in the order of their first call */
@@ -55,6 +55,20 @@ export class Functional extends Model {
   }
 
   override build(): void {}
+
+  override get inputNames(): string[] { return this.inputs.map((t) => t.name); }
+
+  /** Each output's name: the layer that makes it (Keras's), or the tensor's when a layer makes two outputs. */
+  override get outputNames(): string[] {
+    const layerNames = this.outputs.map((t) => t.call?.layer.name ?? t.name);
+    return this.outputs.map((t, i) => (layerNames.indexOf(layerNames[i]!) === layerNames.lastIndexOf(layerNames[i]!) ? layerNames[i]! : t.name));
+  }
+
+  protected override forwardAll(xs: readonly Tensor[]): Tensor[] { return this.call(xs); }
+
+  protected override sampleInputShapes(): (readonly number[] | undefined)[] { return this.inputs.map((t) => t.sampleShape); }
+
+  protected override sampleOutputShapes(): (readonly number[] | undefined)[] { return this.outputs.map((t) => t.sampleShape); }
 
   override computeOutputShape(inputShape: readonly number[]): number[] {
     this.single('computeOutputShape');

@@ -3,11 +3,12 @@ import { fail, shapeStr } from '../core/errors.js';
 import { checkBool, checkInt, checkNumber, checkOneOf, checkOptions, checkPositiveInt, shown } from '../core/validate.js';
 import { Dataset, hostRandom } from '../data/dataset.js';
 import { type Batch, datasetBatches, forEachPrefetched, tensorBatches } from '../data/stream.js';
+import type { Element } from '../data/dataset.js';
 import { availableDevices, getDefaultDevice } from '../backends/registry.js';
 import { toDevice } from '../ops/device.js';
 import { Layer, type LayerArgs, layerWeightsVersion } from '../nn/layer.js';
 import { concat } from '../ops/join.js';
-import { add } from '../ops/arith.js';
+import { add, mul } from '../ops/arith.js';
 import { nonFiniteNames } from './finite-check.js';
 import { slice } from '../ops/views.js';
 import { Optimizer } from '../optim/optimizer.js';
@@ -17,8 +18,9 @@ import { noGrad } from '../tensor/autograd.js';
 import { keep, tidy } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { Callback, Logs } from './callbacks.js';
-import { type Loss, resolveLoss } from './losses.js';
-import { type Count, type Metric, resolveMetric } from './metrics.js';
+import type { Loss } from './losses.js';
+import type { Count, Metric } from './metrics.js';
+import { type ModelData, type OutputSpec, type PerOutput, dataList, logKey, outputSpecs } from './model-io.js';
 import { StepLog } from './step-log.js';
 import { type CompileStats, type CompiledFunction, compile } from '../tensor/compile.js';
 import * as E from '../core/expr.js';
@@ -29,8 +31,12 @@ import { type ArchitectureConfig, type SaveOptions, saveModel } from '../io/mode
 
 export interface CompileOptions {
   optimizer: Optimizer | 'adam' | 'adamw' | 'sgd' | 'rmsprop';
-  loss: Loss | string;
-  metrics?: (Metric | string)[];
+  /** one loss for every output, or one per output (a list in output order, or keyed by output name) */
+  loss: PerOutput<Loss | string>;
+  /** each output's loss is scaled by its weight (default 1) and the total is minimised */
+  lossWeights?: PerOutput<number>;
+  /** one list for every output, or one list per output (a list of lists, or keyed by output name) */
+  metrics?: PerOutput<readonly (Metric | string)[]>;
   /** the device to train on: the weights move there (as model.to(device)); batches follow */
   device?: string;
   /** fit, evaluate and predict capture their step once and replay it (default true); false runs every op eagerly */
@@ -43,7 +49,8 @@ export interface FitOptions {
   batchSize?: number;
   /** fraction of the samples (the last ones, as Keras) held out for validation */
   validationSplit?: number;
-  validationData?: [Tensor, Tensor];
+  /** [x, y], each as fit's x and y (a tensor, a list, or keyed by name) */
+  validationData?: readonly [ModelData, ModelData];
   shuffle?: boolean;
   /** seed of the per-epoch shuffle */
   seed?: number;
@@ -75,13 +82,19 @@ class Tally {
   }
 }
 
-export abstract class Model extends Layer {
+/** A model's data, one tensor per input and per output. */
+interface Lists { readonly x: readonly Tensor[]; readonly y: readonly Tensor[] }
+
+/** A model of any output: Sequential and custom models predict one tensor, functional ones a list. */
+export type AnyModel = Model<Tensor | Tensor[]>;
+
+export abstract class Model<Prediction extends Tensor | Tensor[] = Tensor> extends Layer {
   stopTraining = false;
   /** epochs completed by fit (counting from initialEpoch); saved with the model for resuming */
   epochsTrained = 0;
   optimizer?: Optimizer;
-  private lossFn?: Loss;
-  private metrics: Metric[] = [];
+  /** each output's loss, loss weight and metrics, from compile() */
+  private outputSpecs: OutputSpec[] = [];
   /** whether fit, evaluate and predict use compiled steps */
   jit = true;
   /** what the compiled steps of the last fit, evaluate or predict did (for --profile) */
@@ -95,14 +108,38 @@ export abstract class Model extends Layer {
     return fail(this.name, `cannot infer the output shape of a custom model from [${inputShape.join(', ')}]; override computeOutputShape`);
   }
 
+  /** Names of the inputs, the keys of name-keyed data (a model of one input: 'input'). */
+  get inputNames(): string[] { return ['input']; }
+
+  /** Names of the outputs: the keys of per-output losses and data, and of their logs. */
+  get outputNames(): string[] { return ['output']; }
+
+  /** One output per output name for one input per input name; a model of one input and output runs forward. */
+  protected forwardAll(xs: readonly Tensor[]): Tensor[] {
+    return [this.apply(xs[0]!)];
+  }
+
+  /** Each input's per-sample shape where the model declares one. */
+  protected sampleInputShapes(): (readonly number[] | undefined)[] {
+    return [this.declaredInputShape ?? (this as { inputShape?: number[] }).inputShape];
+  }
+
+  /** Each output's per-sample shape for these inputs, where it is known. */
+  protected sampleOutputShapes(xs: readonly Tensor[]): (readonly number[] | undefined)[] {
+    try {
+      return [this.computeOutputShape(xs[0]!.shape.slice(1))];
+    } catch {
+      return [undefined]; // custom models without a declared output shape
+    }
+  }
+
   /** @example model.compile({ optimizer: tsr.optimizers.adam(), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] }) */
   compile(opts: CompileOptions): void {
     if (!opts || !opts.optimizer) fail('compile', 'an optimizer is required');
     this.optimizer = typeof opts.optimizer === 'string'
       ? (OPTIMIZERS[opts.optimizer] ?? fail('compile', `unknown optimizer '${opts.optimizer}' (expected ${Object.keys(OPTIMIZERS).join(', ')})`))()
       : opts.optimizer;
-    this.lossFn = resolveLoss(opts.loss);
-    this.metrics = (opts.metrics ?? []).map(resolveMetric);
+    this.outputSpecs = outputSpecs(this.outputNames, opts.loss, opts.lossWeights, opts.metrics);
     this.jit = checkBool('compile', 'jit', opts.jit ?? true);
     if (opts.device !== undefined) this.to(opts.device);
   }
@@ -120,33 +157,43 @@ export abstract class Model extends Layer {
     return device;
   }
 
-  private checkInputs(op: string, x: Tensor, y?: Tensor): void {
-    if (!(x instanceof Tensor)) fail(op, 'x must be a Tensor (or use a Dataset)');
-    if (y !== undefined && !(y instanceof Tensor)) fail(op, 'y must be a Tensor');
-    if (y && x.shape[0] !== y.shape[0]) fail(op, `x has ${x.shape[0]} samples (shape ${shapeStr(x.shape)}) but y has ${y.shape[0]} (shape ${shapeStr(y.shape)})`);
-    const expected = this.declaredInputShape ?? (this as { inputShape?: number[] }).inputShape;
-    if (expected && (x.rank - 1 !== expected.length || expected.some((d, i) => d !== x.shape[i + 1]))) {
-      fail(op, `the model expects inputs of shape [batch, ${expected.join(', ')}], got ${shapeStr(x.shape)}`);
+  /** The model's data as lists, checked: one tensor per input and output, the same number of rows in each, the declared shapes. */
+  private lists(op: string, x: unknown, y?: unknown): Lists {
+    const xs = dataList(op, 'x', x, this.inputNames, 'input');
+    const ys = y === undefined ? [] : dataList(op, 'y', y, this.outputNames, 'output');
+    this.checkInputs(op, xs, ys);
+    return { x: xs, y: ys };
+  }
+
+  private checkInputs(op: string, xs: readonly Tensor[], ys: readonly Tensor[]): void {
+    const rows = xs[0]!.shape[0];
+    const named = (list: readonly Tensor[], names: readonly string[], what: string) => list.map((t, i) => [names.length === 1 ? what : `${what} '${names[i]}'`, t] as const);
+    for (const [name, t] of [...named(xs, this.inputNames, 'x'), ...named(ys, this.outputNames, 'y')]) {
+      if (t.shape[0] !== rows) fail(op, `x has ${rows} samples (shape ${shapeStr(xs[0]!.shape)}) but ${name} has ${t.shape[0]} (shape ${shapeStr(t.shape)})`);
     }
+    this.sampleInputShapes().forEach((expected, i) => {
+      const x = xs[i]!;
+      if (expected && (x.rank - 1 !== expected.length || expected.some((d, k) => d !== x.shape[k + 1]))) {
+        fail(op, `the model expects ${xs.length === 1 ? 'inputs' : `input '${this.inputNames[i]}'`} of shape [batch, ${expected.join(', ')}], got ${shapeStr(x.shape)}`);
+      }
+    });
   }
 
   /**
    * Integer class labels must lie in [0, classes): checked once on the host before training,
    * so no device silently trains on a label that picks nothing.
    */
-  private async checkLabels(op: string, x: Tensor, y: Tensor): Promise<void> {
-    if (y.dtype !== 'int32') return;
-    let classes: number | undefined;
-    try {
-      classes = this.computeOutputShape(x.shape.slice(1)).at(-1);
-    } catch {
-      return; // custom models without a declared output shape
-    }
-    if (!classes || classes < 2) return;
-    const labels = await y.data();
-    for (let i = 0; i < labels.length; i++) {
-      const v = labels[i]!;
-      if (v < 0 || v >= classes) fail(op, `label ${v} at position ${i} is out of range for a model with ${classes} outputs`);
+  private async checkLabels(op: string, xs: readonly Tensor[], ys: readonly Tensor[]): Promise<void> {
+    const shapes = this.sampleOutputShapes(xs);
+    for (let o = 0; o < ys.length; o++) {
+      const y = ys[o]!, classes = shapes[o]?.at(-1);
+      if (y.dtype !== 'int32' || !classes || classes < 2) continue;
+      const labels = await y.data();
+      const of = ys.length === 1 ? '' : ` of output '${this.outputNames[o]}'`;
+      for (let i = 0; i < labels.length; i++) {
+        const v = labels[i]!;
+        if (v < 0 || v >= classes) fail(op, `label ${v} at position ${i}${of} is out of range for a model with ${classes} outputs`);
+      }
     }
   }
 
@@ -162,25 +209,61 @@ export abstract class Model extends Layer {
     return total;
   }
 
+  /** The weighted total of the outputs' losses, then (with several outputs) each output's own. */
+  private losses(preds: readonly Tensor[], ys: readonly Tensor[]): Tensor[] {
+    const parts = this.outputSpecs.map((s, i) => s.loss(preds[i]!, ys[i]!));
+    const weighted = parts.map((l, i) => (this.outputSpecs[i]!.weight === 1 ? l : mul(l, this.outputSpecs[i]!.weight)));
+    const total = weighted.reduce((a, b) => add(a, b));
+    return parts.length === 1 ? [total] : [total, ...parts];
+  }
+
+  /** Each output's metric counts, in output then metric order. */
+  private metricCounts(preds: readonly Tensor[], ys: readonly Tensor[]): [Count, Count][] {
+    return this.outputSpecs.flatMap((s, i) => s.metrics.map((m) => m.batch(preds[i]!, ys[i]!)));
+  }
+
+  /** Values per step in a StepLog: the losses, two counts per metric. */
+  private get logWidth(): number {
+    const k = this.outputSpecs.length;
+    return (k === 1 ? 1 : 1 + k) + 2 * this.outputSpecs.reduce((n, s) => n + s.metrics.length, 0);
+  }
+
+  /** Adds one logged step (`rows` samples) to the tally under Keras's log names. */
+  private tallyRow(tally: Tally, row: ArrayLike<number>, rows: number): void {
+    const specs = this.outputSpecs;
+    tally.add('loss', row[0]! * rows, rows);
+    let c = 1;
+    if (specs.length > 1) specs.forEach((_, i) => tally.add(logKey(specs, i, 'loss'), row[c++]! * rows, rows));
+    specs.forEach((s, i) => s.metrics.forEach((m) => { tally.add(logKey(specs, i, m.name), row[c]!, row[c + 1]!); c += 2; }));
+  }
+
+  private compiledOrFail(op: string): void {
+    if (!this.optimizer || !this.outputSpecs.length) fail(op, `call compile() before ${op}()`);
+  }
+
   /**
-   * One optimisation step on a batch. Returns the loss and metric counts as device tensors
-   * (read them with readCount), so a GPU is not stalled inside the step.
+   * One optimisation step on a batch (one tensor, or a list with one per input and per output).
+   * Returns the total loss, each output's loss (with several outputs) and the metric counts as
+   * device tensors (read them with readCount), so a GPU is not stalled inside the step.
    */
-  trainStep(x: Tensor, y: Tensor): { loss: Tensor; metrics: [Count, Count][] } {
-    const optimizer = this.optimizer, lossFn = this.lossFn;
-    if (!optimizer || !lossFn) fail('fit', 'call compile() before fit()');
+  trainStep(x: Tensor | readonly Tensor[], y: Tensor | readonly Tensor[]): { loss: Tensor; outputLosses: Tensor[]; metrics: [Count, Count][] } {
+    this.compiledOrFail('fit');
+    const optimizer = this.optimizer!;
+    const xs = x instanceof Tensor ? [x] : x, ys = y instanceof Tensor ? [y] : y;
     const out = tidy(() => {
       this.train(true);
-      const pred = this.apply(x);
-      const dataLoss = lossFn(pred, y);
+      const preds = this.forwardAll(xs);
+      const [dataLoss, ...outputLosses] = this.losses(preds, ys);
       const reg = this.penalty();
-      const loss = reg ? add(dataLoss, reg) : dataLoss;
+      const loss = reg ? add(dataLoss!, reg) : dataLoss!;
       loss.backward();
       optimizer.step(this.parameters());
       this.zeroGrad();
-      return { loss: dataLoss.detach(), metrics: this.metrics.map((m) => m.batch(pred.detach(), y)) };
+      const detached = preds.map((p) => p.detach());
+      return { loss: dataLoss!.detach(), outputLosses: outputLosses.map((l) => l.detach()), metrics: this.metricCounts(detached, ys) };
     });
     keep(out.loss);
+    out.outputLosses.forEach((l) => keep(l));
     out.metrics.flat().forEach((c) => { if (typeof c !== 'number') keep(c); });
     return out;
   }
@@ -190,41 +273,59 @@ export abstract class Model extends Layer {
    * it is; each batch is copied to the model's device, the next one while this one trains.
    * @example const history = await model.fit(xTrain, yTrain, { epochs: 10, batchSize: 32, validationSplit: 0.1 });
    */
-  async fit(x: Tensor | Dataset, y?: Tensor, opts: FitOptions = {}): Promise<History> {
+  async fit(x: ModelData | Dataset, y?: ModelData, opts: FitOptions = {}): Promise<History> {
     const o = checkFitOptions(opts);
-    if (!this.optimizer) fail('fit', 'call compile() before fit()');
-    let train: { x: Tensor; y: Tensor } | null = null;
+    this.compiledOrFail('fit');
+    let train: Lists | null = null, val: Lists | null = null, ownVal = false;
     const given = opts ?? {};
-    let val = given.validationData ?? null;
-    if (val && !(Array.isArray(val) && val.length === 2 && val.every((t) => t instanceof Tensor))) fail('fit', `validationData must be [x, y] tensors, got ${shown(val)}`);
+    if (given.validationData !== undefined) {
+      const v = given.validationData;
+      if (!Array.isArray(v) || v.length !== 2) fail('fit', `validationData must be [x, y] tensors (each a tensor, a list, or keyed by name), got ${shown(v)}`);
+      val = this.lists('fit (validationData)', v[0], v[1]);
+      await this.checkLabels('fit (validationData)', val.x, val.y);
+    }
     if (!(x instanceof Dataset)) {
-      if (!y) fail('fit', 'y is required when x is a Tensor');
-      this.checkInputs('fit', x, y);
-      await this.checkLabels('fit', x, y);
-      if (val) { this.checkInputs('fit (validationData)', val[0], val[1]); await this.checkLabels('fit (validationData)', val[0], val[1]); }
-      const n = x.shape[0]!, nVal = Math.floor(n * o.validationSplit);
+      if (y === undefined) fail('fit', 'y is required when x is not a Dataset');
+      const all = this.lists('fit', x, y);
+      await this.checkLabels('fit', all.x, all.y);
+      const n = all.x[0]!.shape[0]!, nVal = Math.floor(n * o.validationSplit);
       if (n - nVal === 0) fail('fit', `no training samples: x has ${n} rows and validationSplit ${o.validationSplit} holds out ${nVal}`);
-      train = { x: keep(slice(x, [[0, n - nVal]])), y: keep(slice(y, [[0, n - nVal]])) };
-      if (nVal > 0) val = [keep(slice(x, [[n - nVal, n]])), keep(slice(y, [[n - nVal, n]]))];
+      const rows = (l: Lists, r: [number, number]): Lists => ({ x: l.x.map((t) => keep(slice(t, [r]))), y: l.y.map((t) => keep(slice(t, [r]))) });
+      train = rows(all, [0, n - nVal]);
+      if (nVal > 0) { val = rows(all, [n - nVal, n]); ownVal = true; }
     } else if (o.validationSplit) {
       fail('fit', 'validationSplit needs tensors; with a Dataset pass validationData');
     } else if (given.batchSize !== undefined) {
       fail('fit', 'batchSize applies to tensors: a Dataset is batched already (dataset.batch(n))');
     }
-    const ownVal = val !== null && !given.validationData;
     try {
       return await this.fitLoop(x, train, val, o);
     } finally {
       // a failed fit frees its slices too
-      if (train) { train.x.dispose(); train.y.dispose(); }
-      if (ownVal) { val![0].dispose(); val![1].dispose(); }
+      const free = (l: Lists | null) => l && [...l.x, ...l.y].forEach((t) => t.dispose());
+      free(train);
+      if (ownVal) free(val);
     }
   }
 
-  private async fitLoop(x: Tensor | Dataset, train: { x: Tensor; y: Tensor } | null, val: [Tensor, Tensor] | null, opts: CheckedFitOptions): Promise<History> {
+  /** A dataset element as the model's inputs and targets: [x, y] or { x, y } (xs, ys), each part as fit's x and y. */
+  private splitElement(e: Element, index: number): { x: Tensor[]; y: Tensor[] } {
+    let x: unknown, y: unknown;
+    if (Array.isArray(e) && e.length === 2) [x, y] = e;
+    else if (typeof e === 'object' && e !== null && !(e instanceof Tensor)) {
+      const r = e as Record<string, unknown>;
+      x = r['x'] ?? r['xs'];
+      y = r['y'] ?? r['ys'];
+    }
+    if (x === undefined || y === undefined) fail('fit', `dataset element ${index} must be [x, y] or { x, y }, got ${shown(e)}`);
+    const op = `fit (dataset element ${index})`;
+    return { x: dataList(op, 'x', x, this.inputNames, 'input'), y: dataList(op, 'y', y, this.outputNames, 'output') };
+  }
+
+  private async fitLoop(x: ModelData | Dataset, train: Lists | null, val: Lists | null, opts: CheckedFitOptions): Promise<History> {
     const { epochs, batchSize } = opts;
     const device = this.trainingDevice('fit');
-    const steps = train ? Math.ceil(train.x.shape[0]! / batchSize) : ((x as Dataset).size ?? 0);
+    const steps = train ? Math.ceil(train.x[0]!.shape[0]! / batchSize) : ((x as Dataset).size ?? 0);
     const progress = new Progress(opts.verbose, epochs, steps);
     const callbacks = opts.callbacks;
     const batchListeners = callbacks.filter((c) => c.onBatchEnd);
@@ -235,13 +336,16 @@ export abstract class Model extends Layer {
     let logs: Logs = {};
     // the batch that last updated the weights, to blame for weights that turn non-finite
     let previous: { epoch: number; step: number } | null = null;
-    // per step: the loss, each metric's two counts, and a probe of the inputs (NaN when they hold NaN/Infinity)
-    const log = new StepLog(device, 2 + 2 * this.metrics.length);
-    const recordStep = (xb: Tensor, yb: Tensor): void => tidy(() => {
-      const r = this.trainStep(xb, yb);
-      const probe = xb.dtype === 'float32' ? noGrad(() => sumExpr('fit', E.mul(E.input(0), 0), [xb], undefined)) : 0;
-      log.record([r.loss, ...r.metrics.flat(), probe]);
-      r.loss.dispose();
+    // per step: the losses, each metric's two counts, and a probe of the inputs (NaN when they hold NaN/Infinity)
+    const log = new StepLog(device, this.logWidth + 1);
+    const nIn = this.inputNames.length;
+    const recordStep = (...batch: Tensor[]): void => tidy(() => {
+      const xs = batch.slice(0, nIn);
+      const r = this.trainStep(xs, batch.slice(nIn));
+      const probes = xs.filter((t) => t.dtype === 'float32').map((t) => noGrad(() => sumExpr('fit', E.mul(E.input(0), 0), [t], undefined)));
+      const probe = probes.length ? probes.reduce((p, q) => add(p, q)) : 0;
+      log.record([r.loss, ...r.outputLosses, ...r.metrics.flat(), probe]);
+      [r.loss, ...r.outputLosses].forEach((t) => t.dispose());
       r.metrics.flat().forEach((c) => { if (typeof c !== 'number') c.dispose(); });
     });
     // the parameters it updates are part of the signature: freezing a layer or moving weights in a callback captures again
@@ -260,16 +364,15 @@ export abstract class Model extends Layer {
             const loss = row[0]!, n = sizes[read]!;
             if (!Number.isFinite(loss)) await this.nonFiniteLoss(loss, epoch, read, previous, !Number.isFinite(row[row.length - 1]!));
             previous = { epoch, step: read };
-            tally.add('loss', loss * n, n);
-            this.metrics.forEach((m, i) => tally.add(m.name, row[1 + 2 * i]!, row[2 + 2 * i]!));
+            this.tallyRow(tally, row, n);
             read++;
             samples += n;
           }
         };
         const runBatch = async ({ x: xb, y: yb }: Batch, prefetchNext: () => void): Promise<boolean> => {
           for (const c of callbacks) await c.onBatchBegin?.(queued);
-          step(xb, yb);
-          sizes.push(xb.shape[0]!);
+          step(...xb, ...yb);
+          sizes.push(xb[0]!.shape[0]!);
           queued++;
           // the step is queued: make the next batch while the device computes this one
           prefetchNext();
@@ -284,7 +387,7 @@ export abstract class Model extends Layer {
         };
         let source: Iterator<Batch> | AsyncIterator<Batch>;
         if (train) {
-          const n = train.x.shape[0]!;
+          const n = train.x[0]!.shape[0]!;
           const order = Int32Array.from({ length: n }, (_, i) => i);
           if (opts.shuffle) {
             const random = hostRandom(opts.seed * 1_000_003 + epoch);
@@ -292,13 +395,13 @@ export abstract class Model extends Layer {
           }
           source = tensorBatches(train.x, train.y, batchSize, order, device);
         } else {
-          source = datasetBatches(x as Dataset, device, (xb, yb) => { this.checkInputs('fit', xb, yb); return this.checkLabels('fit', xb, yb); });
+          source = datasetBatches(x as Dataset, device, (e, i) => this.splitElement(e, i), (xb, yb) => { this.checkInputs('fit', xb, yb); return this.checkLabels('fit', xb, yb); });
         }
         await forEachPrefetched(source, runBatch);
         await readLog();
         logs = tally.logs();
         await this.checkWeightsFinite(`during epoch ${epoch + 1}`);
-        if (val) Object.assign(logs, await this.evaluateLogs(val[0], val[1], batchSize, 'val_'));
+        if (val) Object.assign(logs, await this.evaluateLogs(val, batchSize, 'val_'));
         progress.epochEnd(epoch, samples, logs);
         this.epochsTrained = epoch + 1;
         history.epoch.push(epoch);
@@ -306,8 +409,8 @@ export abstract class Model extends Layer {
         for (const c of callbacks) await c.onEpochEnd?.(epoch, logs);
       }
     } finally {
-      this.lastStepStats = this.jit ? (step as CompiledFunction<[Tensor, Tensor], void>).stats : null;
-      if (this.jit) (step as CompiledFunction<[Tensor, Tensor], void>).dispose();
+      this.lastStepStats = this.jit ? (step as CompiledFunction<Tensor[], void>).stats : null;
+      if (this.jit) (step as CompiledFunction<Tensor[], void>).dispose();
       log.dispose();
     }
     for (const c of callbacks) await c.onTrainEnd?.(logs);
@@ -336,52 +439,52 @@ export abstract class Model extends Layer {
     if (bad.length) fail('fit', `a gradient became non-finite ${when}: ${bad.join(', ')} now hold NaN/Infinity; training stopped. Lower the learning rate (now ${this.optimizer!.learningRate}) or clip gradients (clipNorm)`);
   }
 
-  private async evaluateLogs(x: Tensor, y: Tensor, batchSize: number, prefix = ''): Promise<Logs> {
-    const lossFn = this.lossFn;
-    if (!lossFn) fail('evaluate', 'call compile() before evaluate()');
-    this.checkInputs('evaluate', x, y);
+  private async evaluateLogs(data: Lists, batchSize: number, prefix = ''): Promise<Logs> {
+    this.compiledOrFail('evaluate');
     const device = this.trainingDevice('evaluate');
     const tally = new Tally();
-    const n = x.shape[0]!;
-    const log = new StepLog(device, 1 + 2 * this.metrics.length);
-    const recordStep = (xb: Tensor, yb: Tensor): void => tidy(() => {
-      const pred = this.apply(xb);
-      log.record([lossFn(pred, yb), ...this.metrics.flatMap((m) => m.batch(pred, yb))]);
+    const n = data.x[0]!.shape[0]!, nIn = data.x.length;
+    const log = new StepLog(device, this.logWidth);
+    const recordStep = (...batch: Tensor[]): void => tidy(() => {
+      const preds = this.forwardAll(batch.slice(0, nIn)), ys = batch.slice(nIn);
+      log.record([...this.losses(preds, ys), ...this.metricCounts(preds, ys).flat()]);
     });
     const step = this.jit ? compile(recordStep, { name: 'evaluateStep' }) : recordStep;
     const sizes: number[] = [];
     const readLog = async () => {
-      for (const row of await log.read()) {
-        const rows = sizes.shift()!;
-        tally.add('loss', row[0]! * rows, rows);
-        this.metrics.forEach((m, i) => tally.add(m.name, row[1 + 2 * i]!, row[2 + 2 * i]!));
-      }
+      for (const row of await log.read()) this.tallyRow(tally, row, sizes.shift()!);
     };
     this.train(false);
     try {
       for (let start = 0; start < n; start += batchSize) {
         const end = Math.min(n, start + batchSize);
-        noGrad(() => tidy(() => step(toDevice(slice(x, [[start, end]]), device), toDevice(slice(y, [[start, end]]), device))));
+        noGrad(() => tidy(() => step(...[...data.x, ...data.y].map((t) => toDevice(slice(t, [[start, end]]), device)))));
         sizes.push(end - start);
         if (log.full) await readLog();
       }
       await readLog();
     } finally {
       this.train(true);
-      if (this.jit) (step as CompiledFunction<[Tensor, Tensor], void>).dispose();
+      if (this.jit) (step as CompiledFunction<Tensor[], void>).dispose();
       log.dispose();
     }
     return tally.logs(prefix);
   }
 
-  /** Loss and metrics over (x, y), in inference mode. @example const { loss, accuracy } = await model.evaluate(x, y) */
-  async evaluate(x: Tensor, y: Tensor, opts: { batchSize?: number } = {}): Promise<Logs> {
-    return this.evaluateLogs(x, y, checkBatchSize('evaluate', opts));
+  /**
+   * Loss and metrics over (x, y), in inference mode; with several outputs also each output's
+   * loss and metrics under its name (Keras's `<output>_loss`).
+   * @example const { loss, accuracy } = await model.evaluate(x, y)
+   */
+  async evaluate(x: ModelData, y: ModelData, opts: { batchSize?: number } = {}): Promise<Logs> {
+    const batchSize = checkBatchSize('evaluate', opts);
+    this.compiledOrFail('evaluate');
+    return this.evaluateLogs(this.lists('evaluate', x, y), batchSize);
   }
 
-  /** What compile() set up, for saving: the loss function and metrics (the optimizer is public). */
-  get compiledWith(): { loss?: Loss; metrics: readonly Metric[] } {
-    return { loss: this.lossFn, metrics: this.metrics };
+  /** What compile() set up, for saving: each output's loss, loss weight and metrics (the optimizer is public). */
+  get compiledWith(): readonly OutputSpec[] {
+    return this.outputSpecs;
   }
 
   /** The model's structure as JSON; Sequential models have one, custom subclasses do not. */
@@ -409,31 +512,39 @@ export abstract class Model extends Layer {
     return loadWeights(this, path);
   }
 
-  /** Outputs for x, in inference mode, computed in batches on the model's device (where the result stays). */
-  predict(x: Tensor, opts: { batchSize?: number } = {}): Tensor {
+  /**
+   * Outputs for x, in inference mode, computed in batches on the model's device (where the
+   * result stays): one tensor, or a list with one per output for a model of several.
+   */
+  predict(x: ModelData, opts: { batchSize?: number } = {}): Prediction {
     const batchSize = checkBatchSize('predict', opts);
-    this.checkInputs('predict', x);
-    const n = x.shape[0]!, device = this.trainingDevice('predict');
-    const parts: Tensor[] = [];
-    const forward = (xb: Tensor) => this.apply(xb);
+    const { x: xs } = this.lists('predict', x);
+    const n = xs[0]!.shape[0]!, device = this.trainingDevice('predict');
+    const parts: Tensor[][] = [];
+    const forward = (...xb: Tensor[]) => this.forwardAll(xb);
     const step = this.jit ? compile(forward, { name: 'predictStep' }) : forward;
     this.train(false);
     try {
       // zero rows still go through the model once, so the result has the right shape
       for (let start = 0; start < Math.max(n, 1); start += batchSize) {
-        parts.push(keep(tidy(() => noGrad(() => step(toDevice(slice(x, [[start, Math.min(n, start + batchSize)]]), device))))));
+        const rows: [number, number] = [start, Math.min(n, start + batchSize)];
+        parts.push(tidy(() => noGrad(() => step(...xs.map((t) => toDevice(slice(t, [rows]), device))))).map((t) => keep(t)));
       }
     } catch (e) {
-      parts.forEach((p) => p.dispose());
+      parts.flat().forEach((p) => p.dispose());
       throw e;
     } finally {
       this.train(true);
-      if (this.jit) (step as CompiledFunction<[Tensor], Tensor>).dispose();
+      if (this.jit) (step as CompiledFunction<Tensor[], Tensor[]>).dispose();
     }
-    if (parts.length === 1) return parts[0]!;
-    const out = noGrad(() => concat(parts, 0));
-    parts.forEach((p) => p.dispose());
-    return out;
+    const outputs = parts[0]!.map((_, o) => {
+      if (parts.length === 1) return parts[0]![o]!;
+      const column = parts.map((p) => p[o]!);
+      const joined = noGrad(() => concat(column, 0));
+      column.forEach((p) => p.dispose());
+      return joined;
+    });
+    return (this.outputNames.length === 1 ? outputs[0]! : outputs) as Prediction;
   }
 }
 

@@ -100,7 +100,7 @@ for (const device of testDevices()) {
       await compiled.m.save(dir);
       const back = await tsr.loadModel(dir);
       back.to(device);
-      const a = await compiled.m.predict(x).data(), b = await back.predict(x).data();
+      const a = await compiled.m.predict(x).data(), b = await (back.predict(x) as tsr.Tensor).data();
       assert.deepEqual(Array.from(b), Array.from(a));
       eager.m.dispose(); compiled.m.dispose(); back.dispose();
     });

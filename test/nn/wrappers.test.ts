@@ -87,7 +87,7 @@ describe('wrapper layers: saving and bad input', () => {
     await m.save(dir);
     const loaded = await tsr.loadModel(dir);
     assert.deepEqual(loaded.namedTensors().map(([n]) => n), m.namedTensors().map(([n]) => n));
-    assert.deepEqual(await loaded.predict(x).data(), await m.predict(x).data());
+    assert.deepEqual(await (loaded.predict(x) as tsr.Tensor).data(), await m.predict(x).data());
   });
 
   it('bidirectional takes recurrent layers only; timeDistributed needs a time axis', () => {

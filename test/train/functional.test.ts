@@ -136,7 +136,7 @@ describe('functional models', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tessera-functional-'));
     await model.save(dir);
     const loaded = await tsr.loadModel(dir);
-    assert.deepEqual(await loaded.predict(xs).data(), await model.predict(xs).data());
+    assert.deepEqual(await (loaded.predict(xs) as tsr.Tensor).data(), await (model.predict(xs) as tsr.Tensor).data());
   });
 
   it('wrong graphs and wrong inputs fail with errors naming the layer, tensor and shapes', () => {

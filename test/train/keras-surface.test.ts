@@ -80,6 +80,6 @@ describe('the TF.js-style surface', () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'tessera-keras-')), 'm');
     await m.save(dir);
     const back = await tsr.loadModel(dir);
-    assert.deepEqual(Array.from(await back.predict(x).data()), Array.from(await m.predict(x).data()));
+    assert.deepEqual(Array.from(await (back.predict(x) as tsr.Tensor).data()), Array.from(await m.predict(x).data()));
   });
 });
