@@ -1,5 +1,6 @@
 // Compiled training steps against eager ones and PyTorch, side by side in one run: the MLP at
-// batch 32 and 256 and the CNN at batch 64 on the CPU (samples/s, ratios), then the host time
+// batch 32 and 256, the CNN at batch 64, and the LSTM and Transformer of `tessera train` at
+// batch 32 on the CPU (samples/s, ratios), then the host time
 // of one replayed step on webgpu (lavapipe here) and on the fake CUDA (launches recorded, GEMMs
 // skipped: the host's cost alone), each against its eager step.
 //   npm run build && node dist/bench/compiled.js [--rounds 3] [--devices cpu,webgpu,fake-cuda]
@@ -11,12 +12,14 @@ import { fileURLToPath } from 'node:url';
 import * as tsr from '../src/index.js';
 import { registerBackend } from '../src/backends/registry.js';
 import { findTorchPython, header, pad, timeMs } from './harness.js';
-import { type Workload, model, torchStepMs } from './train-step.js';
+import { type Workload, inputShapeOf, model, torchStepMs } from './train-step.js';
 
 const WORKLOADS: Workload[] = [
   { workload: 'mlp', batch: 32, steps: 300, repeats: 5 },
   { workload: 'mlp', batch: 256, steps: 60, repeats: 5 },
   { workload: 'cnn', batch: 64, steps: 6, repeats: 5 },
+  { workload: 'lstm', batch: 32, steps: 10, repeats: 5 },
+  { workload: 'transformer', batch: 32, steps: 20, repeats: 5 },
 ];
 
 /** One forward + backward + Adam step of the workload's model, eager or compiled; returns it with its cleanup. */
@@ -24,7 +27,7 @@ function stepOf(w: Workload, device: string, jit: boolean): { step: () => void; 
   const m = model(w.workload);
   m.to(device);
   const opt = tsr.optimizers.adam({ learningRate: 1e-3 });
-  const x = tsr.rand(w.workload === 'mlp' ? [w.batch, 784] : [w.batch, 28, 28, 1], { seed: 1, device });
+  const x = tsr.rand(inputShapeOf(w), { seed: 1, device });
   const y = tsr.randint(0, 10, [w.batch], { seed: 2, device });
   const body = (xb: tsr.Tensor, yb: tsr.Tensor) => {
     const loss = tsr.crossEntropy(m.apply(xb), yb);

@@ -24,6 +24,37 @@ def cnn():
         torch.nn.Flatten(), torch.nn.Linear(3136, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10))
 
 
+class LSTM(torch.nn.Module):
+    """LSTM(128) over 28 rows of 28 pixels, the last state to 10 classes."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = torch.nn.LSTM(28, 128, batch_first=True)
+        self.out = torch.nn.Linear(128, 10)
+
+    def forward(self, x):
+        return self.out(self.lstm(x)[0][:, -1])
+
+
+class Transformer(torch.nn.Module):
+    """tessera's transformer: 16 patches of 7x7, 64 features, learned positions, 2 pre-norm blocks
+    (4 heads, GELU MLP of 128), a final norm, the mean over patches, 10 classes."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = torch.nn.Linear(49, 64)
+        self.position = torch.nn.Parameter(torch.randn(16, 64) * 0.1)
+        block = lambda: torch.nn.TransformerEncoderLayer(64, 4, 128, dropout=0.0, activation="gelu", batch_first=True, norm_first=True)
+        self.blocks = torch.nn.Sequential(block(), block())
+        self.norm = torch.nn.LayerNorm(64)
+        self.out = torch.nn.Linear(64, 10)
+
+    def forward(self, x):
+        patches = x.reshape(-1, 4, 7, 4, 7).permute(0, 1, 3, 2, 4).reshape(-1, 16, 49)
+        h = self.blocks(self.embed(patches) + self.position)
+        return self.out(self.norm(h).mean(1))
+
+
 def measure(name, model, x, y, steps, repeats):
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = torch.nn.CrossEntropyLoss()
@@ -49,8 +80,11 @@ def measure(name, model, x, y, steps, repeats):
 spec = json.loads(sys.argv[2])
 for w in spec:
     b = w["batch"]
-    if w["workload"] == "mlp":
-        measure("mlp", mlp(), torch.rand(b, 784), torch.randint(0, 10, (b,)), w["steps"], w["repeats"])
+    kind, y = w["workload"], torch.randint(0, 10, (b,))
+    if kind == "mlp":
+        measure(kind, mlp(), torch.rand(b, 784), y, w["steps"], w["repeats"])
+    elif kind == "cnn":
+        measure(kind, cnn(), torch.rand(b, 1, 28, 28), y, w["steps"], w["repeats"])
     else:
-        measure("cnn", cnn(), torch.rand(b, 1, 28, 28), torch.randint(0, 10, (b,)), w["steps"], w["repeats"])
+        measure(kind, LSTM() if kind == "lstm" else Transformer(), torch.rand(b, 28, 28), y, w["steps"], w["repeats"])
 print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads()}), flush=True)

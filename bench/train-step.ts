@@ -5,8 +5,14 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as tsr from '../src/index.js';
 import { findTorchPython, header, pad, timeMs } from './harness.js';
+import { buildModel } from '../src/train/fashion-models.js';
 
-export interface Workload { workload: 'mlp' | 'cnn'; batch: number; steps: number; repeats: number }
+export interface Workload { workload: 'mlp' | 'cnn' | 'lstm' | 'transformer'; batch: number; steps: number; repeats: number }
+
+/** One batch's input shape: the MLP takes flat rows, the CNN NHWC images, the sequence models 28 rows of 28 pixels. */
+export function inputShapeOf(w: Workload): number[] {
+  return w.workload === 'mlp' ? [w.batch, 784] : w.workload === 'cnn' ? [w.batch, 28, 28, 1] : [w.batch, 28, 28];
+}
 
 const WORKLOADS: Workload[] = [
   { workload: 'mlp', batch: 32, steps: 300, repeats: 5 },
@@ -14,8 +20,9 @@ const WORKLOADS: Workload[] = [
   { workload: 'cnn', batch: 64, steps: 6, repeats: 5 },
 ];
 
-export function model(kind: 'mlp' | 'cnn'): tsr.Sequential {
+export function model(kind: Workload['workload']): tsr.Sequential | tsr.Functional {
   tsr.setSeed(0);
+  if (kind === 'lstm' || kind === 'transformer') return buildModel(kind);
   if (kind === 'mlp') {
     return tsr.sequential([
       tsr.layers.dense({ units: 128, activation: 'relu', inputShape: [784] }),
@@ -36,7 +43,7 @@ export function model(kind: 'mlp' | 'cnn'): tsr.Sequential {
 export function tesseraStepMs(w: Workload): number {
   const m = model(w.workload);
   const opt = tsr.optimizers.adam({ learningRate: 1e-3 });
-  const x = tsr.rand(w.workload === 'mlp' ? [w.batch, 784] : [w.batch, 28, 28, 1], { seed: 1 });
+  const x = tsr.rand(inputShapeOf(w), { seed: 1 });
   const y = tsr.randint(0, 10, [w.batch], { seed: 2 });
   const ms = timeMs(() => tsr.tidy(() => {
     const loss = tsr.crossEntropy(m.apply(x), y);

@@ -11,19 +11,21 @@ import { fashionMnist, hint } from '../data/fashion-mnist.js';
 import { setSeed } from '../ops/random.js';
 import { adam } from '../optim/adam.js';
 import { sparseCategoricalCrossentropy } from '../train/losses.js';
-import { MODEL_KINDS, type ModelKind, buildModel, kindOfLayers } from '../train/fashion-models.js';
+import { type FashionModel, MODEL_KINDS, type ModelKind, buildModel, kindOfLayers } from '../train/fashion-models.js';
 import { loadModel } from '../io/load-model.js';
-import { Sequential } from '../train/sequential.js';
+import { Functional } from '../train/functional.js';
 import { trainingChart } from './plot.js';
 import { checkOutputFile, checkSaveFolder } from './outputs.js';
 
 export const TRAIN_HELP = `tessera train — train a Fashion-MNIST classifier (the main job)
 
 Options:
-  --model mlp|cnn|lstm  the Keras tutorial MLP (default), conv32-pool-conv64-pool-dense128-dense10,
-                      or an LSTM(128) reading each image as 28 rows of 28 pixels
+  --model mlp|cnn|lstm|transformer  the Keras tutorial MLP (default),
+                      conv32-pool-conv64-pool-dense128-dense10, an LSTM(128) reading each image as
+                      28 rows of 28 pixels, or a Transformer encoder over 16 patches of 7x7 pixels
+                      (2 blocks of 4-head attention and a GELU MLP, 64 features)
   --device D          auto (default: a hardware GPU if there is one, else cpu), cpu, webgpu or cuda
-  --epochs N          passes over the training set (default 10 for mlp, 5 for cnn)
+  --epochs N          passes over the training set (default 10 for mlp, 5 for the others)
   --batch-size N      samples per step (default 32)
   --lr X              Adam learning rate (default 0.001)
   --data DIR          folder with the four Fashion-MNIST IDX files (else $TESSERA_DATA,
@@ -121,14 +123,14 @@ interface TrainSettings {
 }
 
 /** The kind of a saved Fashion-MNIST model, from its layers. */
-function kindOf(model: Sequential): ModelKind {
+function kindOf(model: FashionModel): ModelKind {
   return kindOfLayers(model.architecture().layers.map((l) => l.class));
 }
 
 /** Loads --resume DIR and rejects flags that contradict what it holds (they would be ignored). */
-async function resume(dir: string, device: string, s: TrainSettings): Promise<Sequential> {
+async function resume(dir: string, device: string, s: TrainSettings): Promise<FashionModel> {
   const model = await loadModel(dir, { device, restoreRandomState: true });
-  if (!(model instanceof Sequential)) fail('train', `${dir} holds a functional model; tessera train resumes its own Fashion-MNIST models`);
+  if (model instanceof Functional && (model.inputs.length !== 1 || model.outputs.length !== 1)) fail('train', `${dir} holds a model of ${model.inputs.length} inputs and ${model.outputs.length} outputs; tessera train resumes its own Fashion-MNIST models`);
   if (!model.optimizer) fail('train', `${dir} has no training config to resume (was it saved with --save?)`);
   const kind = kindOf(model), savedLr = model.optimizer.learningRate;
   if (s.values.model !== undefined && s.values.model !== kind) fail('train', `--model ${s.values.model} conflicts with --resume ${dir}, which holds a ${kind}; drop --model`);
@@ -149,7 +151,7 @@ async function trainOn(deviceName: string, settings: TrainSettings): Promise<num
   if (!data.full) log(`note: this is not the full Fashion-MNIST set, so accuracy is below the full set's. ${hint('fashion-mnist')}`);
   log(`device: ${device}${deviceName === 'auto' ? ` (auto: ${autoDevice().why})` : ''}`);
 
-  let model: Sequential;
+  let model: FashionModel;
   if (values.resume) {
     model = await resume(values.resume, device, settings);
   } else {

@@ -10,6 +10,7 @@ import { GRU, LSTM, type RecurrentArgs, SimpleRNN } from './layers/recurrent.js'
 import { type BatchNormArgs, BatchNormalization, type LayerNormArgs, LayerNormalization } from './layers/normalization.js';
 import { Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract } from './layers/merge.js';
 import { Bidirectional, TimeDistributed } from './layers/wrappers.js';
+import { MultiHeadAttention, type MultiHeadAttentionArgs, PositionalEmbedding } from './layers/attention.js';
 import type { LayerArgs } from './layer.js';
 
 export { Layer, type LayerArgs } from './layer.js';
@@ -18,6 +19,7 @@ export { Dense, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, 
 export { Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot, Merge } from './layers/merge.js';
 export { SymbolicTensor, input, type InputArgs } from './symbolic.js';
 export { Bidirectional, TimeDistributed } from './layers/wrappers.js';
+export { MultiHeadAttention, type MultiHeadAttentionArgs, PositionalEmbedding } from './layers/attention.js';
 export { initialize, type Initializer, type InitializerName } from './initializers.js';
 
 /** Keras-style factories: tsr.layers.dense({ units: 10 }). */
@@ -64,4 +66,6 @@ export const layers = {
   dot: (args: ConstructorParameters<typeof Dot>[0]) => new Dot(args),
   timeDistributed: (args: ConstructorParameters<typeof TimeDistributed>[0]) => new TimeDistributed(args),
   bidirectional: (args: ConstructorParameters<typeof Bidirectional>[0]) => new Bidirectional(args),
+  multiHeadAttention: (args: MultiHeadAttentionArgs) => new MultiHeadAttention(args),
+  positionalEmbedding: (args: ConstructorParameters<typeof PositionalEmbedding>[0]) => new PositionalEmbedding(args),
 };

@@ -1,7 +1,33 @@
-// The Fashion-MNIST models of the main job: the Keras tutorial MLP, a small CNN, and an LSTM
-// reading each image as 28 rows of 28 pixels. One table: the CLI and the bench list its keys.
+// The Fashion-MNIST models of the main job: the Keras tutorial MLP, a small CNN, an LSTM reading
+// each image as 28 rows of 28 pixels, and a small Transformer encoder over 7x7-pixel patches.
+// One table: the CLI and the bench list its keys.
+import { input } from '../nn/symbolic.js';
 import { layers } from '../nn/index.js';
+import { type Functional, model } from './functional.js';
 import { type Sequential, sequential } from './sequential.js';
+
+/**
+ * A ViT-style encoder: 16 patches of 7x7 pixels embedded in 64 features, a learned position
+ * vector each, 2 pre-norm blocks (4-head self-attention, then a GELU MLP, each added back),
+ * then the mean over patches and a linear classifier.
+ */
+function transformer(): Functional {
+  const image = input({ shape: [28, 28], name: 'image' });
+  // [28, 28] -> [4 patch rows, 7, 4 patch columns, 7] -> [16 patches, 49 pixels]
+  let x = layers.reshape({ targetShape: [4, 7, 4, 7] }).apply(image);
+  x = layers.permute({ dims: [1, 3, 2, 4] }).apply(x);
+  x = layers.reshape({ targetShape: [16, 49] }).apply(x);
+  x = layers.dense({ units: 64 }).apply(x);
+  x = layers.positionalEmbedding({ sequenceLength: 16 }).apply(x);
+  for (let block = 0; block < 2; block++) {
+    const n = layers.layerNormalization().apply(x);
+    x = layers.add().apply([x, layers.multiHeadAttention({ numHeads: 4, keyDim: 16 }).apply(n)]);
+    const m = layers.dense({ units: 128, activation: 'gelu' }).apply(layers.layerNormalization().apply(x));
+    x = layers.add().apply([x, layers.dense({ units: 64 }).apply(m)]);
+  }
+  x = layers.globalAveragePooling1d().apply(layers.layerNormalization().apply(x));
+  return model({ inputs: image, outputs: layers.dense({ units: 10 }).apply(x) });
+}
 
 export const FASHION_MODELS = {
   mlp: () => sequential([
@@ -23,16 +49,20 @@ export const FASHION_MODELS = {
     layers.lstm({ units: 128, inputShape: [28, 28] }),
     layers.dense({ units: 10 }),
   ]),
-} satisfies Record<string, () => Sequential>;
+  transformer,
+} satisfies Record<string, () => FashionModel>;
+
+/** A model of the table: one image in, ten scores out. */
+export type FashionModel = Sequential | Functional;
 
 export type ModelKind = keyof typeof FASHION_MODELS;
 export const MODEL_KINDS = Object.keys(FASHION_MODELS) as ModelKind[];
 
-export function buildModel(kind: ModelKind): Sequential {
+export function buildModel(kind: ModelKind): FashionModel {
   return FASHION_MODELS[kind]();
 }
 
 /** Which of the models a saved one is, from its layers. */
 export function kindOfLayers(classes: readonly string[]): ModelKind {
-  return classes.includes('LSTM') ? 'lstm' : classes.includes('Conv2D') ? 'cnn' : 'mlp';
+  return classes.includes('MultiHeadAttention') ? 'transformer' : classes.includes('LSTM') ? 'lstm' : classes.includes('Conv2D') ? 'cnn' : 'mlp';
 }

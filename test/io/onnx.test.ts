@@ -81,7 +81,7 @@ describe('exportOnnx', () => {
   it('the Fashion-MNIST CNN of the main job, and global average pooling, match onnxruntime', async () => {
     const { buildModel } = await import('../../src/train/fashion-models.js');
     tsr.setSeed(3);
-    assert.ok(await exportAndCompare(buildModel('cnn')) <= 1e-4);
+    assert.ok(await exportAndCompare(buildModel('cnn') as tsr.Sequential) <= 1e-4);
     const gap = tsr.sequential([L.conv2d({ filters: 4, kernelSize: 3, inputShape: [8, 8, 3] }), L.globalAveragePooling2d(), L.dense({ units: 2 })]);
     assert.ok(await exportAndCompare(gap) <= 1e-4);
   });

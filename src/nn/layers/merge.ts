@@ -14,6 +14,8 @@ const shapeText = (s: readonly number[]) => `[batch, ${s.join(', ')}]`;
 
 /** A layer over a list of inputs; calling it on one tensor is an error. */
 export abstract class Merge extends Layer {
+  /** the per-sample shapes of every input of the current call, for a build that needs more than the first */
+  protected callShapes: readonly (readonly number[])[] = [];
   /** Per-sample output shape for the inputs' per-sample shapes (checked). */
   abstract outputShapeOf(shapes: readonly (readonly number[])[]): number[];
   protected abstract merge(xs: readonly Tensor[]): Tensor;
@@ -29,13 +31,15 @@ export abstract class Merge extends Layer {
     list.forEach((t, i) => { if (!(t instanceof Tensor)) fail(this.name, `input ${i + 1} is not a Tensor, got ${shown(t)}`); });
     const devices = new Set(list.map((t) => t.device));
     if (devices.size > 1) fail(this.name, `inputs are on different devices (${[...devices].join(', ')}); move them to one`);
-    this.outputShapeOf(list.map((t) => t.shape.slice(1)));
+    this.callShapes = list.map((t) => t.shape.slice(1));
+    this.outputShapeOf(this.callShapes);
     this.ensureBuilt(list[0]!.shape.slice(1), list[0]!.device);
     return this.merge(list);
   }
 
   protected override applySymbolic(inputs: readonly SymbolicTensor[]): SymbolicTensor {
-    const shape = this.outputShapeOf(inputs.map((t) => t.sampleShape));
+    this.callShapes = inputs.map((t) => t.sampleShape);
+    const shape = this.outputShapeOf(this.callShapes);
     this.ensureBuilt(inputs[0]!.sampleShape);
     return new SymbolicTensor(shape, 'float32', { layer: this, inputs }, `${this.name}/output_${this.nextCall()}`);
   }
