@@ -16,6 +16,7 @@ export type { DType } from './core/dtype.js';
 export { TesseraError } from './core/errors.js';
 export * as optimizers from './optim/index.js';
 export { layers, Layer, input, SymbolicTensor } from './nn/index.js';
+export { regularizers, type Regularizer } from './nn/regularizers.js';
 export * from './train/index.js';
 export * as datasets from './data/fashion-mnist.js';
 export * as data from './data/index.js';

@@ -23,6 +23,16 @@ describe('examples', () => {
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /accuracy: 0\.[5-9]/);
   });
+  it('fashion-mnist-lstm', () => {
+    const r = run('fashion-mnist-lstm.js', '1');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /test accuracy 0\.[4-9]/);
+  });
+  it('fashion-mnist-transformer', () => {
+    const r = run('fashion-mnist-transformer.js', '1');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /test accuracy 0\.[4-9]/);
+  });
   it('custom-training-loop', () => {
     const r = run('custom-training-loop.js', '150');
     assert.equal(r.status, 0, r.stderr);

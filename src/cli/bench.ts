@@ -14,7 +14,7 @@ import { MODEL_KINDS, type ModelKind } from '../train/fashion-models.js';
 export const BENCH_HELP = `tessera bench — training speed and matmul throughput per device, and speed-up over the CPU
 
 Options:
-  --models LIST         mlp,cnn (default), lstm too, or none for matmuls only
+  --models LIST         mlp,cnn (default), lstm and transformer too, or none for matmuls only
   --batch-sizes LIST    default 32,256
   --devices LIST        cpu,webgpu,... (default: cpu and every hardware GPU; name a software
                         adapter such as lavapipe explicitly to include it)

@@ -154,6 +154,11 @@ export abstract class Layer {
     return w;
   }
 
+  /** This layer's own penalty on its weights, added to the training loss (e.g. a kernel regularizer), or null; models add every layer's. */
+  regularization(): Tensor | null {
+    return null;
+  }
+
   /** Sublayers held in this layer's properties (directly or in arrays). */
   children(): Layer[] {
     const out: Layer[] = [];

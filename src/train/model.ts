@@ -201,7 +201,7 @@ export abstract class Model<Prediction extends Tensor | Tensor[] = Tensor> exten
   private penalty(): Tensor | null {
     let total: Tensor | null = null;
     const visit = (l: Layer): void => {
-      const r = (l as { regularization?: () => Tensor | null }).regularization?.();
+      const r = l.regularization();
       if (r) total = total ? add(total, r) : r;
       for (const c of l.children()) visit(c);
     };

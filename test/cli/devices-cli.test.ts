@@ -94,7 +94,7 @@ describe('tessera bench', () => {
   it('bad options are clear errors', () => {
     const r = tessera(['bench', '--models', 'rnn']);
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /--models takes mlp, cnn, lstm \(or none\), got 'rnn'/);
+    assert.match(r.stderr, /--models takes mlp, cnn, lstm, transformer \(or none\), got 'rnn'/);
     const d = tessera(['bench', '--matmul-dtypes', 'float64']);
     assert.match(d.stderr, /--matmul-dtypes takes float32, bfloat16 and float16, got 'float64'/);
     const s = tessera(['bench', '--steps', '0']);

@@ -47,7 +47,7 @@ describe('tessera train', () => {
     for (const opt of ['--model', '--device', '--epochs', '--batch-size', '--lr', '--data', '--seed', '--plot', '--json']) assert.match(help.stdout, new RegExp(opt));
     const bad = tessera(['train', '--model', 'rnn']);
     assert.equal(bad.status, 1);
-    assert.match(bad.stderr, /--model must be mlp, cnn, lstm, got 'rnn'/);
+    assert.match(bad.stderr, /--model must be mlp, cnn, lstm, transformer, got 'rnn'/);
     const unknown = tessera(['frobnicate']);
     assert.equal(unknown.status, 2);
   });

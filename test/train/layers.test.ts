@@ -58,6 +58,26 @@ describe('layers', () => {
     assert.ok(norm(reg) < norm(plain));
   });
 
+  it('kernel regularizers of dense, conv2d and conv1d are l1 |w| + l2 w² summed; bad ones are clear errors', async () => {
+    const cases: [tsr.Layer, number[]][] = [
+      [tsr.layers.dense({ units: 3, kernelRegularizer: tsr.regularizers.l1l2({ l1: 0.1, l2: 0.2 }) }), [2, 4]],
+      [tsr.layers.conv2d({ filters: 2, kernelSize: 3, kernelRegularizer: tsr.regularizers.l1({ l1: 0.3 }) }), [2, 5, 5, 1]],
+      [tsr.layers.conv1d({ filters: 2, kernelSize: 2, kernelRegularizer: tsr.regularizers.l2() }), [2, 6, 3]],
+    ];
+    for (const [layer, shape] of cases) {
+      layer.apply(tsr.randn(shape, { seed: 1 }));
+      const r = (layer as { kernelRegularizer?: tsr.Regularizer }).kernelRegularizer!;
+      const k = Array.from(await layer.namedTensors()[0]![1].data());
+      const want = k.reduce((s, w) => s + (r.l1 ?? 0) * Math.abs(w) + (r.l2 ?? 0) * w * w, 0);
+      const got = layer.regularization()!.item();
+      assert.ok(Math.abs(got - want) < 1e-5 * Math.max(1, want), `${layer.name}: ${got} vs ${want}`);
+    }
+    assert.equal(tsr.layers.dense({ units: 2 }).regularization(), null);
+    assert.throws(() => tsr.layers.dense({ units: 2, kernelRegularizer: { l3: 1 } as never }), /dense_\d+: unknown option 'l3' \(expected l1, l2\)/);
+    assert.throws(() => tsr.layers.conv2d({ filters: 2, kernelSize: 3, kernelRegularizer: { l2: -1 } }), /kernelRegularizer.l2 must be a finite number >= 0, got -1/);
+    assert.throws(() => tsr.layers.dense({ units: 2, kernelRegularizer: {} }), /kernelRegularizer needs l1, l2 or both/);
+  });
+
   it('a custom model subclass trains with fit and with a hand-written loop', async () => {
     class TwoLayer extends tsr.Model {
       hidden = tsr.layers.dense({ units: 8, activation: 'silu' });

@@ -11,10 +11,19 @@ import { F32, I32, V128, kernelModule, op, v128Const } from './wasm-encoder.js';
 
 type Kernel = (...args: number[]) => void;
 
-const F = { abs: 0xe0, neg: 0xe1, sqrt: 0xe3, add: 0xe4, sub: 0xe5, mul: 0xe6, div: 0xe7, min: 0xe8, max: 0xe9, floor: 0x68, eq: 0x41, ne: 0x42, lt: 0x43, gt: 0x44, le: 0x45, ge: 0x46, splat: 0x13, fromInt: 0xfa } as const;
-const I = { abs: 0xa0, neg: 0xa1, add: 0xae, sub: 0xb1, mul: 0xb5, min: 0xb6, max: 0xb8, eq: 0x37, ne: 0x38, lt: 0x39, gt: 0x3b, le: 0x3d, ge: 0x3f, splat: 0x11, fromFloat: 0xf8 } as const;
+const F = { abs: 0xe0, neg: 0xe1, sqrt: 0xe3, add: 0xe4, sub: 0xe5, mul: 0xe6, div: 0xe7, min: 0xe8, max: 0xe9, floor: 0x68, nearest: 0x6a, eq: 0x41, ne: 0x42, lt: 0x43, gt: 0x44, le: 0x45, ge: 0x46, splat: 0x13, fromInt: 0xfa } as const;
+const I = { abs: 0xa0, neg: 0xa1, shl: 0xab, shrS: 0xac, add: 0xae, sub: 0xb1, mul: 0xb5, min: 0xb6, max: 0xb8, eq: 0x37, ne: 0x38, lt: 0x39, gt: 0x3b, le: 0x3d, ge: 0x3f, splat: 0x11, fromFloat: 0xf8 } as const;
 const V = { load: 0x00, loadSplat: 0x09, store: 0x0b, not: 0x4d, and: 0x4e, or: 0x50, bitselect: 0x52 } as const;
 const ONE_F32 = float32Bits(1);
+const SIGN_BIT = 0x80000000;
+/** the transcendental functions with a SIMD form (see expTop, tanhTop) */
+const SIMD_TRANSCENDENTAL = ['exp', 'sigmoid', 'tanh'];
+// exp: ln 2 in two parts (exact high part) and the degree-5 polynomial of Cephes's expf
+const LN2_HI = 0.693359375, LN2_LO = -2.12194440e-4;
+const EXP_POLY = [1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1];
+// tanh below |x| = 0.625: x + x^3 P(x^2), Cephes's tanhf coefficients (1 - 2 / (e^2x + 1) loses digits there)
+const TANH_SMALL = 0.625;
+const TANH_POLY = [-5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1, -3.33332819422e-1];
 
 /** Whether every node has a SIMD form here (transcendental functions run in JavaScript). */
 function supported(e: Expr): boolean {
@@ -24,7 +33,7 @@ function supported(e: Expr): boolean {
     case 'param': case 'const': return true;
     case 'cast': return supported(e.a);
     case 'where': return supported(e.cond) && supported(e.a) && supported(e.b);
-    case 'unary': return ['neg', 'abs', 'sqrt', 'rsqrt', 'recip', 'floor', 'not', 'isnan'].includes(e.op) && supported(e.a) && !(e.dtype === 'int32' && e.op === 'floor');
+    case 'unary': return ['neg', 'abs', 'sqrt', 'rsqrt', 'recip', 'floor', 'not', 'isnan', ...SIMD_TRANSCENDENTAL].includes(e.op) && supported(e.a) && !(e.dtype === 'int32' && (e.op === 'floor' || SIMD_TRANSCENDENTAL.includes(e.op)));
     case 'binary': return ['add', 'sub', 'mul', 'div', 'max', 'min', 'lt', 'le', 'gt', 'ge', 'eq', 'ne', 'and', 'or'].includes(e.op) && supported(e.a) && supported(e.b);
   }
 }
@@ -46,14 +55,65 @@ class BodyEmitter {
     const known = this.memo.get(key);
     if (known !== undefined) return known;
     this.compute(e);
-    const local = this.firstTemp + this.temps.length;
-    this.temps.push(V128);
+    const local = this.temp();
     this.memo.set(key, local);
     this.code.push(...op.localSet(local));
     return local;
   }
 
+  private temp(): number {
+    this.temps.push(V128);
+    return this.firstTemp + this.temps.length - 1;
+  }
+
   private simd(code: number): void { this.code.push(...op.simd(code)); }
+  private f32(v: number): void { this.code.push(...v128Const(float32Bits(v))); }
+  private get(local: number): void { this.code.push(...op.localGet(local)); }
+  private set(local: number): void { this.code.push(...op.localSet(local)); }
+
+  /** Horner's rule in the local x: c[0] x^(n-1) + ... + c[n-1], on the stack. */
+  private poly(x: number, c: readonly number[]): void {
+    this.f32(c[0]!);
+    for (const k of c.slice(1)) { this.get(x); this.simd(F.mul); this.f32(k); this.simd(F.add); }
+  }
+
+  /**
+   * e^x of the value on the stack: x = n ln2 + r with |r| <= ln2 / 2, e^r by a polynomial, then
+   * times 2^n built from exponent bits in two halves, so results that are subnormal or overflow
+   * to Infinity come out right (x is clamped to [-104, 89], beyond which they are 0 and Infinity).
+   */
+  private expTop(): void {
+    const x = this.temp(), n = this.temp(), r = this.temp(), ni = this.temp();
+    this.f32(89); this.simd(F.min); this.f32(-104); this.simd(F.max); this.set(x);
+    this.get(x); this.f32(Math.LOG2E); this.simd(F.mul); this.simd(F.nearest); this.set(n);
+    this.get(x); this.get(n); this.f32(LN2_HI); this.simd(F.mul); this.simd(F.sub); this.get(n); this.f32(LN2_LO); this.simd(F.mul); this.simd(F.sub); this.set(r);
+    // e^r = 1 + r + r^2 P(r)
+    this.poly(r, EXP_POLY); this.get(r); this.simd(F.mul); this.get(r); this.simd(F.mul); this.get(r); this.simd(F.add); this.f32(1); this.simd(F.add);
+    this.get(n); this.simd(I.fromFloat); this.set(ni);
+    const pow2 = (half: 'low' | 'high') => {
+      // low: n >> 1; high: n - (n >> 1)
+      if (half === 'high') this.get(ni);
+      this.get(ni); this.code.push(...op.i32Const(1)); this.simd(I.shrS);
+      if (half === 'high') this.simd(I.sub);
+      this.code.push(...v128Const(127)); this.simd(I.add); this.code.push(...op.i32Const(23)); this.simd(I.shl);
+    };
+    pow2('low'); this.simd(F.mul); pow2('high'); this.simd(F.mul);
+  }
+
+  /** tanh of the value on the stack: the odd polynomial near 0, else (1 - e^-2|x|) / (1 + e^-2|x|) with x's sign. */
+  private tanhTop(): void {
+    const x = this.temp(), t = this.temp(), big = this.temp(), z = this.temp();
+    this.set(x);
+    this.get(x); this.simd(F.abs); this.f32(-2); this.simd(F.mul); this.expTop(); this.set(t);
+    this.f32(1); this.get(t); this.simd(F.sub); this.f32(1); this.get(t); this.simd(F.add); this.simd(F.div); this.set(big);
+    this.get(x); this.get(x); this.simd(F.mul); this.set(z);
+    // bitselect(a, b, mask) takes a's bits where the mask is set: the polynomial where |x| < 0.625
+    // (NaN compares false and comes through the other branch)
+    this.poly(z, TANH_POLY); this.get(z); this.simd(F.mul); this.get(x); this.simd(F.mul); this.get(x); this.simd(F.add);
+    this.get(x); this.get(big); this.code.push(...v128Const(SIGN_BIT)); this.simd(V.bitselect);
+    this.get(x); this.simd(F.abs); this.f32(TANH_SMALL); this.simd(F.lt);
+    this.simd(V.bitselect);
+  }
 
   private compute(e: Expr): void {
     const int = e.dtype === 'int32';
@@ -81,6 +141,9 @@ class BodyEmitter {
           case 'isnan': this.emit(e.a); this.emit(e.a); this.simd(F.ne); return;
           case 'recip': this.code.push(...v128Const(ONE_F32)); this.emit(e.a); this.simd(F.div); return;
           case 'rsqrt': this.code.push(...v128Const(ONE_F32)); this.emit(e.a); this.simd(F.sqrt); this.simd(F.div); return;
+          case 'exp': this.emit(e.a); this.expTop(); return;
+          case 'sigmoid': this.code.push(...v128Const(ONE_F32)); this.code.push(...v128Const(ONE_F32)); this.emit(e.a); this.simd(F.neg); this.expTop(); this.simd(F.add); this.simd(F.div); return;
+          case 'tanh': this.emit(e.a); this.tanhTop(); return;
           default: this.emit(e.a); this.simd(int ? I[e.op as 'abs' | 'neg'] : F[e.op as 'abs' | 'neg' | 'sqrt' | 'floor']); return;
         }
       case 'binary': {
@@ -168,11 +231,12 @@ export function planWasmElementwise(exprs: readonly Expr[], inputs: readonly Vie
   for (let j = 0; j < outs.length; j++) {
     const o = outs[j]!, s = strides[inputs.length + j]!;
     const st = o.storage as CpuStorage;
-    if (o.offset !== 0 || st.size !== total || st.dtype === 'bool') return null;
-    // dense row-major: stride of each dimension is the product of the ones inside it
-    if (rank >= 1 && s[rank - 1] !== 1) return null;
-    if (rank >= 2 && s[rank - 2] !== innerLen) return null;
-    if (rank === 3 && s[0] !== innerLen * rowLen) return null;
+    if (st.dtype === 'bool' || (rank >= 1 && s[rank - 1] !== 1)) return null;
+    // dense row-major (stride of each dimension the product of the ones inside it), or rows of
+    // a larger tensor (a gate of a recurrent step) whose length is whole vectors, so no store
+    // spills past a row into data that is not ours
+    const dense = o.offset === 0 && st.size === total && (rank < 2 || s[rank - 2] === innerLen) && (rank < 3 || s[0] === innerLen * rowLen);
+    if (!dense && innerLen % 4 !== 0) return null;
   }
   const innerBroadcast: boolean[] = [];
   for (let k = 0; k < inputs.length; k++) {
@@ -194,13 +258,13 @@ export function planWasmElementwise(exprs: readonly Expr[], inputs: readonly Vie
   if (!kernel) return null;
   const k = kernel;
   const inBase = inputs.map(byteAddress);
-  const outBase = outs.map((o) => (o.storage as CpuStorage).byteOffset);
+  const outBase = outs.map(byteAddress);
   const rowStride = (i: number) => (rank >= 2 ? strides[i]![rank - 2]! * 4 : 0);
-  const tail = [innerLen, rowLen, ...inputs.map((_, i) => rowStride(i)), ...outs.map(() => innerLen * 4)];
+  const tail = [innerLen, rowLen, ...inputs.map((_, i) => rowStride(i)), ...outs.map((_, j) => rowStride(inputs.length + j))];
   // byte addresses stay valid when the heap grows: only its buffer object changes
   const perSlab = Array.from({ length: slabs }, (_, slab) => {
     const shift = (i: number) => (rank === 3 ? slab * strides[i]![0]! * 4 : 0);
-    return [...inBase.map((b, i) => b + shift(i)), ...outBase.map((b) => b + slab * innerLen * rowLen * 4), ...tail];
+    return [...inBase.map((b, i) => b + shift(i)), ...outBase.map((b, j) => b + shift(inputs.length + j)), ...tail];
   });
   if (slabs === 1) {
     const args = perSlab[0]!;

@@ -8,6 +8,7 @@ import { mean } from '../../ops/reduce.js';
 import { type Pair, pair, windowGeometry } from '../../ops/window-geometry.js';
 import { type Initializer, initialize } from '../initializers.js';
 import { Layer, type LayerArgs } from '../layer.js';
+import { type Regularizer, checkRegularizer, penalty } from '../regularizers.js';
 
 export interface Conv2DArgs extends LayerArgs {
   filters: number;
@@ -20,6 +21,8 @@ export interface Conv2DArgs extends LayerArgs {
   useBias?: boolean;
   kernelInitializer?: Initializer;
   biasInitializer?: Initializer;
+  /** a penalty on the kernel added to the training loss: { l1?, l2? } */
+  kernelRegularizer?: Regularizer;
 }
 
 function outShape(op: string, inputShape: readonly number[], kh: number, kw: number, strides: Pair, padding: 'valid' | 'same', dilation: Pair = 1): [number, number] {
@@ -29,8 +32,9 @@ function outShape(op: string, inputShape: readonly number[], kh: number, kw: num
 }
 
 export class Conv2D extends Layer {
-  static override readonly options = ['filters', 'kernelSize', 'strides', 'padding', 'dilationRate', 'groups', 'activation', 'useBias', 'kernelInitializer', 'biasInitializer'];
+  static override readonly options = ['filters', 'kernelSize', 'strides', 'padding', 'dilationRate', 'groups', 'activation', 'useBias', 'kernelInitializer', 'biasInitializer', 'kernelRegularizer'];
   readonly filters: number;
+  readonly kernelRegularizer?: Regularizer;
   readonly kernelSize: [number, number];
   readonly strides: Pair;
   readonly padding: 'valid' | 'same';
@@ -54,6 +58,11 @@ export class Conv2D extends Layer {
     this.useBias = args.useBias ?? true;
     this.kernelInit = args.kernelInitializer ?? 'glorotUniform';
     this.biasInit = args.biasInitializer ?? 'zeros';
+    this.kernelRegularizer = checkRegularizer(this.name, 'kernelRegularizer', args.kernelRegularizer);
+  }
+
+  override regularization(): Tensor | null {
+    return this.kernelRegularizer ? penalty(this.name, this.weight('kernel'), this.kernelRegularizer) : null;
   }
 
   override build(inputShape: readonly number[], device: string): void {

@@ -11,6 +11,7 @@ import { reshape } from '../../ops/views.js';
 import { windowGeometry } from '../../ops/window-geometry.js';
 import { type Initializer, initialize } from '../initializers.js';
 import { Layer, type LayerArgs } from '../layer.js';
+import { type Regularizer, checkRegularizer, penalty } from '../regularizers.js';
 
 function sequence(op: string, inputShape: readonly number[]): [number, number] {
   if (inputShape.length !== 2) fail(op, `expects per-sample input [steps, channels], got [${inputShape.join(', ')}]`);
@@ -35,12 +36,15 @@ export interface Conv1DArgs extends LayerArgs {
   useBias?: boolean;
   kernelInitializer?: Initializer;
   biasInitializer?: Initializer;
+  /** a penalty on the kernel added to the training loss: { l1?, l2? } */
+  kernelRegularizer?: Regularizer;
 }
 
 /** Convolution over steps: kernel [kernelSize, channels, filters]. @example tsr.layers.conv1d({ filters: 16, kernelSize: 3 }) */
 export class Conv1D extends Layer {
-  static override readonly options = ['filters', 'kernelSize', 'strides', 'padding', 'dilationRate', 'activation', 'useBias', 'kernelInitializer', 'biasInitializer'];
+  static override readonly options = ['filters', 'kernelSize', 'strides', 'padding', 'dilationRate', 'activation', 'useBias', 'kernelInitializer', 'biasInitializer', 'kernelRegularizer'];
   readonly filters: number;
+  readonly kernelRegularizer?: Regularizer;
   readonly kernelSize: number;
   readonly strides: number;
   readonly padding: 'valid' | 'same' | 'causal';
@@ -59,6 +63,11 @@ export class Conv1D extends Layer {
     this.activation = checkActivation(args.activation ?? 'linear');
     this.useBias = args.useBias ?? true;
     this.inits = [args.kernelInitializer ?? 'glorotUniform', args.biasInitializer ?? 'zeros'];
+    this.kernelRegularizer = checkRegularizer(this.name, 'kernelRegularizer', args.kernelRegularizer);
+  }
+
+  override regularization(): Tensor | null {
+    return this.kernelRegularizer ? penalty(this.name, this.weight('kernel'), this.kernelRegularizer) : null;
   }
   override build(inputShape: readonly number[], device: string): void {
     const [, c] = sequence(this.name, inputShape);

@@ -1,10 +1,9 @@
 // Dense (fully connected): y = activation(x @ kernel + bias), bias and activation in one kernel.
 import { fail, shapeStr } from '../../core/errors.js';
-import * as E from '../../core/expr.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { type LayerActivation, biasActivation, checkActivation } from '../../ops/activations.js';
 import { matmul } from '../../ops/matmul.js';
-import { sumExpr } from '../../ops/reduce.js';
+import { type Regularizer, checkRegularizer, penalty } from '../regularizers.js';
 import { type Initializer, initialize } from '../initializers.js';
 import { Layer, type LayerArgs } from '../layer.js';
 
@@ -14,8 +13,8 @@ export interface DenseArgs extends LayerArgs {
   useBias?: boolean;
   kernelInitializer?: Initializer;
   biasInitializer?: Initializer;
-  /** L2 penalty factor on the kernel, added to the training loss */
-  kernelRegularizer?: { l2: number };
+  /** a penalty on the kernel added to the training loss: { l1?, l2? } */
+  kernelRegularizer?: Regularizer;
 }
 
 export class Dense extends Layer {
@@ -23,7 +22,7 @@ export class Dense extends Layer {
   readonly units: number;
   readonly activation: LayerActivation;
   readonly useBias: boolean;
-  readonly kernelRegularizer?: { l2: number };
+  readonly kernelRegularizer?: Regularizer;
   private readonly kernelInit: Initializer;
   private readonly biasInit: Initializer;
 
@@ -35,7 +34,7 @@ export class Dense extends Layer {
     this.useBias = args.useBias ?? true;
     this.kernelInit = args.kernelInitializer ?? 'glorotUniform';
     this.biasInit = args.biasInitializer ?? 'zeros';
-    this.kernelRegularizer = args.kernelRegularizer;
+    this.kernelRegularizer = checkRegularizer(this.name, 'kernelRegularizer', args.kernelRegularizer);
   }
 
   override build(inputShape: readonly number[], device: string): void {
@@ -56,10 +55,7 @@ export class Dense extends Layer {
     return biasActivation(this.name, y, this.useBias ? this.weight('bias') : undefined, this.activation);
   }
 
-  /** The L2 penalty of this layer, if any. */
-  regularization(): Tensor | null {
-    if (!this.kernelRegularizer) return null;
-    const k = this.weight('kernel');
-    return sumExpr(`${this.name}.regularizer`, E.mul(this.kernelRegularizer.l2, E.mul(E.input(0), E.input(0))), [k], undefined);
+  override regularization(): Tensor | null {
+    return this.kernelRegularizer ? penalty(this.name, this.weight('kernel'), this.kernelRegularizer) : null;
   }
 }

@@ -1,15 +1,15 @@
-// Recurrent layers (Keras's SimpleRNN, LSTM and GRU) over [batch, time, features] inputs: per
-// step a product with the input kernel and one with the recurrent kernel, and the gates as fused
-// kernels. Gradients flow through the ops (no custom rule).
+// Recurrent layers (Keras's SimpleRNN, LSTM and GRU) over [batch, time, features] inputs: each
+// is a cell written as expressions, run over the sequence by the recurrence op (one product and
+// one fused kernel per step, and the same backwards).
 import { fail, shapeStr } from '../../core/errors.js';
 import * as E from '../../core/expr.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { type ActivationName, activationExpr } from '../../ops/activations.js';
 import { applyExpr } from '../../ops/apply.js';
-import { tensor, zeros } from '../../ops/creation.js';
+import { tensor } from '../../ops/creation.js';
+import { gather } from '../../ops/indexing.js';
+import { type RecurrenceWeights, type RecurrentCell, recurrence } from '../../ops/recurrence.js';
 import { noGrad } from '../../tensor/autograd.js';
-import { stack } from '../../ops/join.js';
-import { matmul } from '../../ops/matmul.js';
 import { slice, squeeze } from '../../ops/views.js';
 import { type Initializer, initialize } from '../initializers.js';
 import { Layer, type LayerArgs } from '../layer.js';
@@ -73,30 +73,22 @@ abstract class Recurrent extends Layer {
     return this.returnSequences ? [inputShape[0]!, this.units] : [this.units];
   }
 
-  /** One step: the new state from this step's input projection [batch, gates * units] and the state. */
-  protected abstract step(xw: Tensor, state: Tensor[]): Tensor[];
-  protected abstract stateCount(): number;
+  /** The cell as expressions (see recurrence). */
+  protected abstract cell(): RecurrentCell;
+
+  /** The kernels and biases the recurrence takes. */
+  protected recurrenceWeights(): RecurrenceWeights {
+    return { kernel: this.weight('kernel'), recurrentKernel: this.weight('recurrent_kernel'), ...(this.useBias ? { bias: this.weight('bias') } : {}) };
+  }
 
   forward(x: Tensor): Tensor {
     if (x.rank !== 3) fail(this.name, `expects inputs [batch, time, features], got ${shapeStr(x.shape)}`);
-    const [batch, time] = x.shape as [number, number, number];
+    const time = x.shape[1]!;
     if (time === 0) fail(this.name, `needs at least one time step, got ${shapeStr(x.shape)}`);
-    // each step projects its own input: slicing one product of all steps would give every step's
-    // gradient the whole product's size (time² work in the backward pass)
-    const kernel = this.weight('kernel');
-    let state = Array.from({ length: this.stateCount() }, () => zeros([batch, this.units], { device: x.device }));
-    const outputs: Tensor[] = [];
-    for (let k = 0; k < time; k++) {
-      const t = this.goBackwards ? time - 1 - k : k;
-      state = this.step(matmul(squeeze(slice(x, [null, [t, t + 1]]), 1), kernel), state);
-      if (this.returnSequences) outputs.push(state[0]!);
-    }
-    return this.returnSequences ? stack(outputs, 1) : state[0]!;
-  }
-
-  /** Columns [g * units, (g + 1) * units) of a [batch, gates * units] tensor: gate g. */
-  protected gate(z: Tensor, g: number): Tensor {
-    return slice(z, [null, [g * this.units, (g + 1) * this.units]]);
+    const states = recurrence(this.name, x, this.cell(), this.recurrenceWeights(), this.goBackwards);
+    if (!this.returnSequences) return squeeze(slice(states, [null, this.goBackwards ? [0, 1] : [time - 1, time]]), 1);
+    // read backwards, the output sequence is in the order read (Keras)
+    return this.goBackwards ? gather(states, tensor(Int32Array.from({ length: time }, (_, k) => time - 1 - k), { device: x.device }), 1) : states;
   }
 
   protected act(name: ActivationName, e: E.Expr): E.Expr {
@@ -109,12 +101,8 @@ export class SimpleRNN extends Recurrent {
   static override readonly options = OPTIONS;
   protected readonly gates = 1;
   constructor(args: RecurrentArgs) { super('simple_rnn', args); }
-  protected stateCount(): number { return 1; }
-  protected step(xw: Tensor, [h]: Tensor[]): Tensor[] {
-    const hu = matmul(h!, this.weight('recurrent_kernel'));
-    const b = this.useBias ? [this.weight('bias')] : [];
-    const sum = this.useBias ? E.add(E.add(E.input(0), E.input(1)), E.input(2)) : E.add(E.input(0), E.input(1));
-    return [applyExpr(this.name, this.act(this.activation, sum), [xw, hu, ...b])];
+  protected cell(): RecurrentCell {
+    return { gates: this.gates, states: 1, next: ([z], [r]) => [this.act(this.activation, E.add(z!, r!))] };
   }
 }
 
@@ -130,7 +118,6 @@ export class LSTM extends Recurrent {
     super('lstm', args);
     this.unitForgetBias = args.unitForgetBias ?? true;
   }
-  protected stateCount(): number { return 2; }
   protected override initialBias(init: Initializer, device: string): Tensor {
     const b = initialize(init, [4 * this.units], device);
     if (!this.unitForgetBias) return b;
@@ -141,14 +128,17 @@ export class LSTM extends Recurrent {
     forget.dispose();
     return out;
   }
-  protected step(xw: Tensor, [h, c]: Tensor[]): Tensor[] {
-    const z0 = matmul(h!, this.weight('recurrent_kernel'));
-    const z = applyExpr(this.name, this.useBias ? E.add(E.add(E.input(0), E.input(1)), E.input(2)) : E.add(E.input(0), E.input(1)), [xw, z0, ...(this.useBias ? [this.weight('bias')] : [])]);
-    const [i, f, g, o] = [0, 1, 2, 3].map((k) => this.gate(z, k)) as [Tensor, Tensor, Tensor, Tensor];
-    const rec = (k: number) => this.act(this.recurrentActivation, E.input(k));
-    const cNext = applyExpr(this.name, E.add(E.mul(rec(1), E.input(4)), E.mul(rec(0), this.act(this.activation, E.input(2)))), [i, f, g, o, c!]);
-    const hNext = applyExpr(this.name, E.mul(this.act(this.recurrentActivation, E.input(0)), this.act(this.activation, E.input(1))), [o, cNext]);
-    return [hNext, cNext];
+  /** c = f c + i g, h = o activation(c), gates i, f, c, o. */
+  protected cell(): RecurrentCell {
+    return {
+      gates: this.gates, states: 2,
+      next: (z, r, [, c]) => {
+        const [i, f, g, o] = [0, 1, 2, 3].map((k) => E.add(z[k]!, r[k]!));
+        const rec = (e: E.Expr) => this.act(this.recurrentActivation, e);
+        const cNext = E.add(E.mul(rec(f!), c!), E.mul(rec(i!), this.act(this.activation, g!)));
+        return [E.mul(rec(o!), this.act(this.activation, cNext)), cNext];
+      },
+    };
   }
 }
 
@@ -161,21 +151,26 @@ export class GRU extends Recurrent {
   static override readonly options = OPTIONS;
   protected readonly gates = 3;
   constructor(args: RecurrentArgs) { super('gru', args); }
-  protected stateCount(): number { return 1; }
   protected override initialBias(init: Initializer, device: string): Tensor {
     return initialize(init, [2, 3 * this.units], device);
   }
-  protected step(xw: Tensor, [h]: Tensor[]): Tensor[] {
-    const hu = matmul(h!, this.weight('recurrent_kernel'));
-    const bias = this.useBias ? this.weight('bias') : null;
-    const xb = bias ? applyExpr(this.name, E.add(E.input(0), E.input(1)), [xw, slice(bias, [[0, 1]])]) : xw;
-    const hb = bias ? applyExpr(this.name, E.add(E.input(0), E.input(1)), [hu, slice(bias, [[1, 2]])]) : hu;
-    const [xz, xr, xh] = [0, 1, 2].map((k) => this.gate(xb, k)) as [Tensor, Tensor, Tensor];
-    const [hz, hr, hh] = [0, 1, 2].map((k) => this.gate(hb, k)) as [Tensor, Tensor, Tensor];
-    // inputs: xz, hz, xr, hr, xh, hh, h
-    const zg = this.act(this.recurrentActivation, E.add(E.input(0), E.input(1)));
-    const rg = this.act(this.recurrentActivation, E.add(E.input(2), E.input(3)));
-    const cand = this.act(this.activation, E.add(E.input(4), E.mul(rg, E.input(5))));
-    return [applyExpr(this.name, E.add(E.mul(zg, E.input(6)), E.mul(E.sub(1, zg), cand)), [xz, hz, xr, hr, xh, hh, h!])];
+  /** The input bias (row 0) joins the input projection, the recurrent bias (row 1) the recurrent one. */
+  protected override recurrenceWeights(): RecurrenceWeights {
+    const w = super.recurrenceWeights();
+    if (!this.useBias) return w;
+    const b = this.weight('bias');
+    return { ...w, bias: squeeze(slice(b, [[0, 1]]), 0), recurrentBias: squeeze(slice(b, [[1, 2]]), 0) };
+  }
+  /** z, r gates; the candidate reads r times the recurrent projection (reset after, as PyTorch). */
+  protected cell(): RecurrentCell {
+    return {
+      gates: this.gates, states: 1,
+      next: ([xz, xr, xh], [hz, hr, hh], [h]) => {
+        const zg = this.act(this.recurrentActivation, E.add(xz!, hz!));
+        const rg = this.act(this.recurrentActivation, E.add(xr!, hr!));
+        const cand = this.act(this.activation, E.add(xh!, E.mul(rg, hh!)));
+        return [E.add(E.mul(zg, h!), E.mul(E.sub(1, zg), cand))];
+      },
+    };
   }
 }

@@ -1,0 +1,127 @@
+// A recurrent layer's whole sequence as one op. Forward: every step's input projection in one
+// product, then per step one product with the recurrent kernel and one fused kernel of the cell's
+// expressions. Backward: the steps in reverse, each one fused kernel (the cell's expressions
+// differentiated symbolically, so any activation works) and one product; then the weight
+// gradients as one product each over all steps. Per step that is 2 kernels each way, where
+// composing ops gave dozens (each gate's slice, activation and their gradients).
+import { fail, shapeStr } from '../core/errors.js';
+import * as E from '../core/expr.js';
+import { exprVjp } from '../core/expr-grad.js';
+import { attachGrad, noGrad } from '../tensor/autograd.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { biasActivation } from './activations.js';
+import { assignExpr, evalSumTo } from './apply.js';
+import { zeros } from './creation.js';
+import { concat } from './join.js';
+import { matmul } from './matmul.js';
+import { backendOf, empty } from './util.js';
+import { reshape, slice, squeeze, swapAxes } from './views.js';
+
+/** A recurrent cell as expressions of one step's values. */
+export interface RecurrentCell {
+  /** blocks of `units` columns in the kernels (LSTM 4, GRU 3, SimpleRNN 1) */
+  readonly gates: number;
+  /** state tensors carried between steps; state 0 is the output (LSTM: h, c) */
+  readonly states: number;
+  /**
+   * Each new state from the step's gate inputs: z[g] the input projection (input bias added),
+   * r[g] the recurrent projection (recurrent bias added), prev[s] the previous states.
+   */
+  next(z: readonly E.Expr[], r: readonly E.Expr[], prev: readonly E.Expr[]): E.Expr[];
+}
+
+export interface RecurrenceWeights {
+  /** [features, gates * units] */
+  kernel: Tensor;
+  /** [units, gates * units] */
+  recurrentKernel: Tensor;
+  /** [gates * units], added to the input projection */
+  bias?: Tensor;
+  /** [gates * units], added to the recurrent projection (GRU's reset-after bias) */
+  recurrentBias?: Tensor;
+}
+
+/** Row t of a [batch, time, n] tensor as a [batch, n] view. */
+const stepOf = (t: Tensor, time: number) => squeeze(slice(t, [null, [time, time + 1]]), 1);
+
+/**
+ * Runs `cell` over x [batch, time, features] from zero states, forwards in time or from the end
+ * (goBackwards); returns state 0 of every step [batch, time, units], indexed by time.
+ */
+export function recurrence(op: string, x: Tensor, cell: RecurrentCell, w: RecurrenceWeights, goBackwards: boolean): Tensor {
+  if (x.rank !== 3) fail(op, `expects inputs [batch, time, features], got ${shapeStr(x.shape)}`);
+  const all = [x, w.kernel, w.recurrentKernel, ...(w.bias ? [w.bias] : []), ...(w.recurrentBias ? [w.recurrentBias] : [])];
+  const backend = backendOf(op, all);
+  for (const t of all) if (t.dtype !== 'float32') fail(op, `computes in float32, got ${t.dtype} ${shapeStr(t.shape)}`);
+  const [batch, time] = x.shape as [number, number, number];
+  const G = cell.gates, S = cell.states, units = w.recurrentKernel.shape[0]!, GU = G * units;
+  if (w.kernel.shape[1] !== GU || w.recurrentKernel.shape[1] !== GU) fail(op, `kernel ${shapeStr(w.kernel.shape)} and recurrent kernel ${shapeStr(w.recurrentKernel.shape)} need ${GU} columns (${G} gates of ${units} units)`);
+  // the order steps are taken in, and the step before each (-1: the zero initial state)
+  const order = Array.from({ length: time }, (_, k) => (goBackwards ? time - 1 - k : k));
+  const hasRB = w.recurrentBias !== undefined;
+
+  // kernel inputs: z gates, r gates, previous states, recurrent-bias gates; then (backward) upstream values
+  const zIn = Array.from({ length: G }, (_, g) => E.input(g));
+  const rIn = Array.from({ length: G }, (_, g) => (hasRB ? E.add(E.input(G + g), E.input(2 * G + S + g)) : E.input(G + g)));
+  const prevIn = Array.from({ length: S }, (_, s) => E.input(2 * G + s));
+  const next = cell.next(zIn, rIn, prevIn);
+  const gatesOf = (t: Tensor) => Array.from({ length: G }, (_, g) => slice(t, [null, [g * units, (g + 1) * units]]));
+  const rbGates = hasRB ? Array.from({ length: G }, (_, g) => slice(w.recurrentBias!, [[g * units, (g + 1) * units]])) : [];
+
+  const saved = noGrad(() => {
+    const z = biasActivation(op, matmul(x, w.kernel), w.bias, 'linear');
+    const states = Array.from({ length: S }, () => empty(backend, [batch, time, units], 'float32'));
+    const zeroState = zeros([batch, units], { device: x.device });
+    const r: Tensor[] = [];
+    const prevStates = (k: number) => states.map((s) => (k === 0 ? zeroState : stepOf(s, order[k - 1]!)));
+    const stepInputs = (k: number) => [...gatesOf(stepOf(z, order[k]!)), ...gatesOf(r[k]!), ...prevStates(k), ...rbGates];
+    for (let k = 0; k < time; k++) {
+      r.push(k === 0 ? zeros([batch, GU], { device: x.device }) : matmul(stepOf(states[0]!, order[k - 1]!), w.recurrentKernel));
+      assignExpr(op, states.map((s) => stepOf(s, order[k]!)), next, stepInputs(k));
+    }
+    return { z, states, zeroState, r, prevStates, stepInputs };
+  });
+  const out = saved.states[0]!;
+
+  return attachGrad(out, op, all, (dOut, needs) => noGrad(() => {
+    const base = 2 * G + S + (hasRB ? G : 0);
+    // upstream of each state: state 0 gets the output's gradient, what flowed back directly and through the recurrent product
+    const up = [E.add(E.add(E.input(base), E.input(base + 1)), E.input(base + 1 + S)), ...Array.from({ length: S - 1 }, (_, s) => E.input(base + 2 + s))];
+    const vjp = new Map<number, E.Expr>();
+    next.forEach((e, s) => exprVjp(e, up[s]!).forEach((g, i) => vjp.set(i, vjp.has(i) ? E.add(vjp.get(i)!, g) : g)));
+    const grad = (i: number) => vjp.get(i) ?? E.constant(0);
+    const dzExprs = zIn.map((_, g) => grad(g)), drExprs = rIn.map((_, g) => grad(G + g)), dPrevExprs = prevIn.map((_, s) => grad(2 * G + s));
+    // LSTM and SimpleRNN see z + r only: one gradient serves both
+    const shared = dzExprs.every((e, g) => E.exprKey(e) === E.exprKey(drExprs[g]!));
+    const dz = empty(backend, [batch, time, GU], 'float32');
+    const dr = shared ? dz : empty(backend, [batch, time, GU], 'float32');
+    const zeroState = saved.zeroState;
+    let carried: Tensor[] = Array.from({ length: S }, () => zeroState);
+    let throughR = zeroState;
+    for (let k = time - 1; k >= 0; k--) {
+      const t = order[k]!;
+      const nextCarried = Array.from({ length: S }, () => empty(backend, [batch, units], 'float32'));
+      assignExpr(op,
+        [...gatesOf(stepOf(dz, t)), ...(shared ? [] : gatesOf(stepOf(dr, t))), ...nextCarried],
+        [...dzExprs, ...(shared ? [] : drExprs), ...dPrevExprs],
+        [...saved.stepInputs(k), stepOf(dOut, t), ...carried, throughR]);
+      carried = nextCarried;
+      if (k > 0) throughR = matmul(stepOf(dr, t), swapAxes(w.recurrentKernel, 0, 1));
+    }
+    const flat = (t: Tensor, n: number) => reshape(t, [batch * time, n]);
+    const features = x.shape[2]!;
+    // the state each step read: the one of the step before it in the order taken, zeros first
+    const shiftedOut = () => {
+      const zero = zeros([batch, 1, units], { device: x.device });
+      return goBackwards ? concat([slice(out, [null, [1, time]]), zero], 1) : concat([zero, slice(out, [null, [0, time - 1]])], 1);
+    };
+    const grads: (Tensor | null)[] = [
+      needs[0] ? matmul(dz, swapAxes(w.kernel, 0, 1)) : null,
+      needs[1] ? matmul(swapAxes(flat(x, features), 0, 1), flat(dz, GU)) : null,
+      needs[2] ? matmul(swapAxes(flat(shiftedOut(), units), 0, 1), flat(dr, GU)) : null,
+    ];
+    if (w.bias) grads.push(needs[grads.length] ? evalSumTo(op, E.input(0), [dz], [GU]) : null);
+    if (hasRB) grads.push(needs[grads.length] ? evalSumTo(op, E.input(0), [dr], [GU]) : null);
+    return grads;
+  }));
+}
