@@ -10,8 +10,9 @@ import { fail } from '../core/errors.js';
 import { fashionMnist, hint } from '../data/fashion-mnist.js';
 import { setSeed } from '../ops/random.js';
 import { adam } from '../optim/adam.js';
+import { cosineDecay } from '../optim/schedules.js';
 import { sparseCategoricalCrossentropy } from '../train/losses.js';
-import { type FashionModel, MODEL_KINDS, type ModelKind, buildModel, kindOfLayers } from '../train/fashion-models.js';
+import { FASHION_MODELS, type FashionModel, MODEL_KINDS, type ModelKind, buildModel, kindOfLayers } from '../train/fashion-models.js';
 import { loadModel } from '../io/load-model.js';
 import { Functional } from '../train/functional.js';
 import { trainingChart } from './plot.js';
@@ -26,8 +27,10 @@ Options:
                       (2 blocks of 4-head attention and a GELU MLP, 64 features)
   --device D          auto (default: a hardware GPU if there is one, else cpu), cpu, webgpu or cuda
   --epochs N          passes over the training set (default 10 for mlp, 5 for the others)
-  --batch-size N      samples per step (default 32)
-  --lr X              Adam learning rate (default 0.001)
+  --batch-size N      samples per step (default 32; 64 for lstm)
+  --lr X              Adam learning rate, the peak of a cosine schedule (default 0.001; 0.002 for lstm)
+  --lr-schedule S     constant, or cosine: decaying to 0 over the run's steps (default constant
+                      for mlp and cnn, cosine for lstm and transformer)
   --data DIR          folder with the four Fashion-MNIST IDX files (else $TESSERA_DATA,
                       /usr/share/datasets/fashion-mnist, then the embedded sample)
   --seed N            seed for weights and shuffling (default 0)
@@ -40,7 +43,7 @@ Options:
                       and the run's results at the end (DIR/train.json)
   --overwrite         let --save replace a model already saved in DIR
   --resume DIR        continue training a model saved with --save: its architecture, optimizer,
-                      learning rate, batch size, seed and random-generator position; --epochs
+                      learning rate and its schedule, batch size, seed and random-generator position; --epochs
                       then counts the extra epochs, and the result equals one uninterrupted run
   --json              print one JSON object with the results as the last line
   --verbose 0|1|2     progress display (default 1)
@@ -81,7 +84,7 @@ export async function train(argv: string[]): Promise<number> {
     args: argv,
     options: {
       model: { type: 'string' }, device: { type: 'string', default: 'auto' },
-      epochs: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' },
+      epochs: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' }, 'lr-schedule': { type: 'string' },
       data: { type: 'string' }, seed: { type: 'string' }, 'validation-split': { type: 'string', default: '0' },
       plot: { type: 'string' }, save: { type: 'string' }, overwrite: { type: 'boolean', default: false }, resume: { type: 'string' },
       json: { type: 'boolean', default: false }, verbose: { type: 'string', default: '1' },
@@ -94,9 +97,13 @@ export async function train(argv: string[]): Promise<number> {
   if (values.resume === '') fail('train', '--resume needs a folder name');
   const resumed = values.resume !== undefined ? await savedRun(values.resume) : {};
   const kind = (values.model ?? resumed.model ?? 'mlp') as ModelKind;
-  const epochs = numberFlag('epochs', values.epochs ?? (kind === 'mlp' ? '10' : '5'), { int: true, min: 1 });
-  const batchSize = numberFlag('batch-size', values['batch-size'] ?? String(resumed.batchSize ?? 32), { int: true, min: 1 });
-  const lr = numberFlag('lr', values.lr ?? String(resumed.learningRate ?? 0.001), { above: 0 });
+  const recipe = FASHION_MODELS[kind];
+  const epochs = numberFlag('epochs', values.epochs ?? String(recipe.epochs), { int: true, min: 1 });
+  const batchSize = numberFlag('batch-size', values['batch-size'] ?? String(resumed.batchSize ?? recipe.batchSize), { int: true, min: 1 });
+  const lr = numberFlag('lr', values.lr ?? String(resumed.learningRate ?? recipe.learningRate), { above: 0 });
+  const schedule = values['lr-schedule'] ?? recipe.schedule;
+  if (schedule !== 'constant' && schedule !== 'cosine') fail('train', `--lr-schedule must be constant or cosine, got '${schedule}'`);
+  if (values.resume !== undefined && values['lr-schedule'] !== undefined) fail('train', `--lr-schedule conflicts with --resume: the saved optimizer keeps its schedule; drop --lr-schedule`);
   const seed = numberFlag('seed', values.seed ?? String(resumed.seed ?? 0), { int: true, min: 0, max: Number.MAX_SAFE_INTEGER });
   const verbose = numberFlag('verbose', values.verbose, { int: true, min: 0, max: 2 }) as 0 | 1 | 2;
   const validationSplit = numberFlag('validation-split', values['validation-split'], { min: 0, below: 1 });
@@ -109,7 +116,7 @@ export async function train(argv: string[]): Promise<number> {
   if (values['log-device-placement']) setLogDevicePlacement(true);
   if (values.device !== 'cpu') await initDevices();
   try {
-    return await trainOn(values.device!, { kind, epochs, batchSize, lr, seed, verbose, validationSplit, values, log });
+    return await trainOn(values.device!, { kind, epochs, batchSize, lr, schedule, seed, verbose, validationSplit, values, log });
   } finally {
     // an open GPU device keeps Node's event loop alive
     await releaseDevices();
@@ -117,7 +124,7 @@ export async function train(argv: string[]): Promise<number> {
 }
 
 interface TrainSettings {
-  kind: ModelKind; epochs: number; batchSize: number; lr: number; seed: number; verbose: 0 | 1 | 2; validationSplit: number;
+  kind: ModelKind; epochs: number; batchSize: number; lr: number; schedule: 'constant' | 'cosine'; seed: number; verbose: 0 | 1 | 2; validationSplit: number;
   values: { data?: string; plot?: string; save?: string; resume?: string; json?: boolean; profile?: boolean; 'no-jit'?: boolean; model?: string; lr?: string };
   log: (s: string) => void;
 }
@@ -132,7 +139,8 @@ async function resume(dir: string, device: string, s: TrainSettings): Promise<Fa
   const model = await loadModel(dir, { device, restoreRandomState: true });
   if (model instanceof Functional && (model.inputs.length !== 1 || model.outputs.length !== 1)) fail('train', `${dir} holds a model of ${model.inputs.length} inputs and ${model.outputs.length} outputs; tessera train resumes its own Fashion-MNIST models`);
   if (!model.optimizer) fail('train', `${dir} has no training config to resume (was it saved with --save?)`);
-  const kind = kindOf(model), savedLr = model.optimizer.learningRate;
+  // the peak rate the run was started with (train.json), else the optimizer's current one
+  const kind = kindOf(model), savedLr = (await savedRun(dir)).learningRate ?? model.optimizer.learningRate;
   if (s.values.model !== undefined && s.values.model !== kind) fail('train', `--model ${s.values.model} conflicts with --resume ${dir}, which holds a ${kind}; drop --model`);
   if (s.values.lr !== undefined && s.lr !== savedLr) fail('train', `--lr ${s.values.lr} conflicts with --resume ${dir}, whose optimizer has learning rate ${savedLr}; drop --lr`);
   s.kind = kind;
@@ -151,12 +159,15 @@ async function trainOn(deviceName: string, settings: TrainSettings): Promise<num
   if (!data.full) log(`note: this is not the full Fashion-MNIST set, so accuracy is below the full set's. ${hint('fashion-mnist')}`);
   log(`device: ${device}${deviceName === 'auto' ? ` (auto: ${autoDevice().why})` : ''}`);
 
+  const trained = data.train.images.shape[0]! - Math.floor(data.train.images.shape[0]! * validationSplit);
   let model: FashionModel;
   if (values.resume) {
     model = await resume(values.resume, device, settings);
   } else {
     model = buildModel(settings.kind);
-    model.compile({ optimizer: adam({ learningRate: settings.lr }), loss: sparseCategoricalCrossentropy({ fromLogits: true }), metrics: ['accuracy'], jit: !values['no-jit'] });
+    const steps = epochs * Math.ceil(trained / batchSize);
+    const learningRate = settings.schedule === 'cosine' ? cosineDecay(settings.lr, steps) : settings.lr;
+    model.compile({ optimizer: adam({ learningRate }), loss: sparseCategoricalCrossentropy({ fromLogits: true }), metrics: ['accuracy'], jit: !values['no-jit'] });
   }
   const { kind, lr } = settings;
   const initialEpoch = model.epochsTrained;
@@ -177,12 +188,11 @@ async function trainOn(deviceName: string, settings: TrainSettings): Promise<num
     history = await fit();
   }
   const seconds = (performance.now() - started) / 1000;
-  const trained = data.train.images.shape[0]! - Math.floor(data.train.images.shape[0]! * validationSplit);
   const samplesPerSec = (trained * epochs) / seconds;
   const test = await model.evaluate(data.test.images, data.test.labels, { batchSize: 256 });
   log(`test accuracy: ${test['accuracy']!.toFixed(4)} | test loss: ${test['loss']!.toFixed(4)} | ${Math.round(samplesPerSec)} samples/s | ${seconds.toFixed(1)}s | device ${device}`);
   const result = {
-    model: kind, device, epochs, epochsTrained: model.epochsTrained, batchSize, learningRate: lr, seed, fullDataset: data.full, dataSource: data.source,
+    model: kind, device, epochs, epochsTrained: model.epochsTrained, batchSize, learningRate: lr, lrSchedule: values.resume ? null : settings.schedule, seed, fullDataset: data.full, dataSource: data.source,
     resumedFrom: values.resume ?? null, testAccuracy: test['accuracy'], testLoss: test['loss'], samplesPerSec, seconds, history: history.history,
   };
   if (values.save) {
@@ -190,7 +200,7 @@ async function trainOn(deviceName: string, settings: TrainSettings): Promise<num
     log(`saved: ${values.save} (model.json, weights and optimizer state after each epoch; train.json)`);
   }
   if (values.plot) {
-    await writeFile(values.plot, trainingChart(history.history, `tessera ${kind} on Fashion-MNIST (${data.full ? 'full set' : 'embedded sample'}), ${device}, batch ${batchSize}, lr ${lr}`, validationSplit > 0 ? 'validation' : 'test set'));
+    await writeFile(values.plot, trainingChart(history.history, `tessera ${kind} on Fashion-MNIST (${data.full ? 'full set' : 'embedded sample'}), ${device}, batch ${batchSize}, lr ${lr}${!values.resume && settings.schedule === 'cosine' ? ' (cosine)' : ''}`, validationSplit > 0 ? 'validation' : 'test set'));
     log(`plot: ${values.plot}`);
   }
   if (values.json) console.log(JSON.stringify(result));

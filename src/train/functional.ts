@@ -10,9 +10,10 @@ import { SymbolicTensor } from '../nn/symbolic.js';
 import { Tensor } from '../tensor/tensor.js';
 import { Model } from './model.js';
 import { summaryTable } from './summary.js';
+import { exportOnnx } from '../io/onnx-export.js';
 
 /** One layer call of the graph, in an order where every input is made before it is used. */
-interface Step { readonly layer: Layer; readonly inputs: readonly SymbolicTensor[]; readonly output: SymbolicTensor }
+export interface GraphStep { readonly layer: Layer; readonly inputs: readonly SymbolicTensor[]; readonly output: SymbolicTensor }
 
 export interface FunctionalArgs extends LayerArgs {
   inputs: SymbolicTensor | readonly SymbolicTensor[];
@@ -31,7 +32,8 @@ export class Functional extends Model<Tensor | Tensor[]> {
   readonly outputs: readonly SymbolicTensor[];
   /** every layer of the graph once, in the order of their first call */
   readonly layers: readonly Layer[];
-  private readonly steps: readonly Step[];
+  /** the layer calls from the inputs to the outputs, each after those it reads */
+  readonly graphSteps: readonly GraphStep[];
 
   constructor(args: FunctionalArgs) {
     const op = 'model';
@@ -43,8 +45,8 @@ export class Functional extends Model<Tensor | Tensor[]> {
     inputs.forEach((t) => { if (t.call) fail(op, `inputs must be tsr.input() tensors; ${t.name} is the output of layer ${t.call.layer.name}`); });
     this.inputs = inputs;
     this.outputs = outputs;
-    this.steps = order(op, inputs, outputs);
-    this.layers = [...new Set(this.steps.map((s) => s.layer))];
+    this.graphSteps = order(op, inputs, outputs);
+    this.layers = [...new Set(this.graphSteps.map((s) => s.layer))];
     // the layers were built by their calls; this places the model where they are
     this.ensureBuilt(inputs[0]!.sampleShape, this.layers[0]?.device);
   }
@@ -95,7 +97,7 @@ export class Functional extends Model<Tensor | Tensor[]> {
       if (x.rank !== s.rank || s.sampleShape.some((d, k) => d !== x.shape[k + 1])) fail(this.name, `input ${s.name} expects shape [batch, ${s.sampleShape.join(', ')}], got ${shapeStr(x.shape)}`);
       values.set(s, x);
     });
-    for (const step of this.steps) {
+    for (const step of this.graphSteps) {
       const ins = step.inputs.map((s) => values.get(s)!);
       values.set(step.output, callLayer(step.layer, ins));
     }
@@ -106,13 +108,21 @@ export class Functional extends Model<Tensor | Tensor[]> {
     if (this.inputs.length !== 1 || this.outputs.length !== 1) fail(this.name, `${what} needs a model of one input and one output; this one has ${this.inputs.length} and ${this.outputs.length} (use call([...]))`);
   }
 
+  /**
+   * Writes the model as ONNX (opset 17), inputs and outputs named as here, for onnxruntime and
+   * other runtimes. @example await model.exportOnnx('model.onnx')
+   */
+  exportOnnx(path: string): Promise<void> {
+    return exportOnnx(this, path);
+  }
+
   override architecture(): ArchitectureConfig {
     const config: FunctionalConfig = {
       class: 'Functional',
       name: this.name,
       inputs: this.inputs.map((t) => ({ name: t.name, shape: [...t.sampleShape], dtype: t.dtype })),
       layers: this.layers.map((l) => ({ class: l.constructor.name, config: l.getConfig() })),
-      calls: this.steps.map((s) => ({ layer: s.layer.name, inputs: s.inputs.map((t) => t.name), output: s.output.name })),
+      calls: this.graphSteps.map((s) => ({ layer: s.layer.name, inputs: s.inputs.map((t) => t.name), output: s.output.name })),
       outputs: this.outputs.map((t) => t.name),
     };
     return config;
@@ -123,9 +133,9 @@ export class Functional extends Model<Tensor | Tensor[]> {
     const rows: string[][] = this.inputs.map((t) => [`${t.name} (InputLayer)`, `(None, ${t.sampleShape.join(', ')})`, '0', '']);
     // a shared layer's calls are told apart by their number, as Keras's layer[k]
     const callsOf = new Map<Layer, number>(), label = new Map<SymbolicTensor, string>();
-    for (const s of this.steps) callsOf.set(s.layer, (callsOf.get(s.layer) ?? 0) + 1);
+    for (const s of this.graphSteps) callsOf.set(s.layer, (callsOf.get(s.layer) ?? 0) + 1);
     const seen = new Map<Layer, number>();
-    for (const s of this.steps) {
+    for (const s of this.graphSteps) {
       const k = seen.get(s.layer) ?? 0;
       seen.set(s.layer, k + 1);
       label.set(s.output, callsOf.get(s.layer)! > 1 ? `${s.layer.name}[${k}]` : s.layer.name);
@@ -143,9 +153,9 @@ export function callLayer<T extends Tensor | SymbolicTensor>(layer: Layer, input
 }
 
 /** The layer calls from the inputs to the outputs, each after the calls it reads from; a path that starts at an unlisted input is an error. */
-function order(op: string, inputs: readonly SymbolicTensor[], outputs: readonly SymbolicTensor[]): Step[] {
+function order(op: string, inputs: readonly SymbolicTensor[], outputs: readonly SymbolicTensor[]): GraphStep[] {
   const given = new Set(inputs);
-  const steps: Step[] = [];
+  const steps: GraphStep[] = [];
   const done = new Set<SymbolicTensor>();
   const visit = (t: SymbolicTensor, from: SymbolicTensor): void => {
     if (done.has(t)) return;

@@ -86,10 +86,86 @@ describe('exportOnnx', () => {
     assert.ok(await exportAndCompare(gap) <= 1e-4);
   });
 
-  it('layers without an ONNX mapping and unbuilt models are clear errors', async () => {
+  it('custom layers and unbuilt models are clear errors', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tessera-onnx-'));
-    const emb = tsr.sequential([L.embedding({ inputDim: 10, outputDim: 4, inputShape: [3] })]);
-    await assert.rejects(emb.exportOnnx(join(dir, 'e.onnx')), /exportOnnx: embedding_\d+ \(Embedding\) has no ONNX mapping/);
+    class Twice extends tsr.Layer {
+      computeOutputShape(s: readonly number[]): number[] { return [...s]; }
+      forward(x: tsr.Tensor): tsr.Tensor { return x.mul(2); }
+    }
+    const custom = tsr.sequential([L.dense({ units: 2, inputShape: [3] }), new Twice('twice')]);
+    await assert.rejects(custom.exportOnnx(join(dir, 'c.onnx')), /exportOnnx: twice_\d+ \(Twice\) is not a built-in layer, so it has no ONNX mapping; exportable: Dense, /);
     await assert.rejects(tsr.sequential([L.dense({ units: 2 })]).exportOnnx(join(dir, 'u.onnx')), /needs a known input shape/);
+    const elu = tsr.sequential([L.lstm({ units: 2, activation: 'elu', inputShape: [3, 2] })]);
+    await assert.rejects(elu.exportOnnx(join(dir, 'l.onnx')), /lstm_\d+: activation 'elu' has no ONNX LSTM mapping \(sigmoid, tanh, relu have\)/);
+  });
+});
+
+/** Exports a functional model and runs it in onnxruntime on `xs` (by input name); the largest difference over its outputs. */
+async function compareFunctional(model: tsr.Functional, xs: tsr.Tensor[]): Promise<number> {
+  const want = model.predict(xs);
+  const wants = Array.isArray(want) ? want : [want];
+  const path = join(await mkdtemp(join(tmpdir(), 'tessera-onnx-')), 'model.onnx');
+  await model.exportOnnx(path);
+  const session = await ort.InferenceSession.create(path);
+  assert.deepEqual(session.inputNames, model.inputNames);
+  assert.deepEqual(session.outputNames, model.outputNames);
+  const feeds = Object.fromEntries(await Promise.all(xs.map(async (x, i) => [model.inputNames[i]!, new ort.Tensor(x.dtype === 'int32' ? 'int32' : 'float32', (await x.data()) as Float32Array, x.shape)] as const)));
+  const got = await session.run(feeds);
+  let worst = 0;
+  for (let o = 0; o < wants.length; o++) {
+    const out = got[model.outputNames[o]!]!;
+    assert.deepEqual(out.dims, wants[o]!.shape, `output ${model.outputNames[o]}`);
+    const w = await wants[o]!.data(), d = out.data as Float32Array;
+    for (let i = 0; i < w.length; i++) worst = Math.max(worst, Math.abs(w[i]! - d[i]!));
+  }
+  return worst;
+}
+
+describe('exportOnnx of functional models and sequence layers', () => {
+  it('two inputs and two outputs through a shared layer and every merge layer match onnxruntime', async () => {
+    tsr.setSeed(6);
+    const a = tsr.input({ shape: [5], name: 'a' }), b = tsr.input({ shape: [5], name: 'b' });
+    const shared = L.dense({ units: 4, activation: 'tanh' });
+    const ha = shared.apply(a), hb = shared.apply(b);
+    const merged = L.concatenate().apply([L.add().apply([ha, hb]), L.subtract().apply([ha, hb]), L.multiply().apply([ha, hb]), L.average().apply([ha, hb]), L.maximum().apply([ha, hb]), L.minimum().apply([ha, hb])]);
+    const dots = L.concatenate().apply([L.dot({ axes: 1 }).apply([ha, hb]), L.dot({ axes: -1, normalize: true }).apply([ha, hb])]);
+    const seqA = L.reshape({ targetShape: [2, 2] }).apply(ha), seqB = L.reshape({ targetShape: [2, 2] }).apply(hb);
+    const matrix = L.flatten().apply(L.dot({ axes: [1, 1] }).apply([seqA, seqB]));
+    const m = tsr.model({ inputs: [a, b], outputs: [L.dense({ units: 3, name: 'scores' }).apply(merged), L.concatenate({ name: 'products' }).apply([dots, matrix])] });
+    const err = await compareFunctional(m, [tsr.randn([4, 5], { seed: 1 }), tsr.randn([4, 5], { seed: 2 })]);
+    assert.ok(err <= 1e-4, `max abs diff ${err}`);
+  });
+
+  it('SimpleRNN, LSTM and GRU (sequences, last outputs, read backwards), bidirectional and timeDistributed match ONNX\'s RNN, LSTM and GRU', async () => {
+    tsr.setSeed(7);
+    const x = tsr.input({ shape: [6, 3] });
+    const outs = [
+      L.simpleRNN({ units: 4, returnSequences: true }).apply(x),
+      L.lstm({ units: 4, returnSequences: true, goBackwards: true, biasInitializer: 'glorotUniform' }).apply(x),
+      L.gru({ units: 4, returnSequences: true, biasInitializer: 'glorotUniform' }).apply(x),
+      L.bidirectional({ layer: L.lstm({ units: 3, returnSequences: true }) }).apply(x),
+      L.bidirectional({ layer: L.gru({ units: 4, returnSequences: true }), mergeMode: 'ave' }).apply(x),
+      L.timeDistributed({ layer: L.dense({ units: 4, activation: 'relu' }) }).apply(x),
+    ];
+    const seq = L.concatenate().apply(outs);
+    const last = L.concatenate().apply([L.lstm({ units: 5 }).apply(seq), L.gru({ units: 3, goBackwards: true }).apply(seq), L.bidirectional({ layer: L.simpleRNN({ units: 2 }), mergeMode: 'sum' }).apply(seq)]);
+    const m = tsr.model({ inputs: x, outputs: [seq, last] });
+    const err = await compareFunctional(m, [tsr.randn([3, 6, 3], { seed: 3 })]);
+    assert.ok(err <= 1e-4, `max abs diff ${err}`);
+  });
+
+  it('the Transformer of tessera train, attention with a mask, a causal one, and embeddings match onnxruntime', async () => {
+    const { buildModel } = await import('../../src/train/fashion-models.js');
+    tsr.setSeed(8);
+    assert.ok(await compareFunctional(buildModel('transformer') as tsr.Functional, [tsr.rand([3, 28, 28], { seed: 4 })]) <= 1e-4);
+    const q = tsr.input({ shape: [4, 6], name: 'q' }), kv = tsr.input({ shape: [5, 3], name: 'kv' }), mask = tsr.input({ shape: [4, 5], name: 'mask' });
+    const cross = L.multiHeadAttention({ numHeads: 2, keyDim: 3, valueDim: 2, outputShape: 5 }).apply([q, kv, kv, mask]);
+    const causal = L.multiHeadAttention({ numHeads: 3, keyDim: 2, useCausalMask: true, useBias: false }).apply(q);
+    const m = tsr.model({ inputs: [q, kv, mask], outputs: [cross, causal] });
+    const maskValues = tsr.tensor(Float32Array.from({ length: 2 * 20 }, (_, i) => (i % 4 === 2 ? 0 : 1)), { shape: [2, 4, 5] });
+    assert.ok(await compareFunctional(m, [tsr.randn([2, 4, 6], { seed: 5 }), tsr.randn([2, 5, 3], { seed: 6 }), maskValues]) <= 1e-4);
+    const ids = tsr.input({ shape: [7], dtype: 'int32', name: 'ids' });
+    const text = tsr.model({ inputs: ids, outputs: L.dense({ units: 2 }).apply(L.globalAveragePooling1d().apply(L.positionalEmbedding({ sequenceLength: 9 }).apply(L.embedding({ inputDim: 20, outputDim: 4 }).apply(ids)))) });
+    assert.ok(await compareFunctional(text, [tsr.randint(0, 20, [3, 7], { seed: 7 })]) <= 1e-4);
   });
 });
