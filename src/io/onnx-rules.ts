@@ -73,6 +73,39 @@ export const ONNX_RULES: Rules = {
     if (layer.activation === 'softmax') g.toLayout('nhwc', rankOf(c));
     g.activation(layer.activation);
   },
+  depthwiseConv2d: (g, layer, c) => {
+    depthwiseConv(g, layer, c, c.w.get('depthwise_kernel')!, c.w.get('bias'));
+    g.activation(layer.activation);
+  },
+  separableConv2d: (g, layer, c) => {
+    depthwiseConv(g, layer, c, c.w.get('depthwise_kernel')!, undefined);
+    const p = c.w.get('pointwise_kernel')!;
+    const [, , cm, filters] = p.shape as [number, number, number, number];
+    g.apply('Conv', [g.floats(`${layer.name}.pointwise_kernel`, [filters, cm, 1, 1], hwioToOihw(p.data, p.shape)), ...(layer.useBias ? [param(g, layer, c, 'bias')] : [])], [{ name: 'kernel_shape', ints: [1, 1] }]);
+    if (layer.activation === 'softmax') g.toLayout('nhwc', rankOf(c));
+    g.activation(layer.activation);
+  },
+  conv2dTranspose: (g, layer, c) => {
+    g.toLayout('nchw', rankOf(c));
+    const k = c.w.get('kernel')!;
+    const [kh, kw, cout, cin] = k.shape as [number, number, number, number];
+    // [KH, KW, Cout, Cin] -> ONNX's [Cin, Cout, KH, KW]
+    const w = new Float32Array(k.data.length);
+    for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) for (let o = 0; o < cout; o++) for (let i = 0; i < cin; i++) w[((i * cout + o) * kh + y) * kw + x] = k.data[((y * kw + x) * cout + o) * cin + i]!;
+    const [s, d] = [pair(layer.strides), pair(layer.dilationRate)];
+    const out = layer.computeOutputShape(c.shapes[0]!);
+    // the convolution of the output back to the input: its padding, and what a kernel smaller than the stride leaves over
+    const conv = windowGeometry(layer.name, [1, ...out], kh, kw, layer.strides, layer.padding, layer.dilationRate);
+    const total = [0, 1].map((i) => (layer.padding === 'same' ? ([kh, kw][i]! - 1) * d[i]! + 1 - s[i]! : 0));
+    const begin = [conv.padTop, conv.padLeft];
+    g.apply('ConvTranspose', [g.floats(`${layer.name}.kernel`, [cin, cout, kh, kw], w), ...(layer.useBias ? [param(g, layer, c, 'bias')] : [])], [
+      { name: 'kernel_shape', ints: [kh, kw] }, { name: 'strides', ints: s }, { name: 'dilations', ints: d },
+      { name: 'pads', ints: [...begin.map((b, i) => (total[i]! >= 0 ? b : 0)), ...total.map((t, i) => (t >= 0 ? t - begin[i]! : 0))] },
+      { name: 'output_padding', ints: total.map((t) => Math.max(0, -t)) },
+    ]);
+    if (layer.activation === 'softmax') g.toLayout('nhwc', rankOf(c));
+    g.activation(layer.activation);
+  },
   maxPooling2d: (g, layer, c) => pool2d(g, layer, c, 'MaxPool'),
   averagePooling2d: (g, layer, c) => pool2d(g, layer, c, 'AveragePool'),
   globalAveragePooling2d: (g, _layer, c) => globalPool2d(g, c, 'GlobalAveragePool'),
@@ -140,6 +173,18 @@ export const ONNX_RULES: Rules = {
   multiHeadAttention: sequences.multiHeadAttention,
   positionalEmbedding: sequences.positionalEmbedding,
 };
+
+/** A Conv of one group per channel: the depthwise kernel [KH, KW, C, M] as [C*M, 1, KH, KW]. */
+function depthwiseConv(g: GraphBuilder, layer: InstanceType<typeof LAYERS.depthwiseConv2d | typeof LAYERS.separableConv2d>, c: OnnxCall, k: { shape: number[]; data: Float32Array }, bias: { shape: number[]; data: Float32Array } | undefined): void {
+  g.toLayout('nchw', rankOf(c));
+  const [kh, kw, ch, m] = k.shape as [number, number, number, number];
+  const inputs = [g.floats(`${layer.name}.depthwise_kernel`, [ch * m, 1, kh, kw], hwioToOihw(k.data, [kh, kw, 1, ch * m]))];
+  if (bias) inputs.push(g.floats(`${layer.name}.bias`, bias.shape, bias.data));
+  g.apply('Conv', inputs, [
+    { name: 'kernel_shape', ints: [kh, kw] }, { name: 'strides', ints: pair(layer.strides) }, { name: 'dilations', ints: pair(layer.dilationRate) },
+    { name: 'group', i: ch }, { name: 'pads', ints: pads(layer.name, c.shapes[0]!, kh, kw, layer.strides, layer.padding, layer.dilationRate) },
+  ]);
+}
 
 function pool2d(g: GraphBuilder, layer: InstanceType<typeof LAYERS.maxPooling2d | typeof LAYERS.averagePooling2d>, c: OnnxCall, op: 'MaxPool' | 'AveragePool'): void {
   g.toLayout('nchw', rankOf(c));

@@ -6,6 +6,7 @@ export { Activation, Flatten, LeakyReLU, PReLU, Reshape, Softmax } from './layer
 export { Dropout, GaussianNoise, SpatialDropout1D, SpatialDropout2D } from './layers/noise.js';
 export { AveragePooling2D, Conv2D, type Conv2DArgs, GlobalAveragePooling2D, MaxPooling2D, type Pooling2DArgs } from './layers/conv.js';
 export { Dense, type DenseArgs } from './layers/dense.js';
+export { Conv2DTranspose, type Conv2DTransposeArgs, DepthwiseConv2D, type DepthwiseConv2DArgs, SeparableConv2D, type SeparableConv2DArgs } from './layers/conv-variants.js';
 export { Embedding } from './layers/embedding.js';
 export { Cropping2D, Permute, RepeatVector, UpSampling2D, ZeroPadding2D } from './layers/reshaping.js';
 export { AveragePooling1D, Conv1D, type Conv1DArgs, GlobalAveragePooling1D, GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D, type Pooling1DArgs } from './layers/conv1d.js';

@@ -13,11 +13,13 @@ import { BatchNormalization, LayerNormalization } from './layers/normalization.j
 import { Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract } from './layers/merge.js';
 import { Bidirectional, TimeDistributed } from './layers/wrappers.js';
 import { MultiHeadAttention, PositionalEmbedding } from './layers/attention.js';
+import { Conv2DTranspose, DepthwiseConv2D, SeparableConv2D } from './layers/conv-variants.js';
 import type { Layer } from './layer.js';
 
 export const LAYERS = {
   dense: Dense,
-  conv2d: Conv2D, maxPooling2d: MaxPooling2D, averagePooling2d: AveragePooling2D, globalAveragePooling2d: GlobalAveragePooling2D, globalMaxPooling2d: GlobalMaxPooling2D,
+  conv2d: Conv2D, depthwiseConv2d: DepthwiseConv2D, separableConv2d: SeparableConv2D, conv2dTranspose: Conv2DTranspose,
+  maxPooling2d: MaxPooling2D, averagePooling2d: AveragePooling2D, globalAveragePooling2d: GlobalAveragePooling2D, globalMaxPooling2d: GlobalMaxPooling2D,
   conv1d: Conv1D, maxPooling1d: MaxPooling1D, averagePooling1d: AveragePooling1D, globalMaxPooling1d: GlobalMaxPooling1D, globalAveragePooling1d: GlobalAveragePooling1D,
   flatten: Flatten, reshape: Reshape, permute: Permute, repeatVector: RepeatVector,
   zeroPadding2d: ZeroPadding2D, cropping2d: Cropping2D, upSampling2d: UpSampling2D,

@@ -15,3 +15,4 @@ export * from './views.js';
 export type { Padding, Pair } from './window-geometry.js';
 export type { TensorLike } from './util.js';
 import './grad-math.js';
+export * from './conv-transpose.js';

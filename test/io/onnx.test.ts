@@ -86,6 +86,21 @@ describe('exportOnnx', () => {
     assert.ok(await exportAndCompare(gap) <= 1e-4);
   });
 
+  it('depthwise, separable and transposed convolutions (same and valid, kernels smaller than the stride) match onnxruntime', async () => {
+    tsr.setSeed(9);
+    const m = tsr.sequential([
+      L.depthwiseConv2d({ kernelSize: 3, padding: 'same', depthMultiplier: 2, activation: 'relu', inputShape: [7, 6, 2] }),
+      L.separableConv2d({ filters: 3, kernelSize: [2, 3], strides: 2, padding: 'same' }),
+      L.conv2dTranspose({ filters: 4, kernelSize: 3, strides: 2, padding: 'same', activation: 'tanh' }),
+      L.conv2dTranspose({ filters: 2, kernelSize: 3, strides: 2 }),
+      L.conv2dTranspose({ filters: 2, kernelSize: 1, strides: 2, padding: 'same' }),
+      L.depthwiseConv2d({ kernelSize: 2, strides: 2, useBias: false }),
+      L.flatten(), L.dense({ units: 3 }),
+    ]);
+    const err = await exportAndCompare(m);
+    assert.ok(err <= 1e-4, `max abs diff ${err}`);
+  });
+
   it('custom layers and unbuilt models are clear errors', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tessera-onnx-'));
     class Twice extends tsr.Layer {

@@ -17,13 +17,16 @@ const V = { load: 0x00, loadSplat: 0x09, store: 0x0b, not: 0x4d, and: 0x4e, or: 
 const ONE_F32 = float32Bits(1);
 const SIGN_BIT = 0x80000000;
 /** the transcendental functions with a SIMD form (see expTop, tanhTop) */
-const SIMD_TRANSCENDENTAL = ['exp', 'sigmoid', 'tanh'];
+const SIMD_TRANSCENDENTAL = ['exp', 'sigmoid', 'tanh', 'erf'];
 // exp: ln 2 in two parts (exact high part) and the degree-5 polynomial of Cephes's expf
 const LN2_HI = 0.693359375, LN2_LO = -2.12194440e-4;
 const EXP_POLY = [1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1];
 // tanh below |x| = 0.625: x + x^3 P(x^2), Cephes's tanhf coefficients (1 - 2 / (e^2x + 1) loses digits there)
 const TANH_SMALL = 0.625;
 const TANH_POLY = [-5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1, -3.33332819422e-1];
+// erf: Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7), the JavaScript kernels' formula too
+const ERF_P = 0.3275911;
+const ERF_POLY = [1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592];
 
 /** Whether every node has a SIMD form here (transcendental functions run in JavaScript). */
 function supported(e: Expr): boolean {
@@ -100,6 +103,17 @@ class BodyEmitter {
     pow2('low'); this.simd(F.mul); pow2('high'); this.simd(F.mul);
   }
 
+  /** erf of the value on the stack: 1 - t P(t) e^(-x^2) with t = 1 / (1 + p|x|), given x's sign. */
+  private erfTop(): void {
+    const x = this.temp(), a = this.temp(), t = this.temp(), y = this.temp();
+    this.set(x);
+    this.get(x); this.simd(F.abs); this.set(a);
+    this.f32(1); this.f32(1); this.get(a); this.f32(ERF_P); this.simd(F.mul); this.simd(F.add); this.simd(F.div); this.set(t);
+    this.get(a); this.get(a); this.simd(F.mul); this.simd(F.neg); this.expTop(); this.set(y);
+    this.f32(1); this.poly(t, ERF_POLY); this.get(t); this.simd(F.mul); this.get(y); this.simd(F.mul); this.simd(F.sub); this.set(y);
+    this.get(x); this.get(y); this.code.push(...v128Const(SIGN_BIT)); this.simd(V.bitselect);
+  }
+
   /** tanh of the value on the stack: the odd polynomial near 0, else (1 - e^-2|x|) / (1 + e^-2|x|) with x's sign. */
   private tanhTop(): void {
     const x = this.temp(), t = this.temp(), big = this.temp(), z = this.temp();
@@ -144,6 +158,7 @@ class BodyEmitter {
           case 'exp': this.emit(e.a); this.expTop(); return;
           case 'sigmoid': this.code.push(...v128Const(ONE_F32)); this.code.push(...v128Const(ONE_F32)); this.emit(e.a); this.simd(F.neg); this.expTop(); this.simd(F.add); this.simd(F.div); return;
           case 'tanh': this.emit(e.a); this.tanhTop(); return;
+          case 'erf': this.emit(e.a); this.erfTop(); return;
           default: this.emit(e.a); this.simd(int ? I[e.op as 'abs' | 'neg'] : F[e.op as 'abs' | 'neg' | 'sqrt' | 'floor']); return;
         }
       case 'binary': {

@@ -25,7 +25,7 @@ export interface Conv2DArgs extends LayerArgs {
   kernelRegularizer?: Regularizer;
 }
 
-function outShape(op: string, inputShape: readonly number[], kh: number, kw: number, strides: Pair, padding: 'valid' | 'same', dilation: Pair = 1): [number, number] {
+export function outShape(op: string, inputShape: readonly number[], kh: number, kw: number, strides: Pair, padding: 'valid' | 'same', dilation: Pair = 1): [number, number] {
   if (inputShape.length !== 3) fail(op, `expects per-sample input [height, width, channels], got [${inputShape.join(', ')}]`);
   const g = windowGeometry(op, [1, ...inputShape], kh, kw, strides, padding, dilation);
   return [g.outH, g.outW];
