@@ -11,6 +11,7 @@ import type { OnnxCall } from './onnx-rules.js';
 const ONNX_ACTIVATIONS: Record<string, string> = { sigmoid: 'Sigmoid', tanh: 'Tanh', relu: 'Relu' };
 
 export function embedding(g: GraphBuilder, layer: Embedding, c: OnnxCall): void {
+  if (layer.maskZero) fail('exportOnnx', `${layer.name}: maskZero (padded steps skipped by the recurrent layers after it) has no ONNX mapping here`);
   const e = c.w.get('embeddings')!;
   g.value = g.node('Gather', [g.floats(`${layer.name}.embeddings`, e.shape, e.data), g.node('Cast', [g.value], [{ name: 'to', i: INT64 }])], [{ name: 'axis', i: 0 }]);
 }

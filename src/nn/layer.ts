@@ -88,13 +88,46 @@ export abstract class Layer {
   apply(x: SymbolicTensor): SymbolicTensor;
   apply(x: Tensor | SymbolicTensor): Tensor | SymbolicTensor {
     if (isSymbolic(x)) return this.applySymbolic(Array.isArray(x) ? x : [x]);
+    this.prepare(x);
+    return this.forward(x);
+  }
+
+  /** Builds for the input if needed and checks it is where the weights are. */
+  private prepare(x: unknown): void {
     if (!(x instanceof Tensor)) fail(this.name, `expected a Tensor or a symbolic tensor (tsr.input), got ${shown(x)}`);
     this.ensureBuilt(x.shape.slice(1), x.device);
     const placed = this.placement;
     if (placed !== x.device) {
       fail(this.name, `the input (shape ${shapeStr(x.shape)}) is on '${x.device}' but the weights are on '${placed}'; move one: x.to('${placed}') or model.to('${x.device}')`);
     }
+  }
+
+  /**
+   * apply with Keras's mask of padded steps ([batch, time], 1 where a step is real), as
+   * sequential and functional models thread it from an embedding with maskZero: returns the
+   * output and the mask that goes with it.
+   */
+  applyMasked(x: Tensor, mask: Tensor | null): { y: Tensor; mask: Tensor | null } {
+    this.prepare(x);
+    return { y: mask ? this.forwardMasked(x, mask) : this.forward(x), mask: this.computeMask(x, mask) };
+  }
+
+  /** forward for an input with padded steps; layers that read the mask (recurrent ones) override it. */
+  protected forwardMasked(x: Tensor, _mask: Tensor): Tensor {
     return this.forward(x);
+  }
+
+  /** Layers that keep the time axis and treat steps independently carry the mask on (Dense, Dropout, LayerNormalization, ...). */
+  static readonly passesMask: boolean = false;
+
+  /**
+   * The mask of the output for the input's mask. A layer that can neither use nor carry one is
+   * an error: it would read the padding as data.
+   */
+  computeMask(_x: Tensor, mask: Tensor | null): Tensor | null {
+    if (!mask) return null;
+    if ((this.constructor as typeof Layer).passesMask) return mask;
+    return fail(this.name, `${this.constructor.name} cannot use or carry the mask of padded steps (from an embedding with maskZero); put a recurrent layer before it, or drop maskZero`);
   }
 
   /** A functional-API call: one symbolic input (merge layers take several). */

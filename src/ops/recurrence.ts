@@ -46,13 +46,14 @@ const stepOf = (t: Tensor, time: number) => squeeze(slice(t, [null, [time, time 
 
 /**
  * Runs `cell` over x [batch, time, features] from zero states, forwards in time or from the end
- * (goBackwards); returns state 0 of every step [batch, time, units], indexed by time.
+ * (goBackwards); returns state 0 of every step [batch, time, units], indexed by time. Where
+ * `mask` [batch, time] is 0 a step keeps the states it had (padding is skipped).
  */
-export function recurrence(op: string, x: Tensor, cell: RecurrentCell, w: RecurrenceWeights, goBackwards: boolean): Tensor {
+export function recurrence(op: string, x: Tensor, cell: RecurrentCell, w: RecurrenceWeights, goBackwards: boolean, mask?: Tensor): Tensor {
   if (x.rank !== 3) fail(op, `expects inputs [batch, time, features], got ${shapeStr(x.shape)}`);
   const all = [x, w.kernel, w.recurrentKernel, ...(w.bias ? [w.bias] : []), ...(w.recurrentBias ? [w.recurrentBias] : [])];
   const backend = backendOf(op, all);
-  for (const t of all) if (t.dtype !== 'float32') fail(op, `computes in float32, got ${t.dtype} ${shapeStr(t.shape)}`);
+  for (const t of [...all, ...(mask ? [mask] : [])]) if (t.dtype !== 'float32') fail(op, `computes in float32, got ${t.dtype} ${shapeStr(t.shape)}`);
   const [batch, time] = x.shape as [number, number, number];
   const G = cell.gates, S = cell.states, units = w.recurrentKernel.shape[0]!, GU = G * units;
   if (w.kernel.shape[1] !== GU || w.recurrentKernel.shape[1] !== GU) fail(op, `kernel ${shapeStr(w.kernel.shape)} and recurrent kernel ${shapeStr(w.recurrentKernel.shape)} need ${GU} columns (${G} gates of ${units} units)`);
@@ -64,7 +65,10 @@ export function recurrence(op: string, x: Tensor, cell: RecurrentCell, w: Recurr
   const zIn = Array.from({ length: G }, (_, g) => E.input(g));
   const rIn = Array.from({ length: G }, (_, g) => (hasRB ? E.add(E.input(G + g), E.input(2 * G + S + g)) : E.input(G + g)));
   const prevIn = Array.from({ length: S }, (_, s) => E.input(2 * G + s));
-  const next = cell.next(zIn, rIn, prevIn);
+  // the mask's step, [batch, 1], follows the recurrent-bias gates
+  const maskIn = E.input(2 * G + S + (hasRB ? G : 0));
+  const next = cell.next(zIn, rIn, prevIn).map((e, s) => (mask ? E.where(E.binary('gt', maskIn, 0), e, prevIn[s]!) : e));
+  const maskOf = (t: number) => (mask ? [reshape(stepOf(mask, t), [batch, 1])] : []);
   const gatesOf = (t: Tensor) => Array.from({ length: G }, (_, g) => slice(t, [null, [g * units, (g + 1) * units]]));
   const rbGates = hasRB ? Array.from({ length: G }, (_, g) => slice(w.recurrentBias!, [[g * units, (g + 1) * units]])) : [];
 
@@ -74,7 +78,7 @@ export function recurrence(op: string, x: Tensor, cell: RecurrentCell, w: Recurr
     const zeroState = zeros([batch, units], { device: x.device });
     const r: Tensor[] = [];
     const prevStates = (k: number) => states.map((s) => (k === 0 ? zeroState : stepOf(s, order[k - 1]!)));
-    const stepInputs = (k: number) => [...gatesOf(stepOf(z, order[k]!)), ...gatesOf(r[k]!), ...prevStates(k), ...rbGates];
+    const stepInputs = (k: number) => [...gatesOf(stepOf(z, order[k]!)), ...gatesOf(r[k]!), ...prevStates(k), ...rbGates, ...maskOf(order[k]!)];
     for (let k = 0; k < time; k++) {
       r.push(k === 0 ? zeros([batch, GU], { device: x.device }) : matmul(stepOf(states[0]!, order[k - 1]!), w.recurrentKernel));
       assignExpr(op, states.map((s) => stepOf(s, order[k]!)), next, stepInputs(k));
@@ -84,7 +88,7 @@ export function recurrence(op: string, x: Tensor, cell: RecurrentCell, w: Recurr
   const out = saved.states[0]!;
 
   return attachGrad(out, op, all, (dOut, needs) => noGrad(() => {
-    const base = 2 * G + S + (hasRB ? G : 0);
+    const base = 2 * G + S + (hasRB ? G : 0) + (mask ? 1 : 0);
     // upstream of each state: state 0 gets the output's gradient, what flowed back directly and through the recurrent product
     const up = [E.add(E.add(E.input(base), E.input(base + 1)), E.input(base + 1 + S)), ...Array.from({ length: S - 1 }, (_, s) => E.input(base + 2 + s))];
     const vjp = new Map<number, E.Expr>();

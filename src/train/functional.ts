@@ -91,6 +91,8 @@ export class Functional extends Model<Tensor | Tensor[]> {
       fail(this.name, `takes ${this.inputs.length} input tensor${this.inputs.length > 1 ? 's' : ''} (${this.inputs.map((t) => t.name).join(', ')}), got ${Array.isArray(xs) ? xs.length : shown(xs)}`);
     }
     const values = new Map<SymbolicTensor, Tensor>();
+    // the mask of padded steps each value carries (from an embedding with maskZero)
+    const masks = new Map<SymbolicTensor, Tensor | null>();
     this.inputs.forEach((s, i) => {
       const x = xs[i];
       if (!(x instanceof Tensor)) fail(this.name, `input ${s.name} must be a Tensor, got ${shown(x)}`);
@@ -98,8 +100,10 @@ export class Functional extends Model<Tensor | Tensor[]> {
       values.set(s, x);
     });
     for (const step of this.graphSteps) {
-      const ins = step.inputs.map((s) => values.get(s)!);
-      values.set(step.output, callLayer(step.layer, ins));
+      const ins = step.inputs.map((s) => values.get(s)!), inMasks = step.inputs.map((s) => masks.get(s) ?? null);
+      const { y, mask } = callMasked(step.layer, ins, inMasks);
+      values.set(step.output, y);
+      masks.set(step.output, mask);
     }
     return this.outputs.map((s) => values.get(s)!);
   }
@@ -150,6 +154,18 @@ export class Functional extends Model<Tensor | Tensor[]> {
 export function callLayer<T extends Tensor | SymbolicTensor>(layer: Layer, inputs: readonly T[]): T {
   const apply = layer.apply.bind(layer) as (x: T | readonly T[]) => T;
   return apply(layer instanceof Merge || inputs.length !== 1 ? inputs : inputs[0]!);
+}
+
+/**
+ * A call that threads masks: one input goes through the layer with its mask; a merge layer
+ * takes the list, and passes a mask on only when every input carries the same one.
+ */
+function callMasked(layer: Layer, inputs: readonly Tensor[], masks: readonly (Tensor | null)[]): { y: Tensor; mask: Tensor | null } {
+  if (!(layer instanceof Merge)) return inputs.length === 1 ? layer.applyMasked(inputs[0]!, masks[0]!) : { y: callLayer(layer, inputs), mask: null };
+  const mask = masks[0] ?? null;
+  if (masks.some((m) => m !== mask)) fail(layer.name, 'its inputs carry different masks of padded steps (or only some do); merge sequences from the same embedding with maskZero');
+  if (mask && !(layer.constructor as typeof Layer).passesMask) fail(layer.name, `${layer.constructor.name} cannot use or carry the mask of padded steps (from an embedding with maskZero)`);
+  return { y: callLayer(layer, inputs), mask };
 }
 
 /** The layer calls from the inputs to the outputs, each after the calls it reads from; a path that starts at an unlisted input is an error. */

@@ -45,9 +45,10 @@ export class Sequential extends Model {
     return shape;
   }
 
+  /** The layers in order; the mask of padded steps (from an embedding with maskZero) goes along. */
   forward(x: Tensor): Tensor {
-    let y = x;
-    for (const l of this.layers) y = l.forward(y);
+    let y = x, mask: Tensor | null = null;
+    for (const l of this.layers) ({ y, mask } = l.applyMasked(y, mask));
     return y;
   }
 

@@ -167,6 +167,7 @@ function causalBias(tq: number, tk: number, device: string): Tensor {
 
 /** Adds a learned vector to each position of [batch, time, features]: the position information a Transformer needs. */
 export class PositionalEmbedding extends Layer {
+  static override readonly passesMask = true;
   static override readonly options = ['sequenceLength', 'initializer'];
   readonly sequenceLength: number;
   private readonly init: Initializer;

@@ -34,6 +34,7 @@ export class Reshape extends Layer {
 }
 
 export class Activation extends Layer {
+  static override readonly passesMask = true;
   static override readonly options = ['activation'];
   readonly activation: LayerActivation;
   constructor(args: LayerArgs & { activation: LayerActivation }) {
@@ -50,6 +51,7 @@ export class Activation extends Layer {
 
 /** softmax over one axis (the last by default). @example tsr.layers.softmax() */
 export class Softmax extends Layer {
+  static override readonly passesMask = true;
   static override readonly options = ['axis'];
   readonly axis: number;
   constructor(args: LayerArgs & { axis?: number } = {}) {

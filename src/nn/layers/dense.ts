@@ -18,6 +18,7 @@ export interface DenseArgs extends LayerArgs {
 }
 
 export class Dense extends Layer {
+  static override readonly passesMask = true;
   static override readonly options = ['units', 'activation', 'useBias', 'kernelInitializer', 'biasInitializer', 'kernelRegularizer'];
   readonly units: number;
   readonly activation: LayerActivation;

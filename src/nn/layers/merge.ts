@@ -53,6 +53,7 @@ export abstract class Merge extends Layer {
 /** Merges of inputs that all have one shape. */
 abstract class Elementwise extends Merge {
   static override readonly options = [];
+  static override readonly passesMask = true;
   outputShapeOf(shapes: readonly (readonly number[])[]): number[] {
     const first = shapes[0]!;
     shapes.forEach((s, i) => {

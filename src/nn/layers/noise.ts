@@ -40,6 +40,7 @@ function checkRate(op: string, rate: number): number {
 
 /** Zeroes a fraction `rate` of inputs while training (scaling the rest by 1 / (1 - rate)); identity at inference. */
 export class Dropout extends RandomLayer {
+  static override readonly passesMask = true;
   static override readonly options = ['rate', 'seed'];
   readonly rate: number;
   constructor(args: LayerArgs & { rate: number; seed?: number }) {
@@ -80,6 +81,7 @@ export class SpatialDropout2D extends SpatialDropout {
 
 /** Adds zero-mean Gaussian noise of standard deviation `stddev` while training; identity at inference. */
 export class GaussianNoise extends RandomLayer {
+  static override readonly passesMask = true;
   static override readonly options = ['stddev', 'seed'];
   readonly stddev: number;
   constructor(args: LayerArgs & { stddev: number; seed?: number }) {

@@ -53,6 +53,7 @@ export interface LayerNormArgs extends LayerArgs { epsilon?: number; center?: bo
 
 /** Normalises each sample over its last axis, with a learned scale and shift. */
 export class LayerNormalization extends Layer {
+  static override readonly passesMask = true;
   static override readonly options = ['epsilon', 'center', 'scale'];
   readonly epsilon: number;
   readonly center: boolean;

@@ -82,10 +82,25 @@ abstract class Recurrent extends Layer {
   }
 
   forward(x: Tensor): Tensor {
+    return this.run(x, undefined);
+  }
+
+  /** Padded steps (mask 0) keep the previous state and output, as Keras. */
+  protected override forwardMasked(x: Tensor, mask: Tensor): Tensor {
+    if (mask.rank !== 2 || mask.shape[0] !== x.shape[0] || mask.shape[1] !== x.shape[1]) fail(this.name, `the mask must be [batch, time] = [${x.shape.slice(0, 2).join(', ')}], got ${shapeStr(mask.shape)}`);
+    return this.run(x, mask);
+  }
+
+  /** The output sequence carries the mask on; the last output has no time axis left to mask. */
+  override computeMask(_x: Tensor, mask: Tensor | null): Tensor | null {
+    return this.returnSequences ? mask : null;
+  }
+
+  private run(x: Tensor, mask: Tensor | undefined): Tensor {
     if (x.rank !== 3) fail(this.name, `expects inputs [batch, time, features], got ${shapeStr(x.shape)}`);
     const time = x.shape[1]!;
     if (time === 0) fail(this.name, `needs at least one time step, got ${shapeStr(x.shape)}`);
-    const states = recurrence(this.name, x, this.cell(), this.recurrenceWeights(), this.goBackwards);
+    const states = recurrence(this.name, x, this.cell(), this.recurrenceWeights(), this.goBackwards, mask);
     if (!this.returnSequences) return squeeze(slice(states, [null, this.goBackwards ? [0, 1] : [time - 1, time]]), 1);
     // read backwards, the output sequence is in the order read (Keras)
     return this.goBackwards ? gather(states, tensor(Int32Array.from({ length: time }, (_, k) => time - 1 - k), { device: x.device }), 1) : states;

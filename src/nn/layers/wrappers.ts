@@ -20,6 +20,7 @@ const entryOf = (l: Layer): LayerEntry => ({ class: l.constructor.name, config: 
 
 /** Applies `layer` to every time step: [batch, time, ...] -> [batch, time, ...layer's output]. */
 export class TimeDistributed extends Layer {
+  static override readonly passesMask = true;
   static override readonly options = ['layer'];
   readonly layer: Layer;
   constructor(args: LayerArgs & { layer: Layer }) {
@@ -78,8 +79,16 @@ export class Bidirectional extends Layer {
     return this.mergeMode === 'concat' ? [...out.slice(0, -1), 2 * out.at(-1)!] : out;
   }
   forward(x: Tensor): Tensor {
-    const a = this.forwardLayer.apply(x);
-    let b = this.backwardLayer.apply(x);
+    return this.merged(this.forwardLayer.apply(x), this.backwardLayer.apply(x));
+  }
+  protected override forwardMasked(x: Tensor, mask: Tensor): Tensor {
+    return this.merged(this.forwardLayer.applyMasked(x, mask).y, this.backwardLayer.applyMasked(x, mask).y);
+  }
+  override computeMask(_x: Tensor, mask: Tensor | null): Tensor | null {
+    return this.sequences ? mask : null;
+  }
+  /** The backward outputs back in time order, merged with the forward ones. */
+  private merged(a: Tensor, b: Tensor): Tensor {
     if (this.sequences) {
       const time = b.shape[1]!;
       b = gather(b, tensor(Int32Array.from({ length: time }, (_, t) => time - 1 - t), { device: b.device }), 1);
