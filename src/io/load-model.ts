@@ -55,7 +55,7 @@ function validate(raw: unknown, path: string): ModelFile {
   if (a['class'] === 'Functional') {
     const names = (v: unknown) => Array.isArray(v) && v.every((n) => typeof n === 'string');
     if (!Array.isArray(a['inputs']) || !a['inputs'].every((i) => isObject(i) && typeof i['name'] === 'string' && positive(i['shape']) && typeof i['dtype'] === 'string')) bad('architecture.inputs must be a list of {name, shape, dtype}');
-    if (!Array.isArray(a['calls']) || !a['calls'].every((c) => isObject(c) && typeof c['layer'] === 'string' && names(c['inputs']) && typeof c['output'] === 'string')) bad('architecture.calls must be a list of {layer, inputs, output}');
+    if (!Array.isArray(a['calls']) || !a['calls'].every((c) => isObject(c) && typeof c['layer'] === 'string' && names(c['inputs']) && (typeof c['output'] === 'string' || names(c['output'])))) bad('architecture.calls must be a list of {layer, inputs, output}');
     if (!names(a['outputs']) || (a['outputs'] as unknown[]).length === 0) bad('architecture.outputs must be a non-empty list of tensor names');
   }
   if (f['training'] !== null && !isObject(f['training'])) bad('training must be null or an object');
@@ -154,7 +154,11 @@ function rebuildFunctional(arch: FunctionalConfig, layers: Layer[], path: string
   const find = (name: string) => tensors.get(name) ?? fail('loadModel', `${path}: architecture names tensor '${name}' before any call makes it`);
   for (const c of arch.calls) {
     const layer = byName.get(c.layer) ?? fail('loadModel', `${path}: a call names layer '${c.layer}', which is not in architecture.layers`);
-    tensors.set(c.output, callLayer(layer, c.inputs.map(find)));
+    const made = callLayer(layer, c.inputs.map(find)) as SymbolicTensor | SymbolicTensor[];
+    const names = Array.isArray(c.output) ? c.output : [c.output];
+    const outs = Array.isArray(made) ? made : [made];
+    if (outs.length !== names.length) fail('loadModel', `${path}: a call of ${c.layer} names ${names.length} outputs, but the layer makes ${outs.length}`);
+    names.forEach((n, i) => tensors.set(n, outs[i]!));
   }
   return new Functional({ name: arch.name, inputs: arch.inputs.map((i) => find(i.name)), outputs: arch.outputs.map(find) });
 }

@@ -29,7 +29,8 @@ export interface FunctionalConfig {
   name: string;
   inputs: { name: string; shape: number[]; dtype: DType }[];
   layers: LayerEntry[];
-  calls: { layer: string; inputs: string[]; output: string }[];
+  /** each call's output, or its outputs (a recurrent layer with returnState) */
+  calls: { layer: string; inputs: string[]; output: string | string[] }[];
   outputs: string[];
 }
 export type ArchitectureConfig = SequentialConfig | FunctionalConfig;

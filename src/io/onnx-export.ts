@@ -15,13 +15,13 @@ import { onnxRuleOf } from './onnx-rules.js';
 const IR_VERSION = 8, OPSET = 17;
 const ATTR = { FLOAT: 1, INT: 2, STRING: 3, INTS: 7, STRINGS: 8 } as const;
 
-/** Emits one call of `layer` on `inputs` (per-sample shapes `shapes`); the result is the builder's current value. */
-async function emitCall(g: GraphBuilder, layer: Layer, inputs: readonly Value[], shapes: readonly (readonly number[])[]): Promise<Value> {
+/** Emits one call of `layer` on `inputs` (per-sample shapes `shapes`); returns its outputs (the builder's current value, unless the rule names several). */
+async function emitCall(g: GraphBuilder, layer: Layer, inputs: readonly Value[], shapes: readonly (readonly number[])[]): Promise<Value[]> {
   g.value = inputs[0]!.name;
   g.layout = inputs[0]!.layout;
   const w = await weightsOf(layer);
-  await onnxRuleOf(layer)(g, layer, { inputs, shapes, w, emit: async (inner, shape) => { await emitCall(g, inner, [{ name: g.value, layout: g.layout }], [shape]); } });
-  return { name: g.value, layout: g.layout };
+  const several = await onnxRuleOf(layer)(g, layer, { inputs, shapes, w, emit: async (inner, shape) => { await emitCall(g, inner, [{ name: g.value, layout: g.layout }], [shape]); } });
+  return several ?? [{ name: g.value, layout: g.layout }];
 }
 
 interface Graph { inputs: { name: string; shape: readonly number[]; dtype: DType }[]; outputs: { name: string; shape: readonly number[] }[] }
@@ -32,7 +32,7 @@ async function sequentialGraph(g: GraphBuilder, model: Sequential): Promise<Grap
   let value: Value = { name: 'input', layout: 'nhwc' };
   let shape: readonly number[] = inputShape;
   for (const layer of model.layers) {
-    value = await emitCall(g, layer, [value], [shape]);
+    value = (await emitCall(g, layer, [value], [shape]))[0]!;
     shape = layer.computeOutputShape(shape);
   }
   finish(g, value, 'output', shape);
@@ -43,7 +43,8 @@ async function sequentialGraph(g: GraphBuilder, model: Sequential): Promise<Grap
 async function functionalGraph(g: GraphBuilder, model: Functional): Promise<Graph> {
   const values = new Map<SymbolicTensor, Value>(model.inputs.map((t) => [t, { name: t.name, layout: 'nhwc' }]));
   for (const step of model.graphSteps) {
-    values.set(step.output, await emitCall(g, step.layer, step.inputs.map((t) => values.get(t)!), step.inputs.map((t) => t.sampleShape)));
+    const outs = await emitCall(g, step.layer, step.inputs.map((t) => values.get(t)!), step.inputs.map((t) => t.sampleShape));
+    step.outputs.forEach((o, i) => values.set(o, outs[i]!));
   }
   const names = model.outputNames;
   model.outputs.forEach((t, i) => finish(g, values.get(t)!, names[i]!, t.sampleShape));

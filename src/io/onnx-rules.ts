@@ -18,7 +18,8 @@ export interface OnnxCall {
   emit(layer: Layer, shape: readonly number[]): Promise<void>;
 }
 
-export type OnnxRule<L> = (g: GraphBuilder, layer: L, call: OnnxCall) => void | Promise<void>;
+/** Emits a call; a layer of several outputs returns them (the first is also the current value). */
+export type OnnxRule<L> = (g: GraphBuilder, layer: L, call: OnnxCall) => void | Value[] | Promise<void | Value[]>;
 
 type Rules = { readonly [K in LayerName]: OnnxRule<InstanceType<(typeof LAYERS)[K]>> };
 

@@ -5,7 +5,7 @@ import type { MultiHeadAttention, PositionalEmbedding } from '../nn/layers/atten
 import type { Embedding } from '../nn/layers/embedding.js';
 import type { GRU, LSTM, SimpleRNN } from '../nn/layers/recurrent.js';
 import type { Bidirectional, TimeDistributed } from '../nn/layers/wrappers.js';
-import { type GraphBuilder, INT64 } from './onnx-graph.js';
+import { type GraphBuilder, INT64, type Value } from './onnx-graph.js';
 import type { OnnxCall } from './onnx-rules.js';
 
 const ONNX_ACTIVATIONS: Record<string, string> = { sigmoid: 'Sigmoid', tanh: 'Tanh', relu: 'Relu' };
@@ -40,7 +40,7 @@ function reverseTime(g: GraphBuilder, time: number): void {
  * sequence are transposed). ONNX orders LSTM gates i, o, f, c where Keras has i, f, c, o; GRU's
  * z, r, h agree, and Keras's reset-after GRU is linear_before_reset.
  */
-export function recurrent(g: GraphBuilder, layer: SimpleRNN | LSTM | GRU, c: OnnxCall): void {
+export function recurrent(g: GraphBuilder, layer: SimpleRNN | LSTM | GRU, c: OnnxCall): Value[] | void {
   const [time, features] = c.shapes[0] as [number, number];
   const units = layer.units, kind = layer.constructor.name as 'SimpleRNN' | 'LSTM' | 'GRU';
   const order = kind === 'LSTM' ? [0, 3, 1, 2] : kind === 'GRU' ? [0, 1, 2] : [0];
@@ -58,24 +58,30 @@ export function recurrent(g: GraphBuilder, layer: SimpleRNN | LSTM | GRU, c: Onn
     const rows = kind === 'GRU' ? 2 : 1;
     B.set(gateBlocks(bias.data, rows, units, order));
   }
+  const x = g.value;
+  // initial states [batch, units] -> ONNX's [directions, batch, units], after the (absent) sequence lengths
+  const initial = c.inputs.slice(1).map((v) => g.node('Unsqueeze', [v.name, g.ints(g.fresh('axes'), [0])]));
   const inputs = [
-    g.node('Transpose', [g.value], [{ name: 'perm', ints: [1, 0, 2] }]),
+    g.node('Transpose', [x], [{ name: 'perm', ints: [1, 0, 2] }]),
     g.floats(`${layer.name}.W`, [1, gates * units, features], W),
     g.floats(`${layer.name}.R`, [1, gates * units, units], R),
     g.floats(`${layer.name}.B`, [1, 2 * gates * units], B),
+    ...(initial.length ? ['', ...initial] : []),
   ];
   const attrs = [
     { name: 'hidden_size', i: units }, { name: 'direction', s: layer.goBackwards ? 'reverse' : 'forward' }, { name: 'activations', strings: activations },
     ...(kind === 'GRU' ? [{ name: 'linear_before_reset', i: 1 }] : []),
   ];
-  const [y, yLast] = g.nodeOutputs(kind === 'SimpleRNN' ? 'RNN' : kind, inputs, attrs, 2) as [string, string];
+  const [y, ...finals] = g.nodeOutputs(kind === 'SimpleRNN' ? 'RNN' : kind, inputs, attrs, kind === 'LSTM' ? 3 : 2) as [string, ...string[]];
+  const states = finals.map((f) => g.node('Squeeze', [f, g.ints(g.fresh('axes'), [0])]));
   if (!layer.returnSequences) {
-    g.value = g.node('Squeeze', [yLast, g.ints(g.fresh('axes'), [0])]);
-    return;
+    g.value = states[0]!;
+  } else {
+    // [time, 1, batch, units] -> [batch, time, units]; read backwards, Keras gives the outputs in the order read
+    g.value = g.node('Transpose', [g.node('Squeeze', [y, g.ints(g.fresh('axes'), [1])])], [{ name: 'perm', ints: [1, 0, 2] }]);
+    if (layer.goBackwards) reverseTime(g, time);
   }
-  // [time, 1, batch, units] -> [batch, time, units]; read backwards, Keras gives the outputs in the order read
-  g.value = g.node('Transpose', [g.node('Squeeze', [y, g.ints(g.fresh('axes'), [1])])], [{ name: 'perm', ints: [1, 0, 2] }]);
-  if (layer.goBackwards) reverseTime(g, time);
+  if (layer.returnState) return [g.value, ...states].map((name) => ({ name, layout: 'nhwc' as const }));
 }
 
 export async function bidirectional(g: GraphBuilder, layer: Bidirectional, c: OnnxCall): Promise<void> {
@@ -84,7 +90,7 @@ export async function bidirectional(g: GraphBuilder, layer: Bidirectional, c: On
   const a = g.value;
   g.value = input;
   await c.emit(layer.backwardLayer, shape);
-  if ((layer.forwardLayer as SimpleRNN).returnSequences) reverseTime(g, shape[0]!);
+  if ((layer.forwardLayer as unknown as SimpleRNN).returnSequences) reverseTime(g, shape[0]!);
   const b = g.value;
   switch (layer.mergeMode) {
     case 'concat': g.value = g.node('Concat', [a, b], [{ name: 'axis', i: -1 }]); return;

@@ -93,7 +93,7 @@ export abstract class Layer {
   }
 
   /** Builds for the input if needed and checks it is where the weights are. */
-  private prepare(x: unknown): void {
+  protected prepare(x: unknown): asserts x is Tensor {
     if (!(x instanceof Tensor)) fail(this.name, `expected a Tensor or a symbolic tensor (tsr.input), got ${shown(x)}`);
     this.ensureBuilt(x.shape.slice(1), x.device);
     const placed = this.placement;
@@ -130,6 +130,17 @@ export abstract class Layer {
     return fail(this.name, `${this.constructor.name} cannot use or carry the mask of padded steps (from an embedding with maskZero); put a recurrent layer before it, or drop maskZero`);
   }
 
+  /**
+   * One call in a model's graph on real tensors: every output (a recurrent layer with
+   * returnState has its states too) and the mask that goes with the first. Layers of one input
+   * run applyMasked; merge and recurrent layers take lists.
+   */
+  callGraph(inputs: readonly Tensor[], masks: readonly (Tensor | null)[]): { outputs: Tensor[]; mask: Tensor | null } {
+    if (inputs.length !== 1) fail(this.name, `takes one input, got a list of ${inputs.length}; merge layers (add, concatenate, ...) take lists`);
+    const { y, mask } = this.applyMasked(inputs[0]!, masks[0] ?? null);
+    return { outputs: [y], mask };
+  }
+
   /** A functional-API call: one symbolic input (merge layers take several). */
   protected applySymbolic(inputs: readonly SymbolicTensor[]): SymbolicTensor {
     if (inputs.length !== 1) fail(this.name, `takes one input, got a list of ${inputs.length}; merge layers (add, concatenate, ...) take lists`);
@@ -138,7 +149,7 @@ export abstract class Layer {
     if (this.builtShape && (this.builtShape.length !== x.sampleShape.length || this.builtShape.some((d, i) => d !== x.sampleShape[i]))) {
       fail(this.name, `was built for inputs of shape [batch, ${this.builtShape.join(', ')}], called on ${x.name} of shape [batch, ${x.sampleShape.join(', ')}]`);
     }
-    return new SymbolicTensor(this.computeOutputShape(x.sampleShape), 'float32', { layer: this, inputs }, `${this.name}/output_${this.nextCall()}`);
+    return new SymbolicTensor(this.computeOutputShape(x.sampleShape), 'float32', { layer: this, inputs, outputs: [] }, `${this.name}/output_${this.nextCall()}`);
   }
   private symbolicCalls = 0;
   /** Numbers this layer's functional-API calls, for their outputs' names. */

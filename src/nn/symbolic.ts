@@ -8,8 +8,8 @@ import { checkDType, checkOptions, shown } from '../core/validate.js';
 import { uniqueName } from './names.js';
 import type { Layer } from './layer.js';
 
-/** One call of a layer in a functional graph: its inputs, in order. */
-export interface LayerCall { readonly layer: Layer; readonly inputs: readonly SymbolicTensor[] }
+/** One call of a layer in a functional graph: its inputs and its outputs, in order (a recurrent layer with returnState has several). */
+export interface LayerCall { readonly layer: Layer; readonly inputs: readonly SymbolicTensor[]; readonly outputs: SymbolicTensor[] }
 
 export class SymbolicTensor {
   constructor(
@@ -19,7 +19,9 @@ export class SymbolicTensor {
     /** the call that made it; null for a model input */
     readonly call: LayerCall | null,
     readonly name: string,
-  ) {}
+  ) {
+    call?.outputs.push(this);
+  }
 
   /** Keras's shape: the batch dimension is null. */
   get shape(): (number | null)[] { return [null, ...this.sampleShape]; }

@@ -13,7 +13,7 @@ import { summaryTable } from './summary.js';
 import { exportOnnx } from '../io/onnx-export.js';
 
 /** One layer call of the graph, in an order where every input is made before it is used. */
-export interface GraphStep { readonly layer: Layer; readonly inputs: readonly SymbolicTensor[]; readonly output: SymbolicTensor }
+export interface GraphStep { readonly layer: Layer; readonly inputs: readonly SymbolicTensor[]; readonly outputs: readonly SymbolicTensor[] }
 
 export interface FunctionalArgs extends LayerArgs {
   inputs: SymbolicTensor | readonly SymbolicTensor[];
@@ -101,9 +101,8 @@ export class Functional extends Model<Tensor | Tensor[]> {
     });
     for (const step of this.graphSteps) {
       const ins = step.inputs.map((s) => values.get(s)!), inMasks = step.inputs.map((s) => masks.get(s) ?? null);
-      const { y, mask } = callMasked(step.layer, ins, inMasks);
-      values.set(step.output, y);
-      masks.set(step.output, mask);
+      const { outputs, mask } = step.layer.callGraph(ins, inMasks);
+      step.outputs.forEach((o, i) => { values.set(o, outputs[i]!); masks.set(o, i === 0 ? mask : null); });
     }
     return this.outputs.map((s) => values.get(s)!);
   }
@@ -126,7 +125,7 @@ export class Functional extends Model<Tensor | Tensor[]> {
       name: this.name,
       inputs: this.inputs.map((t) => ({ name: t.name, shape: [...t.sampleShape], dtype: t.dtype })),
       layers: this.layers.map((l) => ({ class: l.constructor.name, config: l.getConfig() })),
-      calls: this.graphSteps.map((s) => ({ layer: s.layer.name, inputs: s.inputs.map((t) => t.name), output: s.output.name })),
+      calls: this.graphSteps.map((s) => ({ layer: s.layer.name, inputs: s.inputs.map((t) => t.name), output: s.outputs.length === 1 ? s.outputs[0]!.name : s.outputs.map((t) => t.name) })),
       outputs: this.outputs.map((t) => t.name),
     };
     return config;
@@ -142,9 +141,12 @@ export class Functional extends Model<Tensor | Tensor[]> {
     for (const s of this.graphSteps) {
       const k = seen.get(s.layer) ?? 0;
       seen.set(s.layer, k + 1);
-      label.set(s.output, callsOf.get(s.layer)! > 1 ? `${s.layer.name}[${k}]` : s.layer.name);
+      // several outputs (returnState) are told apart by their index, as Keras's layer[k][i]
+      const name = callsOf.get(s.layer)! > 1 ? `${s.layer.name}[${k}]` : s.layer.name;
+      s.outputs.forEach((o, i) => label.set(o, s.outputs.length > 1 ? `${name}[${i}]` : name));
       const params = k > 0 ? 0 : s.layer.countParams();
-      rows.push([`${s.layer.name} (${s.layer.constructor.name})`, `(None, ${s.output.sampleShape.join(', ')})`, String(params), s.inputs.map((t) => label.get(t) ?? t.name).join(', ')]);
+      const shapes = s.outputs.map((o) => `(None, ${o.sampleShape.join(', ')})`);
+      rows.push([`${s.layer.name} (${s.layer.constructor.name})`, shapes.length === 1 ? shapes[0]! : `[${shapes.join(', ')}]`, String(params), s.inputs.map((t) => label.get(t) ?? t.name).join(', ')]);
     }
     return summaryTable(this, ['Layer (type)', 'Output Shape', 'Param #', 'Connected to'], rows, print);
   }
@@ -154,18 +156,6 @@ export class Functional extends Model<Tensor | Tensor[]> {
 export function callLayer<T extends Tensor | SymbolicTensor>(layer: Layer, inputs: readonly T[]): T {
   const apply = layer.apply.bind(layer) as (x: T | readonly T[]) => T;
   return apply(layer instanceof Merge || inputs.length !== 1 ? inputs : inputs[0]!);
-}
-
-/**
- * A call that threads masks: one input goes through the layer with its mask; a merge layer
- * takes the list, and passes a mask on only when every input carries the same one.
- */
-function callMasked(layer: Layer, inputs: readonly Tensor[], masks: readonly (Tensor | null)[]): { y: Tensor; mask: Tensor | null } {
-  if (!(layer instanceof Merge)) return inputs.length === 1 ? layer.applyMasked(inputs[0]!, masks[0]!) : { y: callLayer(layer, inputs), mask: null };
-  const mask = masks[0] ?? null;
-  if (masks.some((m) => m !== mask)) fail(layer.name, 'its inputs carry different masks of padded steps (or only some do); merge sequences from the same embedding with maskZero');
-  if (mask && !(layer.constructor as typeof Layer).passesMask) fail(layer.name, `${layer.constructor.name} cannot use or carry the mask of padded steps (from an embedding with maskZero)`);
-  return { y: callLayer(layer, inputs), mask };
 }
 
 /** The layer calls from the inputs to the outputs, each after the calls it reads from; a path that starts at an unlisted input is an error. */
@@ -181,8 +171,9 @@ function order(op: string, inputs: readonly SymbolicTensor[], outputs: readonly 
       return;
     }
     for (const i of t.call.inputs) visit(i, from);
-    done.add(t);
-    steps.push({ layer: t.call.layer, inputs: t.call.inputs, output: t });
+    // one step per call, making all of its outputs
+    t.call.outputs.forEach((o) => done.add(o));
+    steps.push({ layer: t.call.layer, inputs: t.call.inputs, outputs: t.call.outputs });
   };
   for (const o of outputs) visit(o, o);
   return steps;

@@ -41,7 +41,15 @@ export abstract class Merge extends Layer {
     this.callShapes = inputs.map((t) => t.sampleShape);
     const shape = this.outputShapeOf(this.callShapes);
     this.ensureBuilt(inputs[0]!.sampleShape);
-    return new SymbolicTensor(shape, 'float32', { layer: this, inputs }, `${this.name}/output_${this.nextCall()}`);
+    return new SymbolicTensor(shape, 'float32', { layer: this, inputs, outputs: [] }, `${this.name}/output_${this.nextCall()}`);
+  }
+
+  /** Passes a mask on only when every input carries the same one, and the layer keeps the time axis. */
+  override callGraph(inputs: readonly Tensor[], masks: readonly (Tensor | null)[]): { outputs: Tensor[]; mask: Tensor | null } {
+    const mask = masks[0] ?? null;
+    if (masks.some((m) => (m ?? null) !== mask)) fail(this.name, 'its inputs carry different masks of padded steps (or only some do); merge sequences from the same embedding with maskZero');
+    if (mask && !(this.constructor as typeof Layer).passesMask) fail(this.name, `${this.constructor.name} cannot use or carry the mask of padded steps (from an embedding with maskZero)`);
+    return { outputs: [this.apply(inputs)], mask };
   }
 
   computeOutputShape(inputShape: readonly number[]): number[] {

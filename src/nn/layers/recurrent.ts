@@ -10,7 +10,9 @@ import { tensor } from '../../ops/creation.js';
 import { gather } from '../../ops/indexing.js';
 import { type RecurrenceWeights, type RecurrentCell, recurrence } from '../../ops/recurrence.js';
 import { noGrad } from '../../tensor/autograd.js';
-import { slice, squeeze } from '../../ops/views.js';
+import { reshape, slice, squeeze } from '../../ops/views.js';
+import { checkBool } from '../../core/validate.js';
+import { SymbolicTensor, isSymbolic } from '../symbolic.js';
 import { type Initializer, initialize } from '../initializers.js';
 import { Layer, type LayerArgs } from '../layer.js';
 
@@ -25,12 +27,14 @@ export interface RecurrentArgs extends LayerArgs {
   returnSequences?: boolean;
   /** read the sequence from its end (the output sequence is reversed too, as Keras) */
   goBackwards?: boolean;
+  /** also return the final states: apply gives [output, h] (LSTM: [output, h, c]) */
+  returnState?: boolean;
   kernelInitializer?: Initializer;
   recurrentInitializer?: Initializer;
   biasInitializer?: Initializer;
 }
 
-const OPTIONS = ['units', 'activation', 'recurrentActivation', 'useBias', 'returnSequences', 'goBackwards', 'kernelInitializer', 'recurrentInitializer', 'biasInitializer'];
+const OPTIONS = ['units', 'activation', 'recurrentActivation', 'useBias', 'returnSequences', 'goBackwards', 'returnState', 'kernelInitializer', 'recurrentInitializer', 'biasInitializer'];
 
 /** What the three cells share: weights [features, gates * units], the time loop, the output sequence. */
 abstract class Recurrent extends Layer {
@@ -40,6 +44,7 @@ abstract class Recurrent extends Layer {
   readonly useBias: boolean;
   readonly returnSequences: boolean;
   readonly goBackwards: boolean;
+  readonly returnState: boolean;
   protected abstract readonly gates: number;
   private readonly inits: { kernel: Initializer; recurrent: Initializer; bias: Initializer };
 
@@ -54,6 +59,7 @@ abstract class Recurrent extends Layer {
     this.useBias = args.useBias ?? true;
     this.returnSequences = args.returnSequences ?? false;
     this.goBackwards = args.goBackwards ?? false;
+    this.returnState = checkBool(this.name, 'returnState', args.returnState ?? false);
     this.inits = { kernel: args.kernelInitializer ?? 'glorotUniform', recurrent: args.recurrentInitializer ?? 'orthogonal', bias: args.biasInitializer ?? 'zeros' };
   }
 
@@ -82,13 +88,60 @@ abstract class Recurrent extends Layer {
   }
 
   forward(x: Tensor): Tensor {
-    return this.run(x, undefined);
+    return this.run(x).output;
   }
 
   /** Padded steps (mask 0) keep the previous state and output, as Keras. */
   protected override forwardMasked(x: Tensor, mask: Tensor): Tensor {
-    if (mask.rank !== 2 || mask.shape[0] !== x.shape[0] || mask.shape[1] !== x.shape[1]) fail(this.name, `the mask must be [batch, time] = [${x.shape.slice(0, 2).join(', ')}], got ${shapeStr(mask.shape)}`);
-    return this.run(x, mask);
+    return this.run(x, mask).output;
+  }
+
+  /**
+   * On x, or on [x, ...initialStates] (each [batch, units]; LSTM: h and c), as Keras's
+   * initial_state. With returnState the result is [output, ...finalStates], as Keras gives it;
+   * in TypeScript applyWithState types that list.
+   */
+  override apply(x: Tensor): Tensor;
+  override apply(x: SymbolicTensor): SymbolicTensor;
+  override apply(x: readonly Tensor[]): Tensor;
+  override apply(x: readonly SymbolicTensor[]): SymbolicTensor;
+  override apply(x: Tensor | SymbolicTensor | readonly Tensor[] | readonly SymbolicTensor[]): Tensor | SymbolicTensor {
+    const list = (Array.isArray(x) ? x : [x]) as readonly (Tensor | SymbolicTensor)[];
+    const outs = isSymbolic(x) ? this.symbolicCall(list as SymbolicTensor[]) : this.callGraph(list as Tensor[], [null]).outputs;
+    // the list of outputs with returnState, as Keras (applyWithState types it)
+    return (this.returnState ? outs : outs[0]) as Tensor;
+  }
+
+  /** [output, ...finalStates] of a layer made with returnState. @example const [out, h, c] = lstm.applyWithState(x) */
+  applyWithState(x: Tensor | readonly Tensor[]): Tensor[];
+  applyWithState(x: SymbolicTensor | readonly SymbolicTensor[]): SymbolicTensor[];
+  applyWithState(x: Tensor | SymbolicTensor | readonly Tensor[] | readonly SymbolicTensor[]): (Tensor | SymbolicTensor)[] {
+    if (!this.returnState) fail(this.name, 'applyWithState needs returnState: true');
+    return this.apply(x as Tensor) as unknown as Tensor[];
+  }
+
+  override callGraph(inputs: readonly Tensor[], masks: readonly (Tensor | null)[]): { outputs: Tensor[]; mask: Tensor | null } {
+    const [x, ...initial] = inputs;
+    this.prepare(x);
+    const mask = masks[0] ?? null;
+    const r = this.run(x, mask ?? undefined, initial.length ? initial : undefined);
+    return { outputs: this.returnState ? [r.output, ...r.states] : [r.output], mask: this.computeMask(x, mask) };
+  }
+
+  /** A functional-API call: its output, and with returnState its final states. */
+  private symbolicCall(inputs: readonly SymbolicTensor[]): SymbolicTensor[] {
+    const [x, ...initial] = inputs as [SymbolicTensor, ...SymbolicTensor[]];
+    const states = this.cell().states;
+    if (x.sampleShape.length !== 2) fail(this.name, `expects inputs [batch, time, features], got ${x.name} of shape [batch, ${x.sampleShape.join(', ')}]`);
+    if (initial.length && (initial.length !== states || initial.some((t) => t.sampleShape.length !== 1 || t.sampleShape[0] !== this.units))) {
+      fail(this.name, `takes [x, ...initial states]: ${states} state${states > 1 ? 's' : ''} of shape [batch, ${this.units}], got ${initial.map((t) => `[batch, ${t.sampleShape.join(', ')}]`).join(', ')}`);
+    }
+    this.ensureBuilt(x.sampleShape);
+    const call = { layer: this, inputs, outputs: [] as SymbolicTensor[] };
+    const n = this.nextCall();
+    new SymbolicTensor(this.computeOutputShape(x.sampleShape), 'float32', call, `${this.name}/output_${n}`);
+    if (this.returnState) for (let s = 0; s < states; s++) new SymbolicTensor([this.units], 'float32', call, `${this.name}/state_${s}_${n}`);
+    return call.outputs;
   }
 
   /** The output sequence carries the mask on; the last output has no time axis left to mask. */
@@ -96,14 +149,21 @@ abstract class Recurrent extends Layer {
     return this.returnSequences ? mask : null;
   }
 
-  private run(x: Tensor, mask: Tensor | undefined): Tensor {
+  /** The output and the final states, from zero states or the given ones. */
+  private run(x: Tensor, mask?: Tensor, initial?: readonly Tensor[]): { output: Tensor; states: Tensor[] } {
     if (x.rank !== 3) fail(this.name, `expects inputs [batch, time, features], got ${shapeStr(x.shape)}`);
-    const time = x.shape[1]!;
+    const [batch, time] = x.shape as [number, number, number];
     if (time === 0) fail(this.name, `needs at least one time step, got ${shapeStr(x.shape)}`);
-    const states = recurrence(this.name, x, this.cell(), this.recurrenceWeights(), this.goBackwards, mask);
-    if (!this.returnSequences) return squeeze(slice(states, [null, this.goBackwards ? [0, 1] : [time - 1, time]]), 1);
+    if (mask && (mask.rank !== 2 || mask.shape[0] !== batch || mask.shape[1] !== time)) fail(this.name, `the mask must be [batch, time] = [${batch}, ${time}], got ${shapeStr(mask.shape)}`);
+    const cell = this.cell();
+    const all = recurrence(this.name, x, cell, this.recurrenceWeights(), this.goBackwards, mask, initial);
+    const last = this.goBackwards ? 0 : time - 1;
+    const states = Array.from({ length: cell.states }, (_, s) => reshape(slice(all, [[s, s + 1], null, [last, last + 1]]), [batch, this.units]));
+    const sequence = squeeze(slice(all, [[0, 1]]), 0);
     // read backwards, the output sequence is in the order read (Keras)
-    return this.goBackwards ? gather(states, tensor(Int32Array.from({ length: time }, (_, k) => time - 1 - k), { device: x.device }), 1) : states;
+    const output = !this.returnSequences ? states[0]!
+      : this.goBackwards ? gather(sequence, tensor(Int32Array.from({ length: time }, (_, k) => time - 1 - k), { device: x.device }), 1) : sequence;
+    return { output, states };
   }
 
   protected act(name: ActivationName, e: E.Expr): E.Expr {

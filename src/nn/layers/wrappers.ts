@@ -64,6 +64,7 @@ export class Bidirectional extends Layer {
     this.forwardLayer = innerLayer(this.name, args.layer);
     const rnn = this.forwardLayer as unknown as Partial<RecurrentLike>;
     if (typeof rnn.goBackwards !== 'boolean' || typeof rnn.returnSequences !== 'boolean') fail(this.name, `wraps a recurrent layer (simpleRNN, lstm, gru), got ${this.forwardLayer.constructor.name}`);
+    if ((rnn as { returnState?: boolean }).returnState) fail(this.name, 'a wrapped layer with returnState is not supported; wrap it without, or use two recurrent layers');
     this.mergeMode = checkOneOf(this.name, 'mergeMode', args.mergeMode ?? 'concat', ['concat', 'sum', 'mul', 'ave'] as const);
     // a loaded model passes its saved backward layer, whose name finds its weights again
     const Same = this.forwardLayer.constructor as new (a: Record<string, unknown>) => Layer;
