@@ -53,8 +53,14 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   }
   return attachGrad(out, op, [a, b], (g, needs) => [
     needs[0] ? sumTo(matmul(g, swapAxes(b, -1, -2)), a.shape) : null,
-    needs[1] ? sumTo(matmul(swapAxes(a, -1, -2), g), b.shape) : null,
+    needs[1] ? (b.rank === 2 && a.rank > 2 ? sharedRightGrad(a, g) : sumTo(matmul(swapAxes(a, -1, -2), g), b.shape)) : null,
   ]);
+}
+
+/** d(a @ b)/db for one b [K, N] shared by every matrix of a [..., M, K]: one product over all rows, not one per matrix and a sum. */
+function sharedRightGrad(a: Tensor, g: Tensor): Tensor {
+  const k = a.shape[a.rank - 1]!, n = g.shape[g.rank - 1]!;
+  return matmul(swapAxes(reshape(a, [-1, k]), 0, 1), reshape(g, [-1, n]));
 }
 
 function sumTo(t: Tensor, shape: readonly number[]): Tensor {

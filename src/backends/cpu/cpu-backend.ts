@@ -22,6 +22,7 @@ import { col2im, im2col, pool2d, pool2dBackward } from './window.js';
 import { wasmCol2im, wasmIm2col, wasmPool } from './wasm-window.js';
 import { simdPool, wasmMaxPoolBackward, wasmTiledMaxPoolBackward } from './wasm-pool.js';
 import { planWasmSum } from './wasm-sum.js';
+import { planWasmColumnReduce, planWasmRowReduce } from './wasm-reduce.js';
 import { SIMD } from './elementwise.js';
 
 function cpuFeatures(): string {
@@ -99,6 +100,7 @@ export class CpuBackend implements Backend {
     const lib = this.blas.library;
     return (kind === 'sum' && SIMD && planWasmSum(expr, inputs, axes, out))
       || (kind === 'sum' && lib && planColumnSum(expr, inputs, axes, out, lib))
+      || (SIMD && (planWasmRowReduce(kind, expr, inputs, axes, out) || planWasmColumnReduce(kind, expr, inputs, axes, out)))
       || planReduce(kind, expr, inputs, axes, out);
   }
   /** A flat list of resolved kernels: elementwise and reductions bound to their views, the rest through the methods. */
