@@ -85,6 +85,39 @@ describe('cpu backend', () => {
     assert.equal(rows.shape[0], 19);
   });
 
+  it('SIMD reductions along rows and over leading axes match the JavaScript kernel: transcendental, boolean and broadcast operands, params, NaN', async () => {
+    const { planReduce } = await import('../../src/backends/cpu/reduce.js');
+    const { planWasmColumnReduce, planWasmRowReduce } = await import('../../src/backends/cpu/wasm-reduce.js');
+    const E = await import('../../src/core/expr.js');
+    const x = tsr.randn([6, 5, 8], { seed: 11 }), y = tsr.randn([6, 5, 8], { seed: 12 }), m = tsr.randn([6, 5, 1], { seed: 13 });
+    x.backend.write(x.storageView.storage, Float32Array.from(x.dataSync(), (v, i) => (i === 17 ? NaN : v)));
+    const view = (t: tsr.Tensor) => ({ ...t.storageView, shape: [6, 5, 8], strides: t.shape[2] === 1 ? [5, 1, 0] : [40, 8, 1] });
+    const exprs: [string, ReturnType<typeof E.input>, tsr.Tensor[]][] = [
+      ['exp(x - m) with m broadcast along the row', E.exp(E.sub(E.input(0), E.input(1))), [x, m]],
+      ['x == y as booleans (gt masks compared)', E.cast(E.binary('eq', E.binary('gt', E.input(0), 0.5), E.binary('gt', E.input(1), 0.5)), 'float32'), [x, y]],
+      ['sigmoid, tanh and erf with a param', E.add(E.add(E.unary('sigmoid', E.input(0)), E.unary('tanh', E.mul(E.input(1), E.param(0)))), E.unary('erf', E.input(0))), [x, y]],
+    ];
+    for (const kind of ['sum', 'max', 'min'] as const) {
+      for (const [name, expr, ins] of exprs) {
+        for (const axes of [[2], [1, 2], [0], [0, 1]]) {
+          const kept = [6, 5, 8].map((d, i) => (axes.includes(i) ? 1 : d));
+          const out = (t: tsr.Tensor) => ({ ...t.storageView, shape: [6, 5, 8], strides: [kept[1]! * kept[2]!, kept[2]!, 1].map((s, i) => (axes.includes(i) ? 0 : s)) });
+          const a = tsr.zeros(kept), b = tsr.zeros(kept);
+          const views = ins.map(view);
+          const simd = (axes[0] === 0 ? planWasmColumnReduce : planWasmRowReduce)(kind, expr, views, axes, out(a));
+          // m's broadcast axis and its other axes do not collapse into one reduced (or kept) run there
+          const collapsible = ins.length === 2 && ins[1] === m ? axes.join() === '2' || axes.join() === '0,1' : true;
+          assert.equal(simd !== null, collapsible, `${kind} of ${name} over axes ${axes}: SIMD kernel ${simd ? 'taken' : 'declined'}`);
+          if (!simd) continue;
+          simd([0.7]);
+          planReduce(kind, expr, views, axes, out(b))([0.7]);
+          const got = a.dataSync(), want = b.dataSync();
+          want.forEach((v, i) => assert.ok(Number.isNaN(v) ? Number.isNaN(got[i]!) : Math.abs(got[i]! - v) < 1e-5 * Math.max(1, Math.abs(v)), `${kind} of ${name} over axes ${axes} [${i}]: ${got[i]} vs ${v}`));
+        }
+      }
+    }
+  });
+
   it('SIMD pooling (channels in fours) and the WebAssembly max-pool backward match the JavaScript kernels, NaN, ties, padding and strided input included', async () => {
     const cpu = tsr.getBackend('cpu');
     const { pool2d, pool2dBackward } = await import('../../src/backends/cpu/window.js');

@@ -159,7 +159,8 @@ export class BodyEmitter {
         this.emit(e.a);
         this.emit(e.b);
         if (e.op === 'and' || e.op === 'or') { this.simd(e.op === 'and' ? V.and : V.or); return; }
-        const table = e.a.dtype === 'int32' ? I : F;
+        // booleans are lane masks (all ones or zero): compared as integers
+        const table = e.a.dtype === 'float32' ? F : I;
         this.simd((table as Record<string, number>)[e.op]!);
         return;
       }
