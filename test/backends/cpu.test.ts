@@ -85,6 +85,25 @@ describe('cpu backend', () => {
     assert.equal(rows.shape[0], 19);
   });
 
+  it('many small products run in one SIMD call (B rows contiguous, or A rows and B columns) and match a float64 product', async () => {
+    const { planSmallGemms } = await import('../../src/backends/cpu/wasm-gemm.js');
+    const cases: [string, tsr.Tensor, tsr.Tensor][] = [
+      ['B rows contiguous', tsr.randn([9, 5, 8], { seed: 1 }), tsr.randn([9, 8, 12], { seed: 2 })],
+      ['A transposed, B rows contiguous', tsr.swapAxes(tsr.randn([9, 8, 5], { seed: 3 }), -1, -2), tsr.randn([9, 8, 4], { seed: 4 })],
+      ['B transposed (dot products)', tsr.randn([9, 5, 8], { seed: 5 }), tsr.swapAxes(tsr.randn([9, 7, 8], { seed: 6 }), -1, -2)],
+    ];
+    for (const [name, a, b] of cases) {
+      const [batch, m, k] = a.shape as [number, number, number], n = b.shape[2]!;
+      const out = tsr.zeros([batch, m, n]);
+      assert.ok(planSmallGemms({ ...a.storageView, shape: [batch, m, k], strides: a.strides }, { ...b.storageView, shape: [batch, k, n], strides: b.strides }, out.storageView), `${name} takes the kernel`);
+      const A = (await a.array()) as number[][][], B = (await b.array()) as number[][][], got = (await tsr.matmul(a, b).array()) as number[][][];
+      for (let t = 0; t < batch; t++) for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
+        const want = A[t]![i]!.reduce((sum, v, p) => sum + v * B[t]![p]![j]!, 0);
+        assert.ok(Math.abs(got[t]![i]![j]! - want) < 1e-5, `${name} [${t}, ${i}, ${j}]: ${got[t]![i]![j]} vs float64 ${want}`);
+      }
+    }
+  });
+
   it('SIMD reductions along rows and over leading axes match the JavaScript kernel: transcendental, boolean and broadcast operands, params, NaN', async () => {
     const { planReduce } = await import('../../src/backends/cpu/reduce.js');
     const { planWasmColumnReduce, planWasmRowReduce } = await import('../../src/backends/cpu/wasm-reduce.js');

@@ -1,9 +1,12 @@
-// Batched matrix products on the CPU: strided views go straight to cblas_sgemm when each
-// matrix is row- or column-major (so transposes cost nothing); otherwise the built-in GEMM.
+// Batched matrix products on the CPU: many small ones in one SIMD call (wasm-gemm.ts); others
+// go straight to cblas_sgemm when each matrix is row- or column-major (so transposes cost
+// nothing); otherwise the built-in GEMM.
 import type { View } from '../backend.js';
 import { type BlasLibrary, NO_TRANS, TRANS, useThreadsFor } from './blas.js';
 import { gemmFallback } from './gemm-fallback.js';
 import { dataOf } from './storage.js';
+import { SIMD } from './elementwise.js';
+import { planSmallGemms } from './wasm-gemm.js';
 
 interface Layout { trans: boolean; ld: number }
 
@@ -23,6 +26,8 @@ export function runMatmul(a: View, b: View, out: View, lib: BlasLibrary | null):
   const [bBs, bRs, bCs] = b.strides as [number, number, number];
   const [cBs, cRs] = out.strides as [number, number, number];
   if (m === 0 || n === 0) return;
+  const small = SIMD ? planSmallGemms(a, b, out) : null;
+  if (small) return small();
   if (lib) useThreadsFor(lib, batch * m, n, k);
   for (let i = 0; i < batch; i++) {
     const aOff = a.offset + i * aBs, bOff = b.offset + i * bBs, cOff = out.offset + i * cBs;

@@ -8,6 +8,7 @@ import { heap } from './heap.js';
 import { type CpuStorage, byteAddress } from './storage.js';
 import { F32, I32, V128, kernelModule, op } from './wasm-encoder.js';
 import { BodyEmitter, F, V, paramCount, supported } from './wasm-expr.js';
+import { contiguousStrides } from '../../core/shape.js';
 
 type Kernel = (...args: number[]) => void;
 
@@ -62,15 +63,19 @@ const cache = new Map<string, Kernel | null>();
 
 /**
  * The SIMD kernel for these views, resolved once, if the expression and the (collapsed) layout
- * allow it; null lets the JavaScript kernel take it. Layouts: up to three dimensions, the
- * innermost contiguous or broadcast in every input, outputs dense. A third (outermost)
- * dimension runs as one kernel call per index, with the pointers moved along.
+ * allow it; null lets the JavaScript kernel take it. Layouts: the innermost dimension
+ * contiguous or broadcast in every input; outputs dense, or rows of whole vectors. The
+ * dimensions outside the last two run as one kernel call per index, with the pointers moved
+ * along (when there are few enough of them for the calls not to cost more than the work).
  */
 export function planWasmElementwise(exprs: readonly Expr[], inputs: readonly View[], outs: readonly View[], dims: readonly number[], strides: readonly (readonly number[])[]): ((params: readonly number[]) => void) | null {
-  if (dims.length > 3) return null;
   const rank = dims.length;
-  const innerLen = dims[rank - 1] ?? 1, rowLen = rank >= 2 ? dims[rank - 2]! : 1, slabs = rank === 3 ? dims[0]! : 1;
+  const innerLen = dims[rank - 1] ?? 1, rowLen = rank >= 2 ? dims[rank - 2]! : 1;
+  // the dimensions outside the last two: one kernel call per index (a few per permuted head layout)
+  const outer = dims.slice(0, Math.max(0, rank - 2)), slabs = outer.reduce((a, b) => a * b, 1);
+  if (slabs > 1 && slabs * 16 > innerLen * rowLen * 64) return null;
   const total = innerLen * rowLen * slabs;
+  const contiguous = contiguousStrides(dims);
   for (let j = 0; j < outs.length; j++) {
     const o = outs[j]!, s = strides[inputs.length + j]!;
     const st = o.storage as CpuStorage;
@@ -78,7 +83,7 @@ export function planWasmElementwise(exprs: readonly Expr[], inputs: readonly Vie
     // dense row-major (stride of each dimension the product of the ones inside it), or rows of
     // a larger tensor (a gate of a recurrent step) whose length is whole vectors, so no store
     // spills past a row into data that is not ours
-    const dense = o.offset === 0 && st.size === total && (rank < 2 || s[rank - 2] === innerLen) && (rank < 3 || s[0] === innerLen * rowLen);
+    const dense = o.offset === 0 && st.size === total && s.every((v, d) => dims[d] === 1 || v === contiguous[d]);
     if (!dense && innerLen % 4 !== 0) return null;
   }
   const innerBroadcast: boolean[] = [];
@@ -106,7 +111,11 @@ export function planWasmElementwise(exprs: readonly Expr[], inputs: readonly Vie
   const tail = [innerLen, rowLen, ...inputs.map((_, i) => rowStride(i)), ...outs.map((_, j) => rowStride(inputs.length + j))];
   // byte addresses stay valid when the heap grows: only its buffer object changes
   const perSlab = Array.from({ length: slabs }, (_, slab) => {
-    const shift = (i: number) => (rank === 3 ? slab * strides[i]![0]! * 4 : 0);
+    const shift = (i: number) => {
+      let bytes = 0;
+      for (let d = outer.length - 1, rest = slab; d >= 0; d--) { bytes += (rest % outer[d]!) * strides[i]![d]! * 4; rest = Math.floor(rest / outer[d]!); }
+      return bytes;
+    };
     return [...inBase.map((b, i) => b + shift(i)), ...outBase.map((b, j) => b + shift(inputs.length + j)), ...tail];
   });
   if (slabs === 1) {
