@@ -95,7 +95,7 @@ export async function train(argv: string[]): Promise<number> {
   if (values.help) { console.log(TRAIN_HELP); return 0; }
   if (values.model !== undefined && !(MODEL_KINDS as string[]).includes(values.model)) fail('train', `--model must be ${MODEL_KINDS.join(', ')}, got '${values.model}'`);
   if (values.resume === '') fail('train', '--resume needs a folder name');
-  const resumed = values.resume !== undefined ? await savedRun(values.resume) : {};
+  const resumed: SavedRun = values.resume !== undefined ? await savedRun(values.resume) : {};
   const kind = (values.model ?? resumed.model ?? 'mlp') as ModelKind;
   const recipe = FASHION_MODELS[kind];
   const epochs = numberFlag('epochs', values.epochs ?? String(recipe.epochs), { int: true, min: 1 });
@@ -116,7 +116,7 @@ export async function train(argv: string[]): Promise<number> {
   if (values['log-device-placement']) setLogDevicePlacement(true);
   if (values.device !== 'cpu') await initDevices();
   try {
-    return await trainOn(values.device!, { kind, epochs, batchSize, lr, schedule, seed, verbose, validationSplit, values, log });
+    return await trainOn(values.device!, { kind, epochs, batchSize, lr, schedule, seed, verbose, validationSplit, values, log, resumed });
   } finally {
     // an open GPU device keeps Node's event loop alive
     await releaseDevices();
@@ -125,6 +125,8 @@ export async function train(argv: string[]): Promise<number> {
 
 interface TrainSettings {
   kind: ModelKind; epochs: number; batchSize: number; lr: number; schedule: 'constant' | 'cosine'; seed: number; verbose: 0 | 1 | 2; validationSplit: number;
+  /** what --resume's train.json recorded (empty without --resume) */
+  resumed: SavedRun;
   values: { data?: string; plot?: string; save?: string; resume?: string; json?: boolean; profile?: boolean; 'no-jit'?: boolean; model?: string; lr?: string };
   log: (s: string) => void;
 }
@@ -140,7 +142,7 @@ async function resume(dir: string, device: string, s: TrainSettings): Promise<Fa
   if (model instanceof Functional && (model.inputs.length !== 1 || model.outputs.length !== 1)) fail('train', `${dir} holds a model of ${model.inputs.length} inputs and ${model.outputs.length} outputs; tessera train resumes its own Fashion-MNIST models`);
   if (!model.optimizer) fail('train', `${dir} has no training config to resume (was it saved with --save?)`);
   // the peak rate the run was started with (train.json), else the optimizer's current one
-  const kind = kindOf(model), savedLr = (await savedRun(dir)).learningRate ?? model.optimizer.learningRate;
+  const kind = kindOf(model), savedLr = s.resumed.learningRate ?? model.optimizer.learningRate;
   if (s.values.model !== undefined && s.values.model !== kind) fail('train', `--model ${s.values.model} conflicts with --resume ${dir}, which holds a ${kind}; drop --model`);
   if (s.values.lr !== undefined && s.lr !== savedLr) fail('train', `--lr ${s.values.lr} conflicts with --resume ${dir}, whose optimizer has learning rate ${savedLr}; drop --lr`);
   s.kind = kind;

@@ -48,8 +48,8 @@ export abstract class Merge extends Layer {
   override callGraph(inputs: readonly Tensor[], masks: readonly (Tensor | null)[]): { outputs: Tensor[]; mask: Tensor | null } {
     const mask = masks[0] ?? null;
     if (masks.some((m) => (m ?? null) !== mask)) fail(this.name, 'its inputs carry different masks of padded steps (or only some do); merge sequences from the same embedding with maskZero');
-    if (mask && !(this.constructor as typeof Layer).passesMask) fail(this.name, `${this.constructor.name} cannot use or carry the mask of padded steps (from an embedding with maskZero)`);
-    return { outputs: [this.apply(inputs)], mask };
+    const y = this.apply(inputs);
+    return { outputs: [y], mask: this.computeMask(inputs[0]!, mask) };
   }
 
   computeOutputShape(inputShape: readonly number[]): number[] {
