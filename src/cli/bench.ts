@@ -95,7 +95,7 @@ export async function bench(argv: string[]): Promise<number> {
     }
     if (values.profile) {
       for (const model of models) for (const batch of opts.batchSizes) for (const device of devices) {
-        const { report: p } = await profile(() => trainStepMs(device, model, batch, opts.steps, 1, 1, opts.jit));
+        const { report: p } = await profile(() => trainStepMs(device, model, batch, { steps: opts.steps, warmupSteps: 1, repeats: 1, jit: opts.jit }));
         log(`\nprofile: ${model} batch ${batch} on ${device}, ${opts.steps + 1} steps\n${p.format()}`);
       }
     }

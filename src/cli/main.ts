@@ -2,10 +2,11 @@
 import { TesseraError } from '../core/errors.js';
 import { BENCH_HELP, bench } from './bench.js';
 import { DEVICES_HELP, devices } from './devices.js';
+import { SERVE_HELP, serve } from './serve.js';
 import { TRAIN_HELP, train } from './train.js';
 import { VERIFY_HELP, verify } from './verify.js';
 
-const HELPS: Record<string, string> = { train: TRAIN_HELP, devices: DEVICES_HELP, verify: VERIFY_HELP, bench: BENCH_HELP };
+const HELPS: Record<string, string> = { train: TRAIN_HELP, devices: DEVICES_HELP, verify: VERIFY_HELP, bench: BENCH_HELP, serve: SERVE_HELP };
 
 const HELP = `tessera — train neural networks in TypeScript on CPU and GPU
 
@@ -16,6 +17,7 @@ Commands:
   devices   list the devices tessera can use, and why others are unavailable
   verify    check each device's results against a float64 reference, and that it did the work
   bench     training samples/s and matmul throughput per device, with the speed-up over the CPU
+  serve     the browser page: train in a tab on WebGPU or the CPU, verify, GPU vs CPU
   help      show this help, or \`tessera help <command>\`
 
 ${TRAIN_HELP}`;
@@ -28,6 +30,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'devices': return await devices(rest);
       case 'verify': return await verify(rest);
       case 'bench': return await bench(rest);
+      case 'serve': return await serve(rest);
       case undefined: case 'help': case '--help': case '-h':
         console.log(HELPS[rest[0] ?? ''] ?? HELP);
         return 0;

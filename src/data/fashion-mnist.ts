@@ -1,10 +1,10 @@
 // Fashion-MNIST and MNIST loaders: a given folder, $TESSERA_DATA, Debian's packaged copy, and
 // finally the real sample shipped with tessera, so training works on a fresh machine.
 import { TesseraError } from '../core/errors.js';
-import { env, requireNode } from '../core/platform.js';
+import { env, isNode, requireNode } from '../core/platform.js';
 import { tensor } from '../ops/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { type IdxArray, readIdx } from './idx.js';
+import { type IdxArray, fetchIdx, readIdx } from './idx.js';
 
 export interface Split { images: Tensor; labels: Tensor }
 
@@ -46,6 +46,11 @@ function toSplit(images: IdxArray, labels: IdxArray, device = 'cpu'): Split {
 export interface LoadOptions {
   /** folder with the four IDX files (.gz or raw) */
   dir?: string;
+  /**
+   * base URL of the four files as `<name>.gz` (how a web page loads them, e.g. the sample that
+   * `tessera serve` serves at `data/fashion-mnist-sample/`); relative URLs resolve against the page
+   */
+  url?: string;
   /** where the tensors are made (default cpu, the host: fit streams batches to the model's device) */
   device?: string;
   /** allow the embedded sample when the full set is not found (default true) */
@@ -53,6 +58,8 @@ export interface LoadOptions {
 }
 
 async function load(name: string, debianDir: string, opts: LoadOptions, classNames: readonly string[]): Promise<ImageDataset> {
+  if (opts.url !== undefined) return fetched(opts.url, opts.device, classNames);
+  if (!isNode) throw new TesseraError('datasets', `${name}: a web page has no folders to look in; pass { url } with the base URL of its four IDX files (${FILES.map((f) => `${f}.gz`).join(', ')})`);
   const looked: string[] = [];
   const candidates = [opts.dir, env('TESSERA_DATA'), debianDir].filter((d): d is string => !!d);
   for (const dir of candidates) {
@@ -78,6 +85,20 @@ async function read(files: string[], source: string, found: boolean, device: str
   // a folder given with --data may hold the shipped sample or a subset: full means the real split sizes
   const full = found && trainX.shape[0] === FULL_SPLITS[0] && testX.shape[0] === FULL_SPLITS[1];
   return { train: toSplit(trainX, trainY, device), test: toSplit(testX, testY, device), source, full, classNames };
+}
+
+async function fetched(url: string, device: string | undefined, classNames: readonly string[]): Promise<ImageDataset> {
+  const base = url.endsWith('/') ? url : `${url}/`;
+  const where = (globalThis as { location?: { href: string } }).location?.href;
+  let urls: string[];
+  try {
+    urls = FILES.map((f) => new URL(`${f}.gz`, where ? new URL(base, where) : base).href);
+  } catch {
+    throw new TesseraError('datasets', `'${url}' is not a URL (outside a web page it must be absolute, e.g. http://host/data/)`);
+  }
+  const [trainX, trainY, testX, testY] = await Promise.all(urls.map(fetchIdx)) as [IdxArray, IdxArray, IdxArray, IdxArray];
+  const full = trainX.shape[0] === FULL_SPLITS[0] && testX.shape[0] === FULL_SPLITS[1];
+  return { train: toSplit(trainX, trainY, device), test: toSplit(testX, testY, device), source: base, full, classNames };
 }
 
 /**

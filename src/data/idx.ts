@@ -46,3 +46,25 @@ export async function readIdx(file: string): Promise<IdxArray> {
   }
   return parseIdx(bytes, file);
 }
+
+/** Fetches an IDX file (browsers, or Node's fetch); gzip data is recognised by its magic bytes. */
+export async function fetchIdx(url: string): Promise<IdxArray> {
+  let bytes: Uint8Array;
+  try {
+    const response = await fetch(url);
+    if (!response.ok) bad(url, `cannot fetch: HTTP ${response.status} ${response.statusText}`.trim());
+    bytes = new Uint8Array(await response.arrayBuffer());
+  } catch (e) {
+    if (e instanceof TesseraError) throw e;
+    bad(url, `cannot fetch: ${(e as Error).message}`);
+  }
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    try {
+      const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('gzip'));
+      bytes = new Uint8Array(await new Response(stream).arrayBuffer());
+    } catch (e) {
+      bad(url, `corrupt gzip data (${(e as Error).message})`);
+    }
+  }
+  return parseIdx(bytes, url);
+}

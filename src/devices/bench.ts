@@ -63,11 +63,23 @@ const MATMUL_SLOW_MS = 2000;
 
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+export interface StepTiming {
+  /** timed steps per repeat */
+  steps: number;
+  warmupSteps: number;
+  repeats: number;
+  /** compiled steps, as fit runs them (default true) */
+  jit?: boolean;
+  /** warm-up lasts at least this long (default 2000 ms) */
+  warmupMs?: number;
+}
+
 /**
  * Median ms per training step (forward, backward, Adam) on `device`, synchronised by reading the
  * loss; compiled (captured once, replayed) as fit runs it, unless `jit` is false.
  */
-export async function trainStepMs(device: string, kind: ModelKind, batch: number, steps: number, warmupSteps: number, repeats: number, jit = true): Promise<number> {
+export async function trainStepMs(device: string, kind: ModelKind, batch: number, timing: StepTiming): Promise<number> {
+  const { steps, warmupSteps, repeats, jit = true, warmupMs = WARMUP_MS } = timing;
   return withDevice(device, async () => {
     setSeed(0);
     const model = buildModel(kind);
@@ -88,10 +100,10 @@ export async function trainStepMs(device: string, kind: ModelKind, batch: number
       if (last) { await last.data(); last.dispose(); }
     };
     try {
-      // warm up for the steps asked and at least WARMUP_MS, so JIT tiers and kernel caches settle
+      // warm up for the steps asked and at least warmupMs, so JIT tiers and kernel caches settle
       const warmStart = performance.now();
       await run(warmupSteps);
-      while (performance.now() - warmStart < WARMUP_MS) await run(Math.max(1, warmupSteps));
+      while (performance.now() - warmStart < warmupMs) await run(Math.max(1, warmupSteps));
       const times: number[] = [];
       for (let r = 0; r < repeats; r++) {
         const t = performance.now();
@@ -148,7 +160,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   for (const model of opts.models) {
     for (const batch of opts.batchSizes) {
       for (const device of opts.devices) {
-        const ms = await trainStepMs(device, model, batch, opts.steps, opts.warmupSteps, opts.repeats, opts.jit ?? true);
+        const ms = await trainStepMs(device, model, batch, opts);
         steps.push({ model, batch, device, msPerStep: ms, samplesPerSec: (batch * 1000) / ms, speedupVsCpu: null });
         say(`${model} batch ${batch} on ${device}: ${ms.toFixed(2)} ms/step`);
       }

@@ -14,6 +14,11 @@ export interface Callback {
   onEpochEnd?(epoch: number, logs: Logs): void | Promise<void>;
   onBatchBegin?(batch: number): void | Promise<void>;
   onBatchEnd?(batch: number, logs: Logs): void | Promise<void>;
+  /**
+   * Called each time fit yields (see FitOptions.yieldEvery), with the epoch's logs so far: a page's
+   * progress without onBatchEnd's read of every step's values
+   */
+  onYield?(epoch: number, batch: number, logs: Logs): void | Promise<void>;
   /** set by fit before training starts */
   setModel?(model: TrainableModel): void;
 }

@@ -1,5 +1,5 @@
 // Training: models, losses, metrics, callbacks.
-export { Model, type AnyModel, type CompileOptions, type FitOptions, type History } from './model.js';
+export { Model, type AnyModel, type CompileOptions, type FitOptions, type History, type YieldEvery } from './model.js';
 export { type ModelData, type PerOutput } from './model-io.js';
 export { Sequential, sequential } from './sequential.js';
 export { Functional, model, type FunctionalArgs } from './functional.js';

@@ -1,5 +1,6 @@
 // Model: a Layer that trains itself, Keras-style (compile, fit, evaluate, predict).
 import { fail, shapeStr } from '../core/errors.js';
+import { isNode } from '../core/platform.js';
 import { checkBool, checkInt, checkNumber, checkOneOf, checkOptions, checkPositiveInt, shown } from '../core/validate.js';
 import { Dataset, hostRandom } from '../data/dataset.js';
 import { type Batch, datasetBatches, forEachPrefetched, tensorBatches } from '../data/stream.js';
@@ -59,7 +60,15 @@ export interface FitOptions {
   /** 0 silent, 1 progress bar (one line per epoch when not a terminal), 2 one line per epoch */
   verbose?: Verbose;
   initialEpoch?: number;
+  /**
+   * How often fit hands the thread back to the event loop (as TF.js): 'auto' every 125 ms,
+   * a number of ms, 'batch', 'epoch' or 'never'. Default 'auto' in browsers, so a page that
+   * trains on its main thread keeps drawing; 'never' in Node.
+   */
+  yieldEvery?: YieldEvery;
 }
+
+export type YieldEvery = 'auto' | 'batch' | 'epoch' | 'never' | number;
 
 export interface History {
   epoch: number[];
@@ -329,6 +338,14 @@ export abstract class Model<Prediction extends Tensor | Tensor[] = Tensor> exten
     const progress = new Progress(opts.verbose, epochs, steps);
     const callbacks = opts.callbacks;
     const batchListeners = callbacks.filter((c) => c.onBatchEnd);
+    const yieldListeners = callbacks.filter((c) => c.onYield);
+    let lastYield = performance.now();
+    /** Hands the thread to the event loop (a macrotask: the page draws, a worker reads its messages). */
+    const yieldNow = async (epoch: number, batch: number, logs: Logs): Promise<void> => {
+      for (const c of yieldListeners) await c.onYield!(epoch, batch, logs);
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      lastYield = performance.now();
+    };
     callbacks.forEach((c) => c.setModel?.(this));
     const history: History = { epoch: [], history: {} };
     this.stopTraining = false;
@@ -383,6 +400,10 @@ export abstract class Model<Prediction extends Tensor | Tensor[] = Tensor> exten
             progress.batchEnd(read, samples, batchLogs);
             for (const c of batchListeners) await c.onBatchEnd!(read - 1, batchLogs);
           }
+          if (performance.now() - lastYield >= opts.yieldMs) {
+            await readLog();
+            await yieldNow(epoch, read - 1, tally.logs());
+          }
           return this.stopTraining;
         };
         let source: Iterator<Batch> | AsyncIterator<Batch>;
@@ -407,6 +428,7 @@ export abstract class Model<Prediction extends Tensor | Tensor[] = Tensor> exten
         history.epoch.push(epoch);
         for (const [k, v] of Object.entries(logs)) (history.history[k] ??= []).push(v);
         for (const c of callbacks) await c.onEpochEnd?.(epoch, logs);
+        if (opts.yieldEpochs) await yieldNow(epoch, read - 1, logs);
       }
     } finally {
       this.lastStepStats = this.jit ? (step as CompiledFunction<Tensor[], void>).stats : null;
@@ -548,9 +570,25 @@ export abstract class Model<Prediction extends Tensor | Tensor[] = Tensor> exten
   }
 }
 
-const FIT_OPTIONS = ['epochs', 'batchSize', 'validationSplit', 'validationData', 'shuffle', 'seed', 'callbacks', 'verbose', 'initialEpoch'] as const;
+const FIT_OPTIONS = ['epochs', 'batchSize', 'validationSplit', 'validationData', 'shuffle', 'seed', 'callbacks', 'verbose', 'initialEpoch', 'yieldEvery'] as const;
 
-type CheckedFitOptions = Required<Pick<FitOptions, 'epochs' | 'batchSize' | 'validationSplit' | 'shuffle' | 'seed' | 'initialEpoch'>> & { verbose: Verbose; callbacks: Callback[] };
+/** yieldEvery: 'auto' yields this often (TF.js's interval). */
+const AUTO_YIELD_MS = 125;
+
+type CheckedFitOptions = Required<Pick<FitOptions, 'epochs' | 'batchSize' | 'validationSplit' | 'shuffle' | 'seed' | 'initialEpoch'>> & {
+  verbose: Verbose; callbacks: Callback[];
+  /** ms between yields within an epoch (0: every batch), Infinity for none; and whether each epoch's end yields */
+  yieldMs: number; yieldEpochs: boolean;
+};
+
+/** yieldEvery as an interval within epochs, and whether epochs' ends yield. */
+function checkYieldEvery(op: string, given: YieldEvery | undefined): { yieldMs: number; yieldEpochs: boolean } {
+  const every = given ?? (isNode ? 'never' : 'auto');
+  if (typeof every === 'number') return { yieldMs: checkNumber(op, 'yieldEvery', every, { min: 0 }), yieldEpochs: true };
+  const kind = checkOneOf(op, 'yieldEvery', every, ['auto', 'batch', 'epoch', 'never'] as const);
+  const yieldMs = kind === 'auto' ? AUTO_YIELD_MS : kind === 'batch' ? 0 : Infinity;
+  return { yieldMs, yieldEpochs: kind !== 'never' };
+}
 
 /** fit's options with their defaults, every one checked before training starts. */
 function checkFitOptions(given: FitOptions | undefined): CheckedFitOptions {
@@ -569,6 +607,7 @@ function checkFitOptions(given: FitOptions | undefined): CheckedFitOptions {
     initialEpoch: checkInt(op, 'initialEpoch', opts.initialEpoch ?? 0, { min: 0 }),
     verbose: checkOneOf(op, 'verbose', opts.verbose ?? 1, [0, 1, 2] as const),
     callbacks,
+    ...checkYieldEvery(op, opts.yieldEvery),
   };
 }
 

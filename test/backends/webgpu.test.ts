@@ -101,6 +101,22 @@ describe('webgpu device', { skip }, () => {
     assert.throws(() => tsr.zeros([n], { device: 'webgpu' }), new RegExp(`webgpu: out of memory: a tensor of ${n * 4} bytes exceeds the device's largest storage buffer`));
   });
 
+  it('products more than 65535 tiles tall, and batches longer than 65535, split into dispatches WebGPU allows', async () => {
+    // 64-row tiles: 4,194,304 + 100 rows need 65,538 of them (an im2col of a CNN at batch 5,400 needs 66,150)
+    const rows = 65536 * 64 + 100;
+    const a = tsr.rand([rows, 3], { seed: 1 }), b = tsr.rand([3, 2], { seed: 2 });
+    const want = await tsr.matmul(a, b).data();
+    const got = await tsr.matmul(a.to('webgpu'), b.to('webgpu')).data();
+    let worst = 0;
+    for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
+    assert.ok(worst < 1e-5, `max |gpu - cpu| = ${worst}`);
+    const many = tsr.rand([70000, 2, 2], { seed: 3 });
+    const batched = await tsr.matmul(many.to('webgpu'), many.to('webgpu')).data(), cpu = await tsr.matmul(many, many).data();
+    assert.ok(cpu.every((v, i) => Math.abs(v - batched[i]!) < 1e-5), 'every one of the 70,000 products');
+    // no error left behind for a later op
+    assert.deepEqual([...(await tsr.ones([2], { device: 'webgpu' }).data())], [1, 1]);
+  });
+
   it('an adapter can be chosen by part of its name', async () => {
     const info = tsr.getBackend('webgpu').info();
     const part = String(info.details['device']).slice(0, 8);

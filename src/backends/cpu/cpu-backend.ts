@@ -1,5 +1,5 @@
 // The CPU device: generated JavaScript for elementwise and reductions, the system BLAS for products.
-import { env, nodeBuiltin } from '../../core/platform.js';
+import { env, isNode, nodeBuiltin } from '../../core/platform.js';
 import { fail } from '../../core/errors.js';
 import { isContiguous, sizeOf } from '../../core/shape.js';
 import { type DType, type TypedArray, isHalf } from '../../core/dtype.js';
@@ -109,7 +109,8 @@ export class CpuBackend implements Backend {
   }
   matmul(a: View, b: View, out: View): void {
     const lib = this.blas.library;
-    if (!lib && !this.warned && a.shape[1]! * b.shape[2]! * a.shape[2]! >= 64 * 64 * 64) {
+    // in a browser there is no BLAS to install: nothing to warn about
+    if (!lib && isNode && !this.warned && a.shape[1]! * b.shape[2]! * a.shape[2]! >= 64 * 64 * 64) {
       this.warned = true;
       if (!env('TESSERA_QUIET')) console.warn(`tessera: no BLAS found, matrix products use the slower built-in kernel; ${BLAS_HINT}`);
     }

@@ -9,6 +9,8 @@ import { STORAGE_TYPE } from './wgsl-expr.js';
 // 64x64 output tiles, 16-deep K steps; each of the 16x16 invocations keeps a 4x4 block of
 // accumulators in registers, so every shared-memory value loaded is used four times.
 const BM = 64, BN = 64, BK = 16;
+/** WebGPU's default maxComputeWorkgroupsPerDimension */
+const MAX_GRID = 65535;
 
 /** out[b] = a[b] @ b[b]; views [B, M, K] x [B, K, N] -> [B, M, N] with any strides. */
 export function matmul(rt: GpuRuntime, a: View, b: View, out: View): void {
@@ -24,8 +26,8 @@ var<workgroup> ta: array<f32, ${BK * BM}>;
 var<workgroup> tb: array<f32, ${BK * BN}>;
 @compute @workgroup_size(16, 16) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let M = md[0]; let N = md[1]; let K = md[2];
-  let bz = i32(wid.z);
-  let m0 = i32(wid.y) * ${BM}; let n0 = i32(wid.x) * ${BN};
+  let bz = i32(wid.z) + md[16];
+  let m0 = (i32(wid.y) + md[15]) * ${BM}; let n0 = (i32(wid.x) + md[17]) * ${BN};
   let tx = i32(lid.x); let ty = i32(lid.y);
   let t = ty * 16 + tx;
   let aBase = md[3] + bz * md[4];
@@ -61,7 +63,17 @@ var<workgroup> tb: array<f32, ${BK * BN}>;
     }
   }
 }`, 'matmul');
-  rt.dispatch(kernel, meta, slots.buffers, [Math.ceil(n / BN), Math.ceil(m / BM), batch]);
+  // a grid dimension holds at most 65535 groups: taller or wider products (an im2col of a large
+  // batch) and longer batches go as several dispatches, each from its own tile and matrix
+  const rowTiles = Math.ceil(m / BM), colTiles = Math.ceil(n / BN);
+  for (let b0 = 0; b0 < batch; b0 += MAX_GRID) {
+    for (let r0 = 0; r0 < rowTiles; r0 += MAX_GRID) {
+      for (let c0 = 0; c0 < colTiles; c0 += MAX_GRID) {
+        const groups: [number, number, number] = [Math.min(MAX_GRID, colTiles - c0), Math.min(MAX_GRID, rowTiles - r0), Math.min(MAX_GRID, batch - b0)];
+        rt.dispatch(kernel, Int32Array.from([...meta, r0, b0, c0]), slots.buffers, groups);
+      }
+    }
+  }
 }
 
 function geometry(g: WindowGeometry): number[] {

@@ -2,6 +2,7 @@
 // dispatches until a read (the only sync point), cached pipelines, and errors that surface on
 // the next operation instead of hanging.
 import { TesseraError } from '../../core/errors.js';
+import { isNode } from '../../core/platform.js';
 import { currentOpLabel } from '../trace.js';
 import { TimestampTimer } from './timestamps.js';
 
@@ -35,8 +36,14 @@ export class GpuRuntime {
 
   constructor(readonly device: GPUDevice, readonly label: string) {
     this.timer = device.features.has('timestamp-query') ? new TimestampTimer(device, () => this.flush()) : undefined;
-    // device.lost is not awaited: in Dawn's Node build a pending lost-promise keeps the
-    // process alive and crashes it at exit. A lost device shows up as failed reads and errors.
+    // In Node, device.lost is not awaited: in Dawn's Node build a pending lost-promise keeps the
+    // process alive and crashes it at exit; there a lost device shows up as failed reads. Browsers
+    // say at once, so the next op fails with the reason instead of computing into nothing.
+    if (!isNode) {
+      void device.lost.then((info) => {
+        this.lost ??= new TesseraError('webgpu', `the GPU device was lost (${info.reason === 'destroyed' ? 'destroyed' : 'the browser or driver reset it'}${info.message ? `: ${info.message}` : ''}); its tensors are gone: call tsr.releaseDevices() and tsr.initDevices() to open it again, or use the cpu device`);
+      });
+    }
     device.addEventListener?.('uncapturederror', (e) => {
       this.deferred ??= new TesseraError('webgpu', `device error: ${(e as GPUUncapturedErrorEvent).error.message}`);
     });
@@ -211,6 +218,11 @@ export class GpuRuntime {
       await staging.mapAsync(0x0001);
     } catch (e) {
       this.check();
+      // in a browser the device's lost promise, with its reason, settles just after the failed mapping
+      if (!isNode) {
+        await Promise.race([this.device.lost, new Promise((resolve) => setTimeout(resolve, 1000))]);
+        this.check();
+      }
       // a mapping is refused only when the device is gone (lost or destroyed)
       this.lost = new TesseraError('webgpu', `the GPU device was lost or destroyed (reading a tensor failed${(e as Error).message ? `: ${(e as Error).message}` : ''}); its tensors are gone: call tsr.releaseDevices() and tsr.initDevices() to open it again`);
       throw this.lost;
