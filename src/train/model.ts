@@ -340,6 +340,8 @@ export abstract class Model<Prediction extends Tensor | Tensor[] = Tensor> exten
     const batchListeners = callbacks.filter((c) => c.onBatchEnd);
     const yieldListeners = callbacks.filter((c) => c.onYield);
     let lastYield = performance.now();
+    /** ms the device took per step at the last read (waiting included): how far ahead the host may queue */
+    let deviceStepMs = Infinity;
     /** Hands the thread to the event loop (a macrotask: the page draws, a worker reads its messages). */
     const yieldNow = async (epoch: number, batch: number, logs: Logs): Promise<void> => {
       for (const c of yieldListeners) await c.onYield!(epoch, batch, logs);
@@ -377,6 +379,7 @@ export abstract class Model<Prediction extends Tensor | Tensor[] = Tensor> exten
         let queued = 0, read = 0, samples = 0;
         const sizes: number[] = [];
         const readLog = async (): Promise<void> => {
+          const t = performance.now(), rows = queued - read;
           for (const row of await log.read()) {
             const loss = row[0]!, n = sizes[read]!;
             if (!Number.isFinite(loss)) await this.nonFiniteLoss(loss, epoch, read, previous, !Number.isFinite(row[row.length - 1]!));
@@ -385,6 +388,7 @@ export abstract class Model<Prediction extends Tensor | Tensor[] = Tensor> exten
             read++;
             samples += n;
           }
+          if (rows > 0) deviceStepMs = (performance.now() - t) / rows;
         };
         const runBatch = async ({ x: xb, y: yb }: Batch, prefetchNext: () => void): Promise<boolean> => {
           for (const c of callbacks) await c.onBatchBegin?.(queued);
@@ -393,8 +397,11 @@ export abstract class Model<Prediction extends Tensor | Tensor[] = Tensor> exten
           queued++;
           // the step is queued: make the next batch while the device computes this one
           prefetchNext();
-          // values are read only when someone looks: a batch callback, a redraw of the bar, a full log
-          if (batchListeners.length || log.full || progress.due(queued)) {
+          // values are read only when someone looks: a batch callback, a redraw of the bar, a full log,
+          // and when fit yields, once about yieldEvery of device work is queued (a GPU far behind the
+          // host would otherwise leave progress and stopTraining seconds late)
+          const lead = Math.max(2, Math.ceil(opts.yieldMs / Math.max(deviceStepMs, 1e-3)));
+          if (batchListeners.length || log.full || progress.due(queued) || (opts.yieldMs < Infinity && queued - read >= lead)) {
             await readLog();
             const batchLogs = tally.logs();
             progress.batchEnd(read, samples, batchLogs);

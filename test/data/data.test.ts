@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as tsr from '../../src/index.js';
+import { serveFolder } from '../../src/cli/static-server.js';
 
 function idx(shape: number[], data: number[]): Uint8Array {
   const header = new Uint8Array(4 + 4 * shape.length);
@@ -92,6 +93,30 @@ describe('IDX and Fashion-MNIST', () => {
       assert.ok(Math.max(...px) <= 1 && Math.min(...px) >= 0);
     } finally {
       if (saved === undefined) delete process.env['TESSERA_DATA']; else process.env['TESSERA_DATA'] = saved;
+    }
+  });
+
+  it('loads from a URL (how a web page gets the sample), with HTTP and gzip failures naming the file', async () => {
+    const sample = new URL('../../../data/fashion-mnist-sample/', import.meta.url).pathname;
+    const served = await serveFolder(sample, '127.0.0.1', 0);
+    const broken = await mkdtemp(join(tmpdir(), 'tessera-broken-'));
+    const brokenServed = await serveFolder(broken, '127.0.0.1', 0);
+    try {
+      const fromUrl = await tsr.datasets.fashionMnist({ url: served.url });
+      const fromDisk = await tsr.datasets.fashionMnist({ dir: sample });
+      assert.equal(fromUrl.source, served.url);
+      assert.equal(fromUrl.full, false);
+      assert.deepEqual(fromUrl.train.images.shape, [6000, 28, 28]);
+      assert.deepEqual([...await fromUrl.test.labels.data()], [...await fromDisk.test.labels.data()]);
+      assert.deepEqual(await fromUrl.train.images.slice([[5990, 6000]]).data(), await fromDisk.train.images.slice([[5990, 6000]]).data());
+      await assert.rejects(tsr.datasets.fashionMnist({ url: `${served.url}nowhere/` }), new RegExp(`readIdx: ${served.url}nowhere/train-images-idx3-ubyte.gz: cannot fetch: HTTP 404`));
+      await writeFile(join(broken, 'train-images-idx3-ubyte.gz'), Uint8Array.of(0x1f, 0x8b, 1, 2, 3));
+      for (const f of ['train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']) await copyFile(join(sample, `${f}.gz`), join(broken, `${f}.gz`));
+      await assert.rejects(tsr.datasets.fashionMnist({ url: brokenServed.url }), /readIdx: http:.*train-images-idx3-ubyte.gz: corrupt gzip data/);
+      await assert.rejects(tsr.datasets.fashionMnist({ url: 'data/' }), /datasets: 'data\/' is not a URL \(outside a web page it must be absolute/);
+    } finally {
+      await served.close();
+      await brokenServed.close();
     }
   });
 

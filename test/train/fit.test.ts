@@ -93,6 +93,32 @@ describe('Model.fit', () => {
     assert.equal(epochs, 2);
   });
 
+  it('yieldEvery hands the thread to the event loop and calls onYield with the logs so far, as TF.js', async () => {
+    const m = classifier();
+    const seen: [number, number, number][] = [];
+    let ticks = 0;
+    const timer = setInterval(() => { ticks++; }, 0);
+    try {
+      await m.fit(x, y, { epochs: 2, batchSize: 100, verbose: 0, yieldEvery: 'batch', callbacks: { onYield: (epoch, batch, logs) => { seen.push([epoch, batch, logs['loss']!]); } } });
+    } finally {
+      clearInterval(timer);
+    }
+    // 6 batches per epoch, then each epoch's end; timers ran between them
+    assert.deepEqual(seen.map(([e, b]) => [e, b]), [0, 1].flatMap((e) => [...Array.from({ length: 6 }, (_, b) => [e, b]), [e, 5]]));
+    assert.ok(seen.every(([, , loss]) => Number.isFinite(loss) && loss > 0));
+    assert.ok(ticks >= 10, `${ticks} timer ticks during fit`);
+    let calls = 0;
+    await m.fit(x, y, { epochs: 2, batchSize: 100, verbose: 0, yieldEvery: 'epoch', callbacks: { onYield: () => { calls++; } } });
+    assert.equal(calls, 2);
+    calls = 0;
+    // Node's default is 'never'; a long interval yields only at epochs' ends
+    await m.fit(x, y, { epochs: 1, batchSize: 100, verbose: 0, callbacks: { onYield: () => { calls++; } } });
+    await m.fit(x, y, { epochs: 1, batchSize: 100, verbose: 0, yieldEvery: 60_000, callbacks: { onYield: () => { calls++; } } });
+    assert.equal(calls, 1);
+    await assert.rejects(m.fit(x, y, { yieldEvery: 'sometimes' as 'auto' }), /fit: yieldEvery must be one of 'auto', 'batch', 'epoch', 'never'/);
+    await assert.rejects(m.fit(x, y, { yieldEvery: -5 }), /fit: yieldEvery must be/);
+  });
+
   it('other optimizers, losses and metrics train through compile by name', async () => {
     tsr.setSeed(2);
     const m = tsr.sequential([tsr.layers.dense({ units: 8, activation: 'tanh', inputShape: [2] }), tsr.layers.dense({ units: 1, activation: 'sigmoid' })]);
