@@ -44,6 +44,39 @@ describe('cpu backend', () => {
     }
   });
 
+  it('without a BLAS, the tiled SIMD GEMM (4x8 tiles, JavaScript fringes) matches a float64 product: transposed, strided, batched', async () => {
+    const { tiledGemm } = await import('../../src/backends/cpu/wasm-gemm-tiled.js');
+    const view = (t: tsr.Tensor) => ({ ...t.storageView, shape: t.shape, strides: t.strides });
+    const cases: [string, tsr.Tensor, tsr.Tensor][] = [
+      ['row-major, fringe rows and columns', tsr.randn([2, 131, 300], { seed: 1 }), tsr.randn([2, 300, 21], { seed: 2 })],
+      ['A transposed (a weight gradient)', tsr.swapAxes(tsr.randn([1, 37, 130], { seed: 3 }), -1, -2), tsr.randn([1, 37, 64], { seed: 4 })],
+      ['B transposed, exact tiles', tsr.randn([3, 8, 40], { seed: 5 }), tsr.swapAxes(tsr.randn([3, 16, 40], { seed: 6 }), -1, -2)],
+      ['A a strided slice', tsr.slice(tsr.randn([1, 20, 50], { seed: 7 }), [null, null, [0, 50, 2]]), tsr.randn([1, 25, 9], { seed: 8 })],
+    ];
+    for (const [name, a, b] of cases) {
+      const [batch, m, k] = a.shape as [number, number, number], n = b.shape[2]!;
+      // C inside a wider buffer: its rows are 5 elements longer than n, and the padding must stay untouched
+      const wide = tsr.full([batch, m, n + 5], 7);
+      const out = { ...wide.storageView, shape: [batch, m, n], strides: wide.strides };
+      const va = view(a), vb = view(b);
+      for (let t = 0; t < batch; t++) {
+        const at = (v: { offset: number; strides: readonly number[] }, i: number) => v.offset + i * v.strides[0]!;
+        assert.ok(tiledGemm(va, at(va, t), vb, at(vb, t), out, at(out, t), m, n, k), `${name} takes the tiled kernel`);
+      }
+      const A = (await a.array()) as number[][][], B = (await b.array()) as number[][][], got = (await wide.array()) as number[][][];
+      for (let t = 0; t < batch; t++) for (let i = 0; i < m; i++) {
+        for (let j = 0; j < n; j++) {
+          const want = A[t]![i]!.reduce((sum, v, p) => sum + v * B[t]![p]![j]!, 0);
+          assert.ok(Math.abs(got[t]![i]![j]! - want) < 2e-5 * Math.sqrt(k) * (1 + Math.abs(want)), `${name} [${t}, ${i}, ${j}]: ${got[t]![i]![j]} vs float64 ${want}`);
+        }
+        for (let j = n; j < n + 5; j++) assert.equal(got[t]![i]![j], 7, `${name}: padding at [${t}, ${i}, ${j}] overwritten`);
+      }
+    }
+    // too small to be worth packing, or fewer than 4 rows or 8 columns: the JavaScript GEMM's
+    const tiny = tsr.randn([1, 3, 4]), few = tsr.randn([1, 4, 7]);
+    assert.equal(tiledGemm(view(tiny), 0, view(few), 0, view(tsr.zeros([1, 3, 7])), 0, 3, 7, 4), false);
+  });
+
   it('the op suite passes without a BLAS (built-in GEMM), with a notice saying how to get one', () => {
     const r = runSuite(['ops/matmul.test.js', 'ops/conv-pool.test.js'], { TESSERA_BLAS: 'none' });
     assert.equal(r.status, 0, r.out);
