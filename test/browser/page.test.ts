@@ -58,6 +58,25 @@ async function openPage(opts: { worker?: string } = {}): Promise<{ page: Page; e
   return { page, errors };
 }
 
+/** Runs `body` on a fresh page, then checks that the page logged no error and closes it. */
+async function withPage(opts: { worker?: string }, body: (page: Page) => Promise<void>): Promise<void> {
+  const { page, errors } = await openPage(opts);
+  try {
+    await body(page);
+    assert.deepEqual(errors, [], 'console errors');
+  } finally {
+    await page.close();
+  }
+}
+
+/** Clicks Verify and asserts that every check passed on the device chosen. */
+async function verifyPasses(page: Page): Promise<void> {
+  await page.click(byId('verify'));
+  await page.waitForFunction(() => ['pass', 'fail'].includes(document.getElementById('verify-results')!.dataset['status']!), null, { timeout: 120_000 });
+  assert.equal(await page.getAttribute(byId('verify-results'), 'data-status'), 'pass', (await page.textContent(byId('verify-results'))) + await noticeText(page));
+  assert.equal((await page.$$('#verify-results td.ok')).length, 3);
+}
+
 /** Resolves when training ends: with the test accuracy, or null when the page shows a problem instead. */
 async function trained(page: Page, timeout = 240_000): Promise<number | null> {
   await page.waitForFunction(() => document.getElementById('test-accuracy')!.dataset['value'] !== undefined || !document.getElementById('notice')!.hidden, null, { timeout });
@@ -90,65 +109,44 @@ const points = async (page: Page, id: string) => Number(await page.getAttribute(
 const noticeText = async (page: Page) => ((await page.isVisible(byId('notice'))) ? (await page.textContent(byId('notice'))) ?? '' : '');
 
 for (const device of ['webgpu', 'cpu']) {
-  it(`trains the MLP for an epoch on ${device}, draws it, and passes verify`, { skip, timeout: 300_000 }, async () => {
-    const { page, errors } = await openPage();
-    try {
-      assert.match((await page.textContent(byId('status')))!, /6,000 training and 1,000 test images/);
-      await startTraining(page, { device });
-      await assertResponsive(page);
-      const accuracy = await trained(page);
-      assert.notEqual(accuracy, null, await noticeText(page));
-      assert.ok(accuracy! > 0.75, `test accuracy ${accuracy}`);
-      assert.match((await page.textContent(byId('status')))!, new RegExp(`Trained on ${device === 'webgpu' ? 'WebGPU' : 'the CPU'}`));
-      // the train curve and the validation point of both charts, and the 24 test images
-      for (const chart of ['loss-chart', 'accuracy-chart']) assert.ok(await points(page, chart) >= 2, `${chart} drew ${await points(page, chart)} points`);
-      assert.equal(await points(page, 'grid'), 24);
-      await page.click(byId('verify'));
-      await page.waitForFunction(() => ['pass', 'fail'].includes(document.getElementById('verify-results')!.dataset['status']!) || !document.getElementById('notice')!.hidden, null, { timeout: 120_000 });
-      assert.equal(await page.getAttribute(byId('verify-results'), 'data-status'), 'pass', (await page.textContent(byId('verify-results'))) + await noticeText(page));
-      assert.equal((await page.$$('#verify-results td.ok')).length, 3);
-      await page.screenshot({ path: join(shots, `trained-${device}.png`), fullPage: true });
-      assert.deepEqual(errors, []);
-    } finally {
-      await page.close();
-    }
-  });
+  it(`trains the MLP for an epoch on ${device}, draws it, and passes verify`, { skip, timeout: 300_000 }, () => withPage({}, async (page) => {
+    assert.match((await page.textContent(byId('status')))!, /6,000 training and 1,000 test images/);
+    await startTraining(page, { device });
+    await assertResponsive(page);
+    const accuracy = await trained(page);
+    assert.notEqual(accuracy, null, await noticeText(page));
+    assert.ok(accuracy! > 0.75, `test accuracy ${accuracy}`);
+    assert.match((await page.textContent(byId('status')))!, new RegExp(`Trained on ${device === 'webgpu' ? 'WebGPU' : 'the CPU'}`));
+    // the train curve and the validation point of both charts, and the 24 test images
+    for (const chart of ['loss-chart', 'accuracy-chart']) assert.ok(await points(page, chart) >= 2, `${chart} drew ${await points(page, chart)} points`);
+    assert.equal(await points(page, 'grid'), 24);
+    await verifyPasses(page);
+    await page.screenshot({ path: join(shots, `trained-${device}.png`), fullPage: true });
+  }));
 }
 
-it('compares WebGPU with the CPU at four batch sizes and says where each wins', { skip, timeout: 300_000 }, async () => {
-  const { page, errors } = await openPage();
-  try {
-    await page.click(byId('compare'));
-    await assertResponsive(page);
-    await page.waitForFunction(() => document.getElementById('compare-summary')!.textContent !== '' || !document.getElementById('notice')!.hidden, null, { timeout: 240_000 });
-    assert.equal(await noticeText(page), '');
-    assert.equal(await points(page, 'compare-chart'), 4);
-    const log = (await page.textContent(byId('compare-log')))!;
-    for (const batch of [16, 64, 256, 1024]) for (const device of ['cpu', 'webgpu']) assert.match(log, new RegExp(`batch ${batch} on ${device}: [\\d.]+ ms per step`));
-    assert.match((await page.textContent(byId('compare-summary')))!, /WebGPU is faster at .*; the CPU at .*\./);
-    assert.deepEqual(errors, []);
-  } finally {
-    await page.close();
-  }
-});
+it('compares WebGPU with the CPU at four batch sizes and says where each wins', { skip, timeout: 300_000 }, () => withPage({}, async (page) => {
+  await page.click(byId('compare'));
+  await assertResponsive(page);
+  await page.waitForFunction(() => document.getElementById('compare-summary')!.textContent !== '' || !document.getElementById('notice')!.hidden, null, { timeout: 240_000 });
+  assert.equal(await noticeText(page), '');
+  assert.equal(await points(page, 'compare-chart'), 4);
+  const log = (await page.textContent(byId('compare-log')))!;
+  for (const batch of [16, 64, 256, 1024]) for (const device of ['cpu', 'webgpu']) assert.match(log, new RegExp(`batch ${batch} on ${device}: [\\d.]+ ms per step`));
+  assert.match((await page.textContent(byId('compare-summary')))!, /WebGPU is faster at .*; the CPU at .*\./);
+}));
 
-it('without WebGPU says why, trains on the CPU, and stops when asked', { skip, timeout: 120_000 }, async () => {
-  const { page, errors } = await openPage({ worker: NO_WEBGPU });
-  try {
-    assert.match(await noticeText(page), /WebGPU is not available in this tab \(this browser has no navigator.gpu \(WebGPU\)\), so training runs on the CPU/);
-    assert.equal(await page.inputValue(byId('device')), 'cpu');
-    assert.equal(await page.$eval('#device option[value=webgpu]', (o) => (o as HTMLOptionElement).disabled), true);
-    assert.equal(await page.isDisabled(byId('compare')), true);
-    await startTraining(page, { device: 'cpu', epochs: 20 });
-    await page.waitForFunction(() => Number(document.getElementById('loss-chart')!.dataset['points']) > 0, null, { timeout: 60_000 });
-    await page.click(byId('stop'));
-    assert.ok((await trained(page, 60_000))! > 0);
-    assert.match((await page.textContent(byId('status')))!, /^Stopped on the CPU/);
-    assert.deepEqual(errors, []);
-  } finally {
-    await page.close();
-  }
-});
+it('without WebGPU says why, trains on the CPU, and stops when asked', { skip, timeout: 120_000 }, () => withPage({ worker: NO_WEBGPU }, async (page) => {
+  assert.match(await noticeText(page), /WebGPU is not available in this tab \(this browser has no navigator.gpu \(WebGPU\)\), so training runs on the CPU/);
+  assert.equal(await page.inputValue(byId('device')), 'cpu');
+  assert.equal(await page.$eval('#device option[value=webgpu]', (o) => (o as HTMLOptionElement).disabled), true);
+  assert.equal(await page.isDisabled(byId('compare')), true);
+  await startTraining(page, { device: 'cpu', epochs: 20 });
+  await page.waitForFunction(() => Number(document.getElementById('loss-chart')!.dataset['points']) > 0, null, { timeout: 60_000 });
+  await page.click(byId('stop'));
+  assert.ok((await trained(page, 60_000))! > 0);
+  assert.match((await page.textContent(byId('status')))!, /^Stopped on the CPU/);
+}));
 
 /** Starts WebGPU training and, once the chart moves, destroys tessera's GPUDevice under it (what a driver reset does). */
 async function loseDeviceWhileTraining(page: Page): Promise<string> {
@@ -161,48 +159,32 @@ async function loseDeviceWhileTraining(page: Page): Promise<string> {
   return noticeText(page);
 }
 
-it('a GPU device lost mid-training: the page says so, reopens WebGPU, or trains on the CPU instead', { skip, timeout: 300_000 }, async () => {
-  const { page, errors } = await openPage();
-  try {
-    assert.match(await loseDeviceWhileTraining(page), /The GPU device was lost during training \(webgpu: the GPU device was lost \(destroyed: Device was destroyed\.\)/);
-    assert.equal(await page.$eval('#device option[value=webgpu]', (o) => (o as HTMLOptionElement).disabled), true);
-    await page.click('#notice-actions button:text("Reopen WebGPU")');
-    await page.waitForFunction(() => !(document.getElementById('train') as HTMLButtonElement).disabled, null, { timeout: 60_000 });
-    assert.equal(await page.$eval('#device option[value=webgpu]', (o) => (o as HTMLOptionElement).disabled), false);
-    await page.selectOption(byId('device'), 'webgpu');
-    await page.click(byId('verify'));
-    await page.waitForFunction(() => ['pass', 'fail'].includes(document.getElementById('verify-results')!.dataset['status']!), null, { timeout: 120_000 });
-    assert.equal(await page.getAttribute(byId('verify-results'), 'data-status'), 'pass');
+it('a GPU device lost mid-training: the page says so, reopens WebGPU, or trains on the CPU instead', { skip, timeout: 300_000 }, () => withPage({}, async (page) => {
+  assert.match(await loseDeviceWhileTraining(page), /The GPU device was lost during training \(webgpu: the GPU device was lost \(destroyed: Device was destroyed\.\)/);
+  assert.equal(await page.$eval('#device option[value=webgpu]', (o) => (o as HTMLOptionElement).disabled), true);
+  await page.click('#notice-actions button:text("Reopen WebGPU")');
+  await page.waitForFunction(() => !(document.getElementById('train') as HTMLButtonElement).disabled, null, { timeout: 60_000 });
+  assert.equal(await page.$eval('#device option[value=webgpu]', (o) => (o as HTMLOptionElement).disabled), false);
+  await page.selectOption(byId('device'), 'webgpu');
+  await verifyPasses(page);
 
-    await loseDeviceWhileTraining(page);
-    await page.click('#notice-actions button:text("Train on the CPU")');
-    const accuracy = await trained(page);
-    assert.ok(accuracy !== null && accuracy > 0.75, `${accuracy} ${await noticeText(page)}`);
-    assert.equal(await page.inputValue(byId('device')), 'cpu');
-    assert.deepEqual(errors, []);
-  } finally {
-    await page.close();
-  }
-});
+  await loseDeviceWhileTraining(page);
+  await page.click('#notice-actions button:text("Train on the CPU")');
+  const accuracy = await trained(page);
+  assert.ok(accuracy !== null && accuracy > 0.75, `${accuracy} ${await noticeText(page)}`);
+  assert.equal(await page.inputValue(byId('device')), 'cpu');
+}));
 
-it('a batch too large for the GPU: the page names the limit and offers a smaller batch and the CPU', { skip, timeout: 300_000 }, async () => {
-  const { page, errors } = await openPage({ worker: SMALL_GPU });
-  try {
-    // 8192 is larger than the sample, so the batch is all 5,400 images: the first convolution's
-    // im2col alone (5,400 x 28 x 28 x 9 floats) passes 128 MiB
-    await startTraining(page, { model: 'cnn', device: 'webgpu', batchSize: 8192 });
-    assert.equal(await trained(page, 120_000), null);
-    await assertResponsive(page);
-    const text = await noticeText(page);
-    assert.match(text, /Batch size 8192 is too large for this GPU: webgpu: out of memory: a tensor of \d+ bytes exceeds the device's largest storage buffer \(134217728 bytes\)/);
-    const offers = await page.$$eval('#notice-actions button', (bs) => bs.map((b) => b.textContent));
-    assert.deepEqual(offers, ['Use batch 1024', 'Train on the CPU']);
-    // the device still works after the failed allocation
-    await page.click(byId('verify'));
-    await page.waitForFunction(() => ['pass', 'fail'].includes(document.getElementById('verify-results')!.dataset['status']!), null, { timeout: 120_000 });
-    assert.equal(await page.getAttribute(byId('verify-results'), 'data-status'), 'pass');
-    assert.deepEqual(errors, []);
-  } finally {
-    await page.close();
-  }
-});
+it('a batch too large for the GPU: the page names the limit and offers a smaller batch and the CPU', { skip, timeout: 300_000 }, () => withPage({ worker: SMALL_GPU }, async (page) => {
+  // 8192 is larger than the sample, so the batch is all 5,400 images: the first convolution's
+  // im2col alone (5,400 x 28 x 28 x 9 floats) passes 128 MiB
+  await startTraining(page, { model: 'cnn', device: 'webgpu', batchSize: 8192 });
+  assert.equal(await trained(page, 120_000), null);
+  await assertResponsive(page);
+  const text = await noticeText(page);
+  assert.match(text, /Batch size 8192 is too large for this GPU: webgpu: out of memory: a tensor of \d+ bytes exceeds the device's largest storage buffer \(134217728 bytes\)/);
+  const offers = await page.$$eval('#notice-actions button', (bs) => bs.map((b) => b.textContent));
+  assert.deepEqual(offers, ['Use batch 1024', 'Train on the CPU']);
+  // the device still works after the failed allocation
+  await verifyPasses(page);
+}));

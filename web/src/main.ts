@@ -162,6 +162,7 @@ function showComparison(model: string, rows: CompareRow[]): void {
 
 function failedMessage(m: Extract<WorkerMessage, { type: 'failed' }>): void {
   setBusy(false);
+  if (m.during === 'verify') $<HTMLTableElement>('verify-results').dataset['status'] = 'fail';
   const cpu: [string, () => void] = ['Train on the CPU', () => { deviceSelect.value = 'cpu'; startTraining(); }];
   if (m.failure === 'device-lost') {
     setWebgpu('the GPU device was lost');

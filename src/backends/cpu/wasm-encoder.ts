@@ -76,6 +76,18 @@ export function forRange(counter: number, limit: number, body: number[]): number
   ];
 }
 
+/** v = 0; while (v < limit) { body; v += step } (unsigned compare; limit is any i32 expression). */
+export function forUp(v: number, limit: number[], step: number, body: number[]): number[] {
+  return [
+    ...op.i32Const(0), ...op.localSet(v),
+    ...op.block, ...op.loop,
+    ...op.localGet(v), ...limit, ...op.i32GeU, ...op.brIf(1),
+    ...body,
+    ...op.localGet(v), ...op.i32Const(step), ...op.i32Add, ...op.localSet(v),
+    ...op.br(0), ...op.end, ...op.end,
+  ];
+}
+
 /** Compiles a one-function kernel module against the shared heap. */
 export function instantiateKernel(params: number[], locals: number[], body: number[], memory: WebAssembly.Memory): (...args: number[]) => void {
   const module = new WebAssembly.Module(kernelModule(params, locals, body));

@@ -6,7 +6,7 @@ import type { View } from '../backend.js';
 import { gemmFallback } from './gemm-fallback.js';
 import { heap } from './heap.js';
 import { byteAddress, dataOf } from './storage.js';
-import { I32, V128, kernelModule, op, v128Const } from './wasm-encoder.js';
+import { I32, V128, forUp, kernelModule, op, v128Const } from './wasm-encoder.js';
 import { F, V } from './wasm-expr.js';
 
 /** Rows of A per call, so that block of A stays in cache while every strip of B passes over it. */
@@ -19,14 +19,6 @@ const [A, P, C, ROWS, STRIPS, K, ARS, ACS, CRS] = Array.from({ length: 9 }, (_, 
 const [S, I, Q, PS, A0, A1, A2, A3, BP, OFF, CROW] = Array.from({ length: 11 }, (_, i) => 9 + i);
 const ACC = 20, B0 = 28, B1 = 29, X = 30;
 const get = op.localGet, set = op.localSet;
-const forUp = (v: number, limit: number[], step: number, body: number[]) => [
-  ...op.i32Const(0), ...set(v),
-  ...op.block, ...op.loop,
-  ...get(v), ...limit, ...op.i32GeU, ...op.brIf(1),
-  ...body,
-  ...get(v), ...op.i32Const(step), ...op.i32Add, ...set(v),
-  ...op.br(0), ...op.end, ...op.end,
-];
 const ROW_PTRS = [A0, A1, A2, A3];
 
 const BODY = forUp(S, get(STRIPS), 1, [

@@ -5,7 +5,7 @@
 import type { View } from '../backend.js';
 import { heap } from './heap.js';
 import { byteAddress } from './storage.js';
-import { I32, V128, kernelModule, op, v128Const } from './wasm-encoder.js';
+import { I32, V128, forUp, kernelModule, op, v128Const } from './wasm-encoder.js';
 import { F, V } from './wasm-expr.js';
 
 type Kernel = (...args: number[]) => void;
@@ -19,15 +19,6 @@ const [A, B, C, BATCH, M, N, K, ABS, ARS, ACS, BBS, BRS, BCS, CBS, CRS] = Array.
 // locals
 const [T, I, J, P, AROW, BCOL, CROW, APTR, BPTR, ACC] = Array.from({ length: 10 }, (_, i) => 15 + i);
 const get = op.localGet, set = op.localSet;
-/** for (v = 0; v < limit; v += step) body, with limit a local */
-const forUp = (v: number, limit: number[], step: number, body: number[]) => [
-  ...op.i32Const(0), ...set(v),
-  ...op.block, ...op.loop,
-  ...get(v), ...limit, ...op.i32GeU, ...op.brIf(1),
-  ...body,
-  ...get(v), ...op.i32Const(step), ...op.i32Add, ...set(v),
-  ...op.br(0), ...op.end, ...op.end,
-];
 const ZERO = v128Const(0);
 
 /** C[i, j:j+4] = sum over p of A[i, p] * B[p, j:j+4]: B rows and C rows contiguous, n a multiple of 4. */
