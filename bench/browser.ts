@@ -7,7 +7,7 @@ import { PAGE_DIR } from '../src/cli/serve.js';
 import { serveFolder } from '../src/cli/static-server.js';
 import * as tsr from '../src/index.js';
 import { FASHION_MODELS } from '../src/train/fashion-models.js';
-import { launchChromium, noChromium } from '../test/browser/chromium.js';
+import { launchChromium, noChromium } from '../test/helpers/chromium.js';
 import { header, pad } from './harness.js';
 
 if (noChromium) throw new Error(noChromium);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { serveFolder } from '../../src/cli/static-server.js';
-import { launchChromium, noChromium } from './chromium.js';
+import { launchChromium, noChromium } from '../helpers/chromium.js';
 
 const root = (p: string) => fileURLToPath(new URL(`../../../${p}`, import.meta.url));
 

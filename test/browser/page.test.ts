@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { PAGE_DIR } from '../../src/cli/serve.js';
 import { type ServedFolder, serveFolder } from '../../src/cli/static-server.js';
-import { launchChromium, noChromium } from './chromium.js';
+import { launchChromium, noChromium } from '../helpers/chromium.js';
 
 const skip = noChromium;
 /** Where screenshots of the trained page go (TESSERA_SCREENSHOTS to keep them). */
@@ -105,6 +105,24 @@ async function assertResponsive(page: Page): Promise<void> {
   assert.ok(waited < 500, `a task on the page's thread waited ${Math.round(waited)} ms`);
 }
 
+/** Live tensors and bytes per device in the page's worker, once collected garbage is finalised. */
+async function liveTensors(page: Page): Promise<string> {
+  const [worker] = page.workers();
+  return worker!.evaluate(async () => {
+    const t = (globalThis as unknown as { tessera: { memory(): { numTensors: number; devices: Record<string, { tensors: number; bytes: number }> } } }).tessera;
+    const gc = (globalThis as { gc?: () => void }).gc!;
+    let last = '', quiet = 0;
+    for (let i = 0; i < 60 && quiet < 3; i++) {
+      gc();
+      await new Promise((r) => setTimeout(r, 10));
+      const m = t.memory(), now = JSON.stringify({ tensors: m.numTensors, devices: m.devices });
+      quiet = now === last ? quiet + 1 : 0;
+      last = now;
+    }
+    return last;
+  });
+}
+
 const points = async (page: Page, id: string) => Number(await page.getAttribute(byId(id), 'data-points'));
 const noticeText = async (page: Page) => ((await page.isVisible(byId('notice'))) ? (await page.textContent(byId('notice'))) ?? '' : '');
 
@@ -122,6 +140,12 @@ for (const device of ['webgpu', 'cpu']) {
     assert.equal(await points(page, 'grid'), 24);
     await verifyPasses(page);
     await page.screenshot({ path: join(shots, `trained-${device}.png`), fullPage: true });
+    // a second run leaves exactly what the first left: no tensor or device buffer kept per run
+    const afterOne = await liveTensors(page);
+    assert.match(afterOne, /"tensors":[4-9]/, 'the four tensors of the sample stay alive');
+    await page.click(byId('train'));
+    assert.notEqual(await trained(page), null, await noticeText(page));
+    assert.equal(await liveTensors(page), afterOne);
   }));
 }
 

@@ -14,6 +14,8 @@ export function launchChromium(): Promise<Browser> {
     executablePath: executable!,
     args: [
       '--no-sandbox', '--no-first-run',
+      // gc() in pages and workers, so a test can count the tensors a run leaves alive
+      '--js-flags=--expose-gc',
       // no connections to the outside: this machine's network is closed
       '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic',
       // WebGPU on Chromium's built-in software Vulkan
