@@ -20,6 +20,7 @@ export { regularizers, type Regularizer } from './nn/regularizers.js';
 export * from './train/index.js';
 export * as datasets from './data/fashion-mnist.js';
 export * as data from './data/index.js';
+export * as distributed from './distributed/index.js';
 export * as nn from './nn/index.js';
 export { loadModel, type LoadOptions } from './io/load-model.js';
 export type { SaveOptions } from './io/model-dir.js';

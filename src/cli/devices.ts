@@ -2,6 +2,8 @@
 import { parseArgs } from 'node:util';
 import { autoDevice, releaseDevices } from '../backends/registry.js';
 import { listDevices } from '../devices/list.js';
+import { launchInfo } from '../distributed/launcher.js';
+import { probeMpi } from '../distributed/mpi.js';
 
 export const DEVICES_HELP = `tessera devices — list every device tessera can use, and why others are unavailable
 
@@ -14,8 +16,9 @@ export async function devices(argv: string[]): Promise<number> {
   try {
     const list = await listDevices();
     const auto = autoDevice();
+    const mpi = probeMpi(), job = launchInfo();
     if (values.json) {
-      console.log(JSON.stringify({ devices: list, auto }, null, 2));
+      console.log(JSON.stringify({ devices: list, auto, mpi, job }, null, 2));
       return 0;
     }
     for (const d of list) {
@@ -27,6 +30,8 @@ export async function devices(argv: string[]): Promise<number> {
       for (const [k, v] of Object.entries(d.details ?? {})) console.log(`${''.padEnd(21)}${k}: ${v}`);
     }
     console.log(`\nauto picks: ${auto.device} (${auto.why})`);
+    console.log(`mpi: ${'reason' in mpi ? `unavailable  ${mpi.reason}` : `${mpi.version} (${mpi.path})`}`);
+    console.log(`job: ${job.launcher ? `rank ${job.rank} of ${job.worldSize} (local rank ${job.localRank}), started by ${job.launcher}` : 'a single process (no launcher: mpirun -np N, or srun, starts several)'}`);
     return 0;
   } finally {
     await releaseDevices();

@@ -24,7 +24,7 @@ export interface AdapterReport {
 }
 
 /** Why a run failed, so the page can say what to do next. */
-export type Failure = 'device-lost' | 'too-large' | 'no-webgpu' | 'other';
+export type Failure = 'device-lost' | 'too-large' | 'other';
 
 export interface Progress {
   epoch: number; epochs: number;

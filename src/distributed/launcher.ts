@@ -1,0 +1,30 @@
+// Which process of a job this is, from the launcher's environment: Open MPI's mpirun, Slurm's
+// srun, or MPICH's mpiexec (Hydra). A process no launcher started is a world of one.
+import { env } from '../core/platform.js';
+
+export interface LaunchInfo {
+  rank: number;
+  worldSize: number;
+  /** the process's index among those on its machine: the GPU it takes */
+  localRank: number;
+  /** what started it, or null for a plain process */
+  launcher: 'Open MPI' | 'Slurm' | 'MPICH' | null;
+}
+
+const LAUNCHERS = [
+  { launcher: 'Open MPI', rank: 'OMPI_COMM_WORLD_RANK', size: 'OMPI_COMM_WORLD_SIZE', local: 'OMPI_COMM_WORLD_LOCAL_RANK' },
+  { launcher: 'Slurm', rank: 'SLURM_PROCID', size: 'SLURM_NTASKS', local: 'SLURM_LOCALID' },
+  { launcher: 'MPICH', rank: 'PMI_RANK', size: 'PMI_SIZE', local: 'MPI_LOCALRANKID' },
+] as const;
+
+const whole = (v: string | undefined) => (v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined);
+
+export function launchInfo(): LaunchInfo {
+  for (const l of LAUNCHERS) {
+    const rank = whole(env(l.rank)), size = whole(env(l.size));
+    if (rank !== undefined && size !== undefined && size >= 1 && rank < size) {
+      return { rank, worldSize: size, localRank: whole(env(l.local)) ?? 0, launcher: l.launcher };
+    }
+  }
+  return { rank: 0, worldSize: 1, localRank: 0, launcher: null };
+}
