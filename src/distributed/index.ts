@@ -8,7 +8,8 @@ import { env } from '../core/platform.js';
 import { tensor } from '../ops/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { type LaunchInfo, launchInfo } from './launcher.js';
-import { type Mpi, type MpiDType, type MpiOp, type NativeBuffer, openMpi } from './mpi.js';
+import { type Mpi, type MpiDType, type MpiOp, openMpi } from './mpi.js';
+import { Staging, wireBytes } from './staging.js';
 
 export interface DistributedInfo extends LaunchInfo {
   /** the MPI library in use, or null in a world of one */
@@ -24,7 +25,7 @@ export interface InitOptions {
 
 export type ReduceOp = 'sum' | 'mean' | 'max';
 
-interface State { info: DistributedInfo; mpi: Mpi | null; broken: TesseraError | null }
+interface State { info: DistributedInfo; mpi: Mpi | null; staging: Staging | null; broken: TesseraError | null }
 let state: State | null = null;
 
 /**
@@ -40,7 +41,7 @@ export function init(opts: InitOptions = {}): DistributedInfo {
   }
   const launch = launchInfo();
   if (launch.worldSize === 1) {
-    state = { info: { ...launch, mpi: null, timeoutSeconds }, mpi: null, broken: null };
+    state = { info: { ...launch, mpi: null, timeoutSeconds }, mpi: null, staging: null, broken: null };
     return { ...state.info };
   }
   const probe = openMpi();
@@ -49,7 +50,7 @@ export function init(opts: InitOptions = {}): DistributedInfo {
   if (mpi.size !== launch.worldSize || mpi.rank !== launch.rank) {
     fail('distributed', `${launch.launcher} says rank ${launch.rank} of ${launch.worldSize}, but MPI says rank ${mpi.rank} of ${mpi.size}: was this process started by a different MPI than ${mpi.path}?`);
   }
-  state = { info: { ...launch, mpi: { path: mpi.path, version: mpi.version }, timeoutSeconds }, mpi, broken: null };
+  state = { info: { ...launch, mpi: { path: mpi.path, version: mpi.version }, timeoutSeconds }, mpi, staging: new Staging(mpi), broken: null };
   return { ...state.info };
 }
 
@@ -62,6 +63,8 @@ const WIRE: Record<DType, MpiDType> = { float32: 'float', float16: 'float', bflo
 const DTYPE_CODES: DType[] = ['float32', 'float16', 'bfloat16', 'int32', 'bool'];
 const CALLS = ['allReduce', 'broadcast', 'allGather', 'barrier'] as const;
 type Call = typeof CALLS[number];
+/** How long a wait polls before the event loop gets a turn. */
+const SPIN_MS = 2;
 /** call, dtype, rank, size, an argument (op or root), then up to 7 dims */
 const HEADER = 12;
 
@@ -74,10 +77,12 @@ function describe(h: Int32Array, at: number): string {
 
 async function wait(s: State, request: unknown, what: string): Promise<void> {
   const mpi = s.mpi!;
-  // small messages finish within a few polls; then the event loop gets its turns between polls
-  for (let i = 0; i < 200; i++) if (mpi.done(request)) return;
   const deadline = performance.now() + s.info.timeoutSeconds * 1000;
-  while (!mpi.done(request)) {
+  for (;;) {
+    // MPI progresses only while polled: poll flat out for a while (as a blocking call would),
+    // then give the event loop a turn
+    const until = performance.now() + SPIN_MS;
+    do if (mpi.done(request)) return; while (performance.now() < until);
     if (performance.now() > deadline) {
       s.broken = new TesseraError('distributed', `${what} on rank ${s.info.rank} of ${s.info.worldSize} waited ${s.info.timeoutSeconds} s for the other ranks: one of them did not make this call (it stopped, crashed, or took another path); every rank must make the same collective calls in the same order`);
       throw s.broken;
@@ -94,38 +99,23 @@ function ready(): State {
 }
 
 /** Every rank states its call; a rank that differs fails them all, each naming what every rank asked. */
-async function agree(s: State, call: Call, t: Tensor | null, argument: number): Promise<void> {
+async function agree(s: State, call: Call, t: Pick<Tensor, 'dtype' | 'rank' | 'size' | 'shape'> | null, argument: number): Promise<void> {
   const mpi = s.mpi!, size = s.info.worldSize;
-  const send = mpi.allocate(HEADER * 4), recv = mpi.allocate(HEADER * 4 * size);
+  const staging = s.staging!, send = staging.take(HEADER * 4), recv = staging.take(HEADER * 4 * size);
   try {
-    const mine = new Int32Array(send.bytes);
+    const mine = new Int32Array(send.bytes, 0, HEADER);
     mine.set([CALLS.indexOf(call), t ? DTYPE_CODES.indexOf(t.dtype) : 0, t?.rank ?? 0, t?.size ?? 0, argument, ...(t?.shape.slice(0, 7) ?? [])]);
     await wait(s, mpi.iallgather(send, recv, HEADER, 'int'), `${call} (checking that every rank made it)`);
-    const all = new Int32Array(recv.bytes);
+    const all = new Int32Array(recv.bytes, 0, HEADER * size);
     const differs = Array.from({ length: size }, (_, r) => r).filter((r) => all.subarray(r * HEADER, (r + 1) * HEADER).some((v, i) => v !== mine[i]));
     if (differs.length) {
       const asked = Array.from({ length: size }, (_, r) => `rank ${r}: ${describe(all, r * HEADER)}`).join('; ');
       fail('distributed', `${call}: the ranks made different calls (${asked}); every rank must call the same collective on the same shape and dtype`);
     }
   } finally {
-    send.free();
-    recv.free();
+    staging.give(send);
+    staging.give(recv);
   }
-}
-
-/** A tensor's host values in a native buffer that the collective works in. */
-async function staged(s: State, t: Tensor, count = t.size): Promise<NativeBuffer> {
-  const values = await t.data();
-  const buffer = s.mpi!.allocate(count * (t.dtype === 'bool' ? 1 : 4));
-  const view = t.dtype === 'bool' ? new Uint8Array(buffer.bytes) : t.dtype === 'int32' ? new Int32Array(buffer.bytes) : new Float32Array(buffer.bytes);
-  view.set(values as ArrayLike<number>);
-  return buffer;
-}
-
-function unstaged(buffer: NativeBuffer, t: Tensor, shape: readonly number[]): Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const view = t.dtype === 'bool' ? new Uint8Array(buffer.bytes, 0, n) : t.dtype === 'int32' ? new Int32Array(buffer.bytes, 0, n) : new Float32Array(buffer.bytes, 0, n);
-  return tensor(view.slice(), { shape: [...shape], dtype: t.dtype, device: t.device });
 }
 
 const OPS: Record<ReduceOp, MpiOp> = { sum: 'sum', mean: 'sum', max: 'max' };
@@ -141,16 +131,54 @@ export async function allReduce(t: Tensor, op: ReduceOp = 'sum'): Promise<Tensor
   const s = ready();
   if (!s.mpi) return tensor((await t.data()).slice(), { shape: [...t.shape], dtype: t.dtype, device: t.device });
   await agree(s, 'allReduce', t, Object.keys(OPS).indexOf(op));
-  const buffer = await staged(s, t);
+  const staging = s.staging!, buffer = await staging.load(t);
   try {
     await wait(s, s.mpi.iallreduce(buffer, t.size, WIRE[t.dtype], OPS[op]), `allReduce of ${t.dtype} ${shapeStr(t.shape)}`);
     if (op === 'mean') {
       const v = new Float32Array(buffer.bytes, 0, t.size);
       for (let i = 0; i < v.length; i++) v[i]! /= s.info.worldSize;
     }
-    return unstaged(buffer, t, t.shape);
+    return staging.store(buffer, t, t.shape);
   } finally {
-    buffer.free();
+    staging.give(buffer);
+  }
+}
+
+/**
+ * The mean over ranks of every float tensor in `buckets` (new tensors, in the same nesting):
+ * each bucket travels as one buffer, and every bucket's reduction starts before the first is
+ * waited on. For gradients (data parallelism); one agreement check covers the whole call.
+ */
+export async function meanInBuckets(buckets: readonly (readonly Tensor[])[]): Promise<Tensor[][]> {
+  const s = ready();
+  const sizes = buckets.map((b) => b.reduce((n, t) => n + t.size, 0));
+  if (!s.mpi) return Promise.all(buckets.map((b) => Promise.all(b.map(async (t) => tensor((await t.data()).slice(), { shape: [...t.shape], dtype: t.dtype, device: t.device })))));
+  const all = buckets.flat();
+  const bad = all.find((t) => t.dtype === 'int32' || t.dtype === 'bool');
+  if (bad) fail('meanInBuckets', `averages float tensors, got ${bad.dtype} ${shapeStr(bad.shape)}`);
+  // every rank must be averaging the same buckets: checked as one allReduce of their total size
+  await agree(s, 'allReduce', { dtype: 'float32', rank: sizes.length, size: sizes.reduce((a, b) => a + b, 0), shape: sizes }, 1);
+  const staging = s.staging!, mpi = s.mpi;
+  const started: { buffer: ReturnType<Staging['take']>; request: unknown }[] = [];
+  try {
+    for (const [k, bucket] of buckets.entries()) {
+      const buffer = staging.take(sizes[k]! * 4);
+      let at = 0;
+      for (const t of bucket) { await staging.loadAt(buffer, t, at); at += t.size; }
+      started.push({ buffer, request: mpi.iallreduce(buffer, sizes[k]!, 'float', 'sum') });
+    }
+    const out: Tensor[][] = [];
+    for (const [k, bucket] of buckets.entries()) {
+      const { buffer, request } = started[k]!;
+      await wait(s, request, `averaging gradients (bucket ${k + 1} of ${buckets.length}, ${sizes[k]} floats)`);
+      const v = new Float32Array(buffer.bytes, 0, sizes[k]);
+      for (let i = 0; i < v.length; i++) v[i]! /= s.info.worldSize;
+      let at = 0;
+      out.push(bucket.map((t) => { const m = staging.store(buffer, t, t.shape, at); at += t.size; return m; }));
+    }
+    return out;
+  } finally {
+    for (const { buffer } of started) staging.give(buffer);
   }
 }
 
@@ -160,12 +188,12 @@ export async function broadcast(t: Tensor, root = 0): Promise<Tensor> {
   if (!Number.isInteger(root) || root < 0 || root >= s.info.worldSize) fail('broadcast', `root must be a rank from 0 to ${s.info.worldSize - 1}, got ${root}`);
   if (!s.mpi) return tensor((await t.data()).slice(), { shape: [...t.shape], dtype: t.dtype, device: t.device });
   await agree(s, 'broadcast', t, root);
-  const buffer = await staged(s, t);
+  const staging = s.staging!, buffer = await staging.load(t);
   try {
     await wait(s, s.mpi.ibcast(buffer, t.size, WIRE[t.dtype], root), `broadcast of ${t.dtype} ${shapeStr(t.shape)} from rank ${root}`);
-    return unstaged(buffer, t, t.shape);
+    return staging.store(buffer, t, t.shape);
   } finally {
-    buffer.free();
+    staging.give(buffer);
   }
 }
 
@@ -175,13 +203,13 @@ export async function allGather(t: Tensor): Promise<Tensor> {
   const shape = [s.info.worldSize, ...t.shape];
   if (!s.mpi) return tensor((await t.data()).slice(), { shape, dtype: t.dtype, device: t.device });
   await agree(s, 'allGather', t, 0);
-  const send = await staged(s, t), recv = s.mpi.allocate(t.size * s.info.worldSize * (t.dtype === 'bool' ? 1 : 4));
+  const staging = s.staging!, send = await staging.load(t), recv = staging.take(t.size * s.info.worldSize * wireBytes(t.dtype));
   try {
     await wait(s, s.mpi.iallgather(send, recv, t.size, WIRE[t.dtype]), `allGather of ${t.dtype} ${shapeStr(t.shape)}`);
-    return unstaged(recv, t, shape);
+    return staging.store(recv, t, shape);
   } finally {
-    send.free();
-    recv.free();
+    staging.give(send);
+    staging.give(recv);
   }
 }
 
@@ -200,3 +228,5 @@ export function shutdown(): void {
   state.broken = new TesseraError('distributed', 'shutdown() was called: this process has left the job');
 }
 
+
+export { syncModel, allReduceGradients } from './data-parallel.js';

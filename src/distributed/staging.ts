@@ -1,0 +1,63 @@
+// Tensors in and out of the native buffers the collectives work in: a CPU tensor is copied
+// straight from and into the heap (one copy each way); a GPU tensor is read and uploaded. The
+// buffers are pooled by size, so a training loop's same-sized reductions allocate nothing.
+import type { DType } from '../core/dtype.js';
+import { isContiguous } from '../core/shape.js';
+import { dataOf } from '../backends/cpu/storage.js';
+import { tensor } from '../ops/creation.js';
+import { empty } from '../ops/util.js';
+import type { Tensor } from '../tensor/tensor.js';
+import type { Mpi, NativeBuffer } from './mpi.js';
+
+export const wireBytes = (dtype: DType) => (dtype === 'bool' ? 1 : 4);
+
+function typedView(buffer: NativeBuffer, dtype: DType, n: number): Float32Array | Int32Array | Uint8Array {
+  return dtype === 'bool' ? new Uint8Array(buffer.bytes, 0, n) : dtype === 'int32' ? new Int32Array(buffer.bytes, 0, n) : new Float32Array(buffer.bytes, 0, n);
+}
+
+export class Staging {
+  private readonly pool = new Map<number, NativeBuffer[]>();
+  constructor(private readonly mpi: Mpi) {}
+
+  /** A native buffer of at least `bytes`, from the pool when one is free. */
+  take(bytes: number): NativeBuffer {
+    const size = Math.max(64, 2 ** Math.ceil(Math.log2(Math.max(1, bytes))));
+    return this.pool.get(size)?.pop() ?? this.mpi.allocate(size);
+  }
+
+  give(buffer: NativeBuffer): void {
+    const size = buffer.bytes.byteLength;
+    let list = this.pool.get(size);
+    if (!list) this.pool.set(size, (list = []));
+    list.push(buffer);
+  }
+
+  /** `t`'s values in a native buffer with room for `count` of them. */
+  async load(t: Tensor, count = t.size): Promise<NativeBuffer> {
+    const buffer = this.take(count * wireBytes(t.dtype));
+    await this.loadAt(buffer, t, 0);
+    return buffer;
+  }
+
+  /** Copies `t`'s values into `buffer` from element `at` on. */
+  async loadAt(buffer: NativeBuffer, t: Tensor, at: number): Promise<void> {
+    const view = typedView(buffer, t.dtype, at + t.size).subarray(at);
+    const v = t.storageView;
+    if (t.device === 'cpu' && isContiguous(v.shape, v.strides)) view.set(dataOf(v).subarray(v.offset, v.offset + t.size));
+    else view.set(await t.data() as ArrayLike<number>);
+  }
+
+  /** A new tensor like `like` (dtype, device) of `shape`, holding the buffer's values from element `at` on. */
+  store(buffer: NativeBuffer, like: Tensor, shape: readonly number[], at = 0): Tensor {
+    const n = shape.reduce((a, b) => a * b, 1), view = typedView(buffer, like.dtype, at + n).subarray(at);
+    if (like.device !== 'cpu') return tensor(view.slice(), { shape: [...shape], dtype: like.dtype, device: like.device });
+    const out = empty('cpu', [...shape], like.dtype);
+    // half formats hold float32 values on the host; rounding them is the tensor() path's job
+    if (like.dtype === 'float16' || like.dtype === 'bfloat16') {
+      out.dispose();
+      return tensor(view, { shape: [...shape], dtype: like.dtype });
+    }
+    dataOf(out.storageView).set(view);
+    return out;
+  }
+}

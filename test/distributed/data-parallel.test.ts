@@ -1,0 +1,37 @@
+// Data parallelism in a loop of one's own: two ranks at batch 32 each, with syncModel and
+// allReduceGradients, end with the weights of one process at batch 64 (20 Adam steps, 1e-5);
+// ranks that built different models fail at the start, naming the weight where they part.
+import { it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const main = fileURLToPath(new URL('./ddp-main.js', import.meta.url));
+const skip = spawnSync('mpirun', ['--version']).status === 0 ? false : 'no mpirun on this machine (.ci/run installs openmpi-bin libopenmpi3)';
+const env = { ...process.env, OMPI_MCA_btl_vader_single_copy_mechanism: 'none' };
+const mpirun = (extra: Record<string, string> = {}) => spawnSync('mpirun', ['--allow-run-as-root', '--oversubscribe', '-np', '2', process.execPath, main], { encoding: 'utf8', timeout: 120_000, env: { ...env, ...extra } });
+const lines = (out: string) => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { rank: number; weights?: number[][]; losses?: number[]; error?: string });
+
+it('two ranks at batch 32 end with the weights of one process at batch 64 after 20 Adam steps', { skip, timeout: 150_000 }, () => {
+  const one = spawnSync(process.execPath, [main], { encoding: 'utf8', env });
+  assert.equal(one.status, 0, one.stderr);
+  const two = mpirun();
+  assert.equal(two.status, 0, two.stdout + two.stderr);
+  const [alone] = lines(one.stdout), [rank0] = lines(two.stdout);
+  assert.ok(alone?.weights && rank0?.weights, two.stdout);
+  let worst = 0;
+  alone.weights.forEach((w, i) => w.forEach((v, j) => { worst = Math.max(worst, Math.abs(v - rank0.weights![i]![j]!)); }));
+  assert.ok(worst < 1e-5, `max |two ranks - one process| = ${worst}`);
+  // and training moved them: the loss fell
+  assert.ok(alone.losses![19]! < alone.losses![0]!, `losses ${alone.losses}`);
+});
+
+it('ranks that built different models fail at syncModel, naming the first weight that differs', { skip, timeout: 150_000 }, () => {
+  const r = lines(mpirun({ TESSERA_TEST_MODE: 'different-models' }).stdout);
+  assert.equal(r.length, 2);
+  for (const { rank, error } of r) {
+    const other = 1 - rank;
+    const mine = rank === 1 ? '[8, 17]' : '[8, 16]', theirs = rank === 1 ? '[8, 16]' : '[8, 17]';
+    assert.equal(error, `syncModel: the ranks built different models (weight 1: rank ${rank} has dense_1.kernel ${mine} float32, rank ${other} has dense_1.kernel ${theirs} float32); every rank must build the same model before training`);
+  }
+});
