@@ -17,6 +17,8 @@ import { loadModel } from '../io/load-model.js';
 import { Functional } from '../train/functional.js';
 import { trainingChart } from './plot.js';
 import { checkOutputFile, checkSaveFolder } from './outputs.js';
+import { launchInfo } from '../distributed/launcher.js';
+import * as distributed from '../distributed/index.js';
 
 export const TRAIN_HELP = `tessera train — train a Fashion-MNIST classifier (the main job)
 
@@ -111,7 +113,9 @@ export async function train(argv: string[]): Promise<number> {
   // every output is checked before the first step, so no finished run is lost to a bad path
   if (values.save !== undefined) await checkSaveFolder(values.save, { resuming: values.resume, overwrite: values.overwrite });
   if (values.plot !== undefined) await checkOutputFile('--plot', values.plot);
-  const log = values.json ? (s: string) => process.stderr.write(s + '\n') : (s: string) => console.log(s);
+  // in a data-parallel job (mpirun, srun) rank 0 speaks for all
+  const job = launchInfo();
+  const log = job.rank !== 0 ? () => undefined : values.json ? (s: string) => process.stderr.write(s + '\n') : (s: string) => console.log(s);
 
   if (values['log-device-placement']) setLogDevicePlacement(true);
   if (values.device !== 'cpu') await initDevices();
@@ -120,6 +124,8 @@ export async function train(argv: string[]): Promise<number> {
   } finally {
     // an open GPU device keeps Node's event loop alive
     await releaseDevices();
+    // a rank that leaves without MPI_Finalize fails the job
+    distributed.shutdown();
   }
 }
 
@@ -160,6 +166,11 @@ async function trainOn(deviceName: string, settings: TrainSettings): Promise<num
   log(`data: ${data.source} (${data.train.images.shape[0]} train / ${data.test.images.shape[0]} test images)`);
   if (!data.full) log(`note: this is not the full Fashion-MNIST set, so accuracy is below the full set's. ${hint('fashion-mnist')}`);
   log(`device: ${device}${deviceName === 'auto' ? ` (auto: ${autoDevice().why})` : ''}`);
+  const job = launchInfo();
+  if (job.worldSize > 1) {
+    const { mpi } = distributed.init();
+    log(`job: ${job.worldSize} processes x ${device} (${job.launcher}, ${mpi!.version}), global batch ${batchSize * job.worldSize} (${batchSize} per process)`);
+  }
 
   const trained = data.train.images.shape[0]! - Math.floor(data.train.images.shape[0]! * validationSplit);
   let model: FashionModel;
@@ -176,7 +187,7 @@ async function trainOn(deviceName: string, settings: TrainSettings): Promise<num
   if (verbose > 0 && !values.json) model.summary(log);
   const started = performance.now();
   // a checkpoint every epoch: Ctrl-C, a crash or a full disk loses at most one epoch
-  const checkpoint = values.save ? [{ onEpochEnd: () => model.save(values.save!, { includeOptimizer: true }) }] : [];
+  const checkpoint = values.save && job.rank === 0 ? [{ onEpochEnd: () => model.save(values.save!, { includeOptimizer: true }) }] : [];
   const fit = () => model.fit(data.train.images, data.train.labels, {
     epochs: initialEpoch + epochs, initialEpoch, batchSize, validationSplit, seed, verbose: values.json ? 0 : verbose,
     validationData: validationSplit > 0 ? undefined : [data.test.images, data.test.labels], callbacks: checkpoint,
@@ -192,11 +203,12 @@ async function trainOn(deviceName: string, settings: TrainSettings): Promise<num
   const seconds = (performance.now() - started) / 1000;
   const samplesPerSec = (trained * epochs) / seconds;
   const test = await model.evaluate(data.test.images, data.test.labels, { batchSize: 256 });
-  log(`test accuracy: ${test['accuracy']!.toFixed(4)} | test loss: ${test['loss']!.toFixed(4)} | ${Math.round(samplesPerSec)} samples/s | ${seconds.toFixed(1)}s | device ${device}`);
+  log(`test accuracy: ${test['accuracy']!.toFixed(4)} | test loss: ${test['loss']!.toFixed(4)} | ${Math.round(samplesPerSec)} samples/s${job.worldSize > 1 ? ` (the whole job of ${job.worldSize} processes)` : ''} | ${seconds.toFixed(1)}s | device ${device}`);
   const result = {
     model: kind, device, epochs, epochsTrained: model.epochsTrained, batchSize, learningRate: lr, lrSchedule: values.resume ? null : settings.schedule, seed, fullDataset: data.full, dataSource: data.source,
     resumedFrom: values.resume ?? null, testAccuracy: test['accuracy'], testLoss: test['loss'], samplesPerSec, seconds, history: history.history,
   };
+  if (job.rank !== 0) return 0;
   if (values.save) {
     await writeFileAtomic(join(values.save, 'train.json'), [Buffer.from(JSON.stringify(result, null, 2) + '\n')]);
     log(`saved: ${values.save} (model.json, weights and optimizer state after each epoch; train.json)`);

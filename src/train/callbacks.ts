@@ -2,6 +2,7 @@
 // learning-rate schedule, CSV log).
 import { fail } from '../core/errors.js';
 import { requireNode } from '../core/platform.js';
+import { launchInfo } from '../distributed/launcher.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { ModelCheckpoint, type ModelCheckpointOptions } from './model-checkpoint.js';
 
@@ -113,6 +114,8 @@ export class CSVLogger implements Callback {
   constructor(readonly path: string, private readonly append = false) {}
   /** Makes (or checks, when appending) the file before the first step, so a bad path fails early. */
   async onTrainBegin(): Promise<void> {
+    // in a data-parallel job one log is written, by rank 0 (the logs are the whole job's)
+    if (launchInfo().rank !== 0) return;
     this.keys = null;
     const fs = requireNode('fs/promises', 'csvLogger');
     try {
@@ -123,6 +126,7 @@ export class CSVLogger implements Callback {
     }
   }
   async onEpochEnd(epoch: number, logs: Logs): Promise<void> {
+    if (launchInfo().rank !== 0) return;
     const { appendFile } = requireNode('fs/promises', 'csvLogger');
     if (!this.keys) {
       this.keys = Object.keys(logs);

@@ -4,6 +4,7 @@ import { fail } from '../core/errors.js';
 import type { Callback, Logs, TrainableModel } from './callbacks.js';
 import type { SaveOptions } from '../io/model-dir.js';
 import { checkWritableFolder } from '../io/atomic.js';
+import { launchInfo } from '../distributed/launcher.js';
 
 export interface ModelCheckpointOptions extends SaveOptions {
   /** folder to save into; `{epoch}` is replaced by the 1-based epoch number */
@@ -37,7 +38,7 @@ export class ModelCheckpoint implements Callback {
   /** Checks the folder can be written before the first step (not after an epoch of training). */
   async onTrainBegin(): Promise<void> {
     this.best = Infinity;
-    await checkWritableFolder('modelCheckpoint', 'dir', this.opts.dir.replaceAll('{epoch}', '1'));
+    if (launchInfo().rank === 0) await checkWritableFolder('modelCheckpoint', 'dir', this.opts.dir.replaceAll('{epoch}', '1'));
   }
 
   async onEpochEnd(epoch: number, logs: Logs): Promise<void> {
@@ -48,7 +49,8 @@ export class ModelCheckpoint implements Callback {
       if (!(this.sign * value < this.best)) return;
       this.best = this.sign * value;
     }
-    await this.model!.save(this.opts.dir.replaceAll('{epoch}', String(epoch + 1)), { includeOptimizer: this.opts.includeOptimizer });
+    // in a data-parallel job every rank holds the same weights: rank 0 writes them
+    if (launchInfo().rank === 0) await this.model!.save(this.opts.dir.replaceAll('{epoch}', String(epoch + 1)), { includeOptimizer: this.opts.includeOptimizer });
     this.savedEpochs.push(epoch + 1);
   }
 }

@@ -1,6 +1,8 @@
 // Model: a Layer that trains itself, Keras-style (compile, fit, evaluate, predict).
 import { fail, shapeStr } from '../core/errors.js';
 import { isNode } from '../core/platform.js';
+import { launchInfo } from '../distributed/launcher.js';
+import * as distributed from '../distributed/index.js';
 import { checkBool, checkInt, checkNumber, checkOneOf, checkOptions, checkPositiveInt, shown } from '../core/validate.js';
 import { Dataset, hostRandom } from '../data/dataset.js';
 import { type Batch, datasetBatches, forEachPrefetched, tensorBatches } from '../data/stream.js';
@@ -9,6 +11,7 @@ import { availableDevices, getDefaultDevice } from '../backends/registry.js';
 import { toDevice } from '../ops/device.js';
 import { Layer, type LayerArgs, layerWeightsVersion } from '../nn/layer.js';
 import { concat } from '../ops/join.js';
+import { tensor } from '../ops/creation.js';
 import { add, mul } from '../ops/arith.js';
 import { nonFiniteNames } from './finite-check.js';
 import { slice } from '../ops/views.js';
@@ -66,9 +69,18 @@ export interface FitOptions {
    * trains on its main thread keeps drawing; 'never' in Node.
    */
   yieldEvery?: YieldEvery;
+  /**
+   * Data-parallel over the job's processes (mpirun, srun): every rank trains on its shard of each
+   * epoch's shuffle with rank 0's starting weights, gradients averaged, logs over all ranks.
+   * Default: on when the job has more than one process.
+   */
+  distributed?: boolean;
 }
 
 export type YieldEvery = 'auto' | 'batch' | 'epoch' | 'never' | number;
+
+/** A training step's detached losses and metric counts. */
+export interface StepResult { loss: Tensor; outputLosses: Tensor[]; metrics: [Count, Count][] }
 
 export interface History {
   epoch: number[];
@@ -88,6 +100,17 @@ class Tally {
   }
   logs(prefix = ''): Logs {
     return Object.fromEntries([...this.sums].map(([k, [n, d]]) => [prefix + k, d ? n / d : 0]));
+  }
+  /** The sums over every rank (each as float32 high and low parts, so the float64 totals survive). */
+  async sumOverRanks(): Promise<void> {
+    const keys = [...this.sums.keys()].sort(), parts: number[] = [];
+    for (const k of keys) for (const v of this.sums.get(k)!) { const hi = Math.fround(v); parts.push(hi, v - hi); }
+    const local = tensor(Float32Array.from(parts));
+    const total = await distributed.allReduce(local, 'sum');
+    const t = await total.data();
+    local.dispose();
+    total.dispose();
+    keys.forEach((k, i) => this.sums.set(k, [t[4 * i]! + t[4 * i + 1]!, t[4 * i + 2]! + t[4 * i + 3]!]));
   }
 }
 
@@ -255,7 +278,22 @@ export abstract class Model<Prediction extends Tensor | Tensor[] = Tensor> exten
    * Returns the total loss, each output's loss (with several outputs) and the metric counts as
    * device tensors (read them with readCount), so a GPU is not stalled inside the step.
    */
-  trainStep(x: Tensor | readonly Tensor[], y: Tensor | readonly Tensor[]): { loss: Tensor; outputLosses: Tensor[]; metrics: [Count, Count][] } {
+  trainStep(x: Tensor | readonly Tensor[], y: Tensor | readonly Tensor[]): StepResult {
+    return this.stepWith(x, y, true);
+  }
+
+  /** The step up to the gradients, left in each parameter's .grad (data parallelism averages them before applyGradients). */
+  gradientStep(x: Tensor | readonly Tensor[], y: Tensor | readonly Tensor[]): StepResult {
+    return this.stepWith(x, y, false);
+  }
+
+  /** The optimizer's update from the gradients gradientStep left, which it then clears. */
+  applyGradients(): void {
+    tidy(() => this.optimizer!.step(this.parameters()));
+    this.zeroGrad();
+  }
+
+  private stepWith(x: Tensor | readonly Tensor[], y: Tensor | readonly Tensor[], update: boolean): StepResult {
     this.compiledOrFail('fit');
     const optimizer = this.optimizer!;
     const xs = x instanceof Tensor ? [x] : x, ys = y instanceof Tensor ? [y] : y;
@@ -266,8 +304,10 @@ export abstract class Model<Prediction extends Tensor | Tensor[] = Tensor> exten
       const reg = this.penalty();
       const loss = reg ? add(dataLoss!, reg) : dataLoss!;
       loss.backward();
-      optimizer.step(this.parameters());
-      this.zeroGrad();
+      if (update) {
+        optimizer.step(this.parameters());
+        this.zeroGrad();
+      }
       const detached = preds.map((p) => p.detach());
       return { loss: dataLoss!.detach(), outputLosses: outputLosses.map((l) => l.detach()), metrics: this.metricCounts(detached, ys) };
     });
@@ -334,8 +374,13 @@ export abstract class Model<Prediction extends Tensor | Tensor[] = Tensor> exten
   private async fitLoop(x: ModelData | Dataset, train: Lists | null, val: Lists | null, opts: CheckedFitOptions): Promise<History> {
     const { epochs, batchSize } = opts;
     const device = this.trainingDevice('fit');
-    const steps = train ? Math.ceil(train.x[0]!.shape[0]! / batchSize) : ((x as Dataset).size ?? 0);
-    const progress = new Progress(opts.verbose, epochs, steps);
+    const job = opts.distributed ? distributed.init() : null;
+    if (job && !train) fail('fit', 'data-parallel fit shards tensors; a Dataset would need sharding of its own (pass tensors, or distributed: false)');
+    if (job) await distributed.syncModel(this);
+    const shardRows = (n: number) => (job ? Math.ceil(n / job.worldSize) : n);
+    const steps = train ? Math.ceil(shardRows(train.x[0]!.shape[0]!) / batchSize) : ((x as Dataset).size ?? 0);
+    // one progress bar and one set of files for the job: rank 0's
+    const progress = new Progress(job && job.rank !== 0 ? 0 : opts.verbose, epochs, steps);
     const callbacks = opts.callbacks;
     const batchListeners = callbacks.filter((c) => c.onBatchEnd);
     const yieldListeners = callbacks.filter((c) => c.onYield);
@@ -358,18 +403,30 @@ export abstract class Model<Prediction extends Tensor | Tensor[] = Tensor> exten
     // per step: the losses, each metric's two counts, and a probe of the inputs (NaN when they hold NaN/Infinity)
     const log = new StepLog(device, this.logWidth + 1);
     const nIn = this.inputNames.length;
-    const recordStep = (...batch: Tensor[]): void => tidy(() => {
-      const xs = batch.slice(0, nIn);
-      const r = this.trainStep(xs, batch.slice(nIn));
+    const logStep = (xs: Tensor[], r: StepResult): void => tidy(() => {
       const probes = xs.filter((t) => t.dtype === 'float32').map((t) => noGrad(() => sumExpr('fit', E.mul(E.input(0), 0), [t], undefined)));
       const probe = probes.length ? probes.reduce((p, q) => add(p, q)) : 0;
       log.record([r.loss, ...r.outputLosses, ...r.metrics.flat(), probe]);
       [r.loss, ...r.outputLosses].forEach((t) => t.dispose());
       r.metrics.flat().forEach((c) => { if (typeof c !== 'number') c.dispose(); });
     });
+    const recordStep = (...batch: Tensor[]): void => {
+      const xs = batch.slice(0, nIn);
+      logStep(xs, this.trainStep(xs, batch.slice(nIn)));
+    };
+    // data-parallel: the gradients are averaged over the ranks between backward and the update
+    // (eagerly for now: the reduction is not yet a step of a compiled plan)
+    const distributedStep = async (...batch: Tensor[]): Promise<void> => {
+      const xs = batch.slice(0, nIn);
+      const r = this.gradientStep(xs, batch.slice(nIn));
+      await distributed.allReduceGradients(this.parameters());
+      this.applyGradients();
+      logStep(xs, r);
+    };
     // the parameters it updates are part of the signature: freezing a layer or moving weights in a callback captures again
     // (a counter, not a walk over the layers: this runs every step)
-    const step = this.jit ? compile(recordStep, { name: 'trainStep', key: () => String(layerWeightsVersion()) }) : recordStep;
+    const compiled = this.jit && !job ? compile(recordStep, { name: 'trainStep', key: () => String(layerWeightsVersion()) }) : null;
+    const step = compiled ?? recordStep;
     try {
       for (let epoch = opts.initialEpoch; epoch < epochs && !this.stopTraining; epoch++) {
         for (const c of callbacks) await c.onEpochBegin?.(epoch);
@@ -392,7 +449,8 @@ export abstract class Model<Prediction extends Tensor | Tensor[] = Tensor> exten
         };
         const runBatch = async ({ x: xb, y: yb }: Batch, prefetchNext: () => void): Promise<boolean> => {
           for (const c of callbacks) await c.onBatchBegin?.(queued);
-          step(...xb, ...yb);
+          if (job) await distributedStep(...xb, ...yb);
+          else step(...xb, ...yb);
           sizes.push(xb[0]!.shape[0]!);
           queued++;
           // the step is queued: make the next batch while the device computes this one
@@ -421,12 +479,13 @@ export abstract class Model<Prediction extends Tensor | Tensor[] = Tensor> exten
             const random = hostRandom(opts.seed * 1_000_003 + epoch);
             for (let i = n - 1; i > 0; i--) { const j = Math.floor(random() * (i + 1)); [order[i], order[j]] = [order[j]!, order[i]!]; }
           }
-          source = tensorBatches(train.x, train.y, batchSize, order, device);
+          source = tensorBatches(train.x, train.y, batchSize, job ? shardOf(order, job.rank, job.worldSize) : order, device);
         } else {
           source = datasetBatches(x as Dataset, device, (e, i) => this.splitElement(e, i), (xb, yb) => { this.checkInputs('fit', xb, yb); return this.checkLabels('fit', xb, yb); });
         }
         await forEachPrefetched(source, runBatch);
         await readLog();
+        if (job) await tally.sumOverRanks();
         logs = tally.logs();
         await this.checkWeightsFinite(`during epoch ${epoch + 1}`);
         if (val) Object.assign(logs, await this.evaluateLogs(val, batchSize, 'val_'));
@@ -436,10 +495,12 @@ export abstract class Model<Prediction extends Tensor | Tensor[] = Tensor> exten
         for (const [k, v] of Object.entries(logs)) (history.history[k] ??= []).push(v);
         for (const c of callbacks) await c.onEpochEnd?.(epoch, logs);
         if (opts.yieldEpochs) await yieldNow(epoch, read - 1, logs);
+        // a callback that stops one rank stops them all, at the same epoch
+        if (job) this.stopTraining = await anyRank(this.stopTraining);
       }
     } finally {
-      this.lastStepStats = this.jit ? (step as CompiledFunction<Tensor[], void>).stats : null;
-      if (this.jit) (step as CompiledFunction<Tensor[], void>).dispose();
+      this.lastStepStats = compiled?.stats ?? null;
+      compiled?.dispose();
       log.dispose();
     }
     for (const c of callbacks) await c.onTrainEnd?.(logs);
@@ -577,13 +638,31 @@ export abstract class Model<Prediction extends Tensor | Tensor[] = Tensor> exten
   }
 }
 
-const FIT_OPTIONS = ['epochs', 'batchSize', 'validationSplit', 'validationData', 'shuffle', 'seed', 'callbacks', 'verbose', 'initialEpoch', 'yieldEvery'] as const;
+const FIT_OPTIONS = ['epochs', 'batchSize', 'validationSplit', 'validationData', 'shuffle', 'seed', 'callbacks', 'verbose', 'initialEpoch', 'yieldEvery', 'distributed'] as const;
+
+/**
+ * Rank `rank`'s rows of an epoch's order, as PyTorch's DistributedSampler deals them: every
+ * world-th row from the rank's own, the order wrapped round so every rank has as many rows.
+ */
+function shardOf(order: Int32Array, rank: number, world: number): Int32Array {
+  const per = Math.ceil(order.length / world);
+  return Int32Array.from({ length: per }, (_, i) => order[(rank + i * world) % order.length]!);
+}
+
+/** True on every rank when it is true on any. */
+async function anyRank(flag: boolean): Promise<boolean> {
+  const mine = tensor(Int32Array.of(flag ? 1 : 0)), any = await distributed.allReduce(mine, 'max');
+  const result = (await any.data())[0] === 1;
+  mine.dispose();
+  any.dispose();
+  return result;
+}
 
 /** yieldEvery: 'auto' yields this often (TF.js's interval). */
 const AUTO_YIELD_MS = 125;
 
 type CheckedFitOptions = Required<Pick<FitOptions, 'epochs' | 'batchSize' | 'validationSplit' | 'shuffle' | 'seed' | 'initialEpoch'>> & {
-  verbose: Verbose; callbacks: Callback[];
+  verbose: Verbose; callbacks: Callback[]; distributed: boolean;
   /** ms between yields within an epoch (0: every batch), Infinity for none; and whether each epoch's end yields */
   yieldMs: number; yieldEpochs: boolean;
 };
@@ -614,6 +693,7 @@ function checkFitOptions(given: FitOptions | undefined): CheckedFitOptions {
     initialEpoch: checkInt(op, 'initialEpoch', opts.initialEpoch ?? 0, { min: 0 }),
     verbose: checkOneOf(op, 'verbose', opts.verbose ?? 1, [0, 1, 2] as const),
     callbacks,
+    distributed: checkBool(op, 'distributed', opts.distributed ?? launchInfo().worldSize > 1),
     ...checkYieldEvery(op, opts.yieldEvery),
   };
 }

@@ -1,0 +1,30 @@
+// One rank of the data-parallel fit test: the global batch of 64 split over the ranks, 2 epochs
+// of a shuffled 640 rows (20 Adam steps). Alone it is the one-process baseline at batch 64.
+// TESSERA_TEST_DIR: a CSV log and a checkpoint there; with TESSERA_TEST_RESUME, one more epoch
+// from that checkpoint instead.
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tsr from '../../src/index.js';
+
+const { rank, worldSize } = tsr.distributed.init({ timeoutSeconds: 30 });
+const dir = process.env['TESSERA_TEST_DIR'], resume = process.env['TESSERA_TEST_RESUME'] === '1';
+tsr.setSeed(rank);
+let model: tsr.AnyModel;
+if (resume) {
+  model = await tsr.loadModel(`${dir}/ckpt`);
+} else {
+  model = tsr.sequential([tsr.layers.dense({ units: 16, activation: 'tanh', inputShape: [8] }), tsr.layers.dense({ units: 3 })]);
+  model.compile({ optimizer: tsr.optimizers.adam({ learningRate: 1e-2 }), loss: tsr.losses.sparseCategoricalCrossentropy({ fromLogits: true }), metrics: ['accuracy'] });
+}
+const x = tsr.randn([640, 8], { seed: 7 }), y = tsr.randint(0, 3, [640], { seed: 8 });
+let stoppedAt: number | null = null;
+const stopper = process.env['TESSERA_TEST_MODE'] === 'stop-on-rank-1'
+  ? [{ onEpochEnd: (epoch: number) => { if (rank === 1 && epoch === 0) model.stopTraining = true; stoppedAt = epoch; } }]
+  : [];
+const files = dir && !resume ? [tsr.callbacks.csvLogger(`${dir}/log.csv`), new tsr.ModelCheckpoint({ dir: `${dir}/ckpt`, includeOptimizer: true })] : [];
+const history = await model.fit(x, y, { epochs: resume ? 3 : 2, initialEpoch: resume ? 2 : 0, batchSize: 64 / worldSize, seed: 3, verbose: 0, callbacks: [...stopper, ...files] });
+const weights = await Promise.all(model.getWeights().map(async (w) => [...await w.data()]));
+// one file per rank: mpirun may interleave long lines that two ranks print at once
+writeFileSync(join(process.env['TESSERA_TEST_OUT'] ?? tmpdir(), `rank-${rank}.json`), JSON.stringify({ rank, worldSize, weights, history: history.history, epochs: history.epoch.length, stoppedAt }));
+tsr.distributed.shutdown();

@@ -1,0 +1,69 @@
+// Data-parallel fit: under mpirun each rank trains on its shard of each epoch's shuffle, from
+// rank 0's weights, with gradients and logs averaged over the job. Two ranks at batch 32 end
+// where one process at batch 64 does; a stop on one rank stops all; rank 0 alone writes the CSV
+// log and the checkpoint, which resumes under two ranks as it does in one process.
+import { it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const main = fileURLToPath(new URL('./fit-main.js', import.meta.url));
+const skip = spawnSync('mpirun', ['--version']).status === 0 ? false : 'no mpirun on this machine (.ci/run installs openmpi-bin libopenmpi3)';
+const env = { ...process.env, OMPI_MCA_btl_vader_single_copy_mechanism: 'none' };
+type Run = { rank: number; worldSize: number; weights: number[][]; history: Record<string, number[]>; epochs: number };
+/** Each rank's result, from the file it wrote in `out`. */
+const results = (out: string, ranks: number) => Array.from({ length: ranks }, (_, r) => JSON.parse(readFileSync(join(out, `rank-${r}.json`), 'utf8')) as Run);
+
+function alone(extra: Record<string, string> = {}): Run {
+  const out = mkdtempSync(join(tmpdir(), 'tessera-fit-'));
+  const r = spawnSync(process.execPath, [main], { encoding: 'utf8', env: { ...env, TESSERA_TEST_OUT: out, ...extra } });
+  assert.equal(r.status, 0, r.stderr);
+  return results(out, 1)[0]!;
+}
+function twoRanks(extra: Record<string, string> = {}): Run[] {
+  const out = mkdtempSync(join(tmpdir(), 'tessera-fit-'));
+  const r = spawnSync('mpirun', ['--allow-run-as-root', '--oversubscribe', '-np', '2', process.execPath, main], { encoding: 'utf8', timeout: 120_000, env: { ...env, TESSERA_TEST_OUT: out, ...extra } });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  return results(out, 2);
+}
+const maxDiff = (a: number[][], b: number[][]) => Math.max(...a.flatMap((w, i) => w.map((v, j) => Math.abs(v - b[i]![j]!))));
+
+it('two ranks at batch 32 end with the weights and logs of one process at batch 64 (20 Adam steps, shuffled)', { skip, timeout: 150_000 }, () => {
+  const one = alone(), [r0, r1] = twoRanks();
+  assert.equal(r0!.worldSize, 2);
+  assert.ok(maxDiff(one.weights, r0!.weights) < 1e-5, `max |two ranks - one process| = ${maxDiff(one.weights, r0!.weights)}`);
+  assert.equal(maxDiff(r0!.weights, r1!.weights), 0, 'the ranks hold the same weights');
+  for (const key of ['loss', 'accuracy']) {
+    one.history[key]!.forEach((v, e) => assert.ok(Math.abs(v - r0!.history[key]![e]!) < 1e-5, `${key} of epoch ${e + 1}: ${v} vs ${r0!.history[key]![e]}`));
+    assert.deepEqual(r0!.history[key], r1!.history[key], `every rank logs the job's ${key}`);
+  }
+});
+
+it('a callback that stops training on one rank stops every rank at the same epoch', { skip, timeout: 150_000 }, () => {
+  assert.deepEqual(twoRanks({ TESSERA_TEST_MODE: 'stop-on-rank-1' }).map((r) => r.epochs), [1, 1]);
+});
+
+it('rank 0 alone writes the CSV log and the checkpoint, which resumes under two ranks as in one process', { skip, timeout: 150_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-ddp-'));
+  twoRanks({ TESSERA_TEST_DIR: dir });
+  const csv = readFileSync(join(dir, 'log.csv'), 'utf8').trim().split('\n');
+  assert.equal(csv.length, 3, `one header and one row per epoch, written once:\n${csv.join('\n')}`);
+  const [r0] = twoRanks({ TESSERA_TEST_DIR: dir, TESSERA_TEST_RESUME: '1' });
+  const one = alone({ TESSERA_TEST_DIR: dir, TESSERA_TEST_RESUME: '1' });
+  assert.ok(maxDiff(one.weights, r0!.weights) < 1e-5, `resumed: max |two ranks - one process| = ${maxDiff(one.weights, r0!.weights)}`);
+  assert.equal(r0!.epochs, 1);
+});
+
+it('mpirun -np 2 tessera train trains data-parallel: one report, the job\'s processes and global batch', { skip, timeout: 150_000 }, () => {
+  const bin = fileURLToPath(new URL('../../../bin/tessera.js', import.meta.url));
+  const sample = fileURLToPath(new URL('../../../data/fashion-mnist-sample', import.meta.url));
+  const r = spawnSync('mpirun', ['--allow-run-as-root', '--oversubscribe', '-np', '2', process.execPath, bin, 'train', '--epochs', '1', '--json', '--data', sample], { encoding: 'utf8', timeout: 120_000, env });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  const reports = r.stdout.split('\n').filter((l) => l.startsWith('{'));
+  assert.equal(reports.length, 1, 'rank 0 alone reports');
+  assert.ok(JSON.parse(reports[0]!).testAccuracy > 0.7);
+  assert.equal(r.stderr.match(/^job: 2 processes x cpu \(Open MPI, Open MPI v[\d.]+\), global batch 64 \(32 per process\)$/gm)?.length, 1, r.stderr);
+});
