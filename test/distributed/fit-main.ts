@@ -19,11 +19,12 @@ if (resume) {
 }
 const x = tsr.randn([640, 8], { seed: 7 }), y = tsr.randint(0, 3, [640], { seed: 8 });
 let stoppedAt: number | null = null;
-const stopper = process.env['TESSERA_TEST_MODE'] === 'stop-on-rank-1'
-  ? [{ onEpochEnd: (epoch: number) => { if (rank === 1 && epoch === 0) model.stopTraining = true; stoppedAt = epoch; } }]
-  : [];
+const mode = process.env['TESSERA_TEST_MODE'], callbacks: tsr.Callback[] = [];
+if (mode === 'stop-on-rank-1') callbacks.push({ onEpochEnd: (epoch) => { if (rank === 1 && epoch === 0) model.stopTraining = true; stoppedAt = epoch; } });
+// a rank that dies mid-epoch, as a crash or an OOM kill would take it
+if (mode === 'die-mid-epoch') callbacks.push({ onBatchEnd: (batch) => { if (rank === 1 && batch === 3) process.kill(process.pid, 'SIGKILL'); } });
 const files = dir && !resume ? [tsr.callbacks.csvLogger(`${dir}/log.csv`), new tsr.ModelCheckpoint({ dir: `${dir}/ckpt`, includeOptimizer: true })] : [];
-const history = await model.fit(x, y, { epochs: resume ? 3 : 2, initialEpoch: resume ? 2 : 0, batchSize: 64 / worldSize, seed: 3, verbose: 0, callbacks: [...stopper, ...files] });
+const history = await model.fit(x, y, { epochs: resume ? 3 : 2, initialEpoch: resume ? 2 : 0, batchSize: 64 / worldSize, seed: 3, verbose: 0, callbacks: [...callbacks, ...files] });
 const weights = await Promise.all(model.getWeights().map(async (w) => [...await w.data()]));
 // one file per rank: mpirun may interleave long lines that two ranks print at once
 writeFileSync(join(process.env['TESSERA_TEST_OUT'] ?? tmpdir(), `rank-${rank}.json`), JSON.stringify({ rank, worldSize, weights, history: history.history, epochs: history.epoch.length, stoppedAt }));

@@ -57,6 +57,14 @@ it('rank 0 alone writes the CSV log and the checkpoint, which resumes under two 
   assert.equal(r0!.epochs, 1);
 });
 
+it('a rank killed mid-epoch ends the job within seconds, naming the rank, never a hang', { skip, timeout: 150_000 }, () => {
+  const t = performance.now();
+  const r = spawnSync('mpirun', ['--allow-run-as-root', '--oversubscribe', '-np', '2', process.execPath, main], { encoding: 'utf8', timeout: 120_000, env: { ...env, TESSERA_TEST_MODE: 'die-mid-epoch', TESSERA_TEST_OUT: mkdtempSync(join(tmpdir(), 'tessera-fit-')) } });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stdout + r.stderr, /process rank 1 .*exited on signal 9/);
+  assert.ok(performance.now() - t < 60_000, `the job took ${Math.round(performance.now() - t)} ms to end`);
+});
+
 it('mpirun -np 2 tessera train trains data-parallel: one report, the job\'s processes and global batch', { skip, timeout: 150_000 }, () => {
   const bin = fileURLToPath(new URL('../../../bin/tessera.js', import.meta.url));
   const sample = fileURLToPath(new URL('../../../data/fashion-mnist-sample', import.meta.url));
