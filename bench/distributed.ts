@@ -8,14 +8,15 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MPI_ENV, MPI_FLAGS, mpirun } from '../test/helpers/mpirun.js';
 import { header, pad } from './harness.js';
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const SIZES = [1 << 10, 1 << 14, 1 << 18, 1 << 20, 1 << 22, 1 << 24];
-const MPIRUN = ['--allow-run-as-root', '--oversubscribe', '-np', '2'];
+const MPIRUN = [...MPI_FLAGS, '-np', '2'];
 
 function run(command: string, args: string[]): Map<number, number> {
-  const r = spawnSync(command, args, { encoding: 'utf8', env: { ...process.env, OMPI_MCA_btl_vader_single_copy_mechanism: 'none' } });
+  const r = spawnSync(command, args, { encoding: 'utf8', env: { ...process.env, ...MPI_ENV } });
   if (r.status !== 0) throw new Error(`${command} ${args.join(' ')} failed:\n${r.stdout}${r.stderr}`);
   return new Map(r.stdout.trim().split('\n').map((l) => l.split(' ').map(Number) as [number, number]));
 }
@@ -28,7 +29,7 @@ function fitSpeed(ranks: number, threads: number, kind: string, batch: number, s
   const threadEnv = { OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads) };
   const r = ranks === 1
     ? spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, ...threadEnv } })
-    : spawnSync('mpirun', [...MPIRUN.slice(0, 2), '-np', String(ranks), '-x', 'OPENBLAS_NUM_THREADS', '-x', 'OMP_NUM_THREADS', process.execPath, ...args], { encoding: 'utf8', env: { ...process.env, ...threadEnv, OMPI_MCA_btl_vader_single_copy_mechanism: 'none' } });
+    : mpirun(ranks, [process.execPath, ...args], threadEnv, ['-x', 'OPENBLAS_NUM_THREADS', '-x', 'OMP_NUM_THREADS']);
   if (r.status !== 0) throw new Error(`${kind} on ${ranks} x ${threads} failed:\n${r.stdout}${r.stderr}`);
   return Number(r.stdout.trim().split('\n').pop());
 }

@@ -3,9 +3,9 @@
 // serve the folder (`tessera serve` does).
 import { cp, mkdir, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { PAGE_DIR } from '../src/cli/serve.js';
 
 const at = (p: string) => fileURLToPath(new URL(`../../${p}`, import.meta.url));
-const PAGE_DIR = at('dist/page');
 
 export async function buildPage(): Promise<string> {
   // a dev dependency: the package ships dist/page already built

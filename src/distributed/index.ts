@@ -118,6 +118,11 @@ async function agree(s: State, call: Call, t: Pick<Tensor, 'dtype' | 'rank' | 's
   }
 }
 
+/** In a world of one every collective gives back the tensor's own values, as a new tensor. */
+async function copyOf(t: Tensor, shape: readonly number[] = t.shape): Promise<Tensor> {
+  return tensor((await t.data()).slice(), { shape: [...shape], dtype: t.dtype, device: t.device });
+}
+
 const OPS: Record<ReduceOp, MpiOp> = { sum: 'sum', mean: 'sum', max: 'max' };
 
 /**
@@ -129,7 +134,7 @@ export async function allReduce(t: Tensor, op: ReduceOp = 'sum'): Promise<Tensor
   if (t.dtype === 'bool' && op !== 'max') fail('allReduce', `a bool tensor reduces with 'max' (a logical or), not '${op}'`);
   if (t.dtype === 'int32' && op === 'mean') fail('allReduce', `'mean' of an int32 tensor is not whole: cast it to float32 first`);
   const s = ready();
-  if (!s.mpi) return tensor((await t.data()).slice(), { shape: [...t.shape], dtype: t.dtype, device: t.device });
+  if (!s.mpi) return copyOf(t);
   await agree(s, 'allReduce', t, Object.keys(OPS).indexOf(op));
   const staging = s.staging!, buffer = await staging.load(t);
   try {
@@ -152,7 +157,7 @@ export async function allReduce(t: Tensor, op: ReduceOp = 'sum'): Promise<Tensor
 export async function meanInBuckets(buckets: readonly (readonly Tensor[])[]): Promise<Tensor[][]> {
   const s = ready();
   const sizes = buckets.map((b) => b.reduce((n, t) => n + t.size, 0));
-  if (!s.mpi) return Promise.all(buckets.map((b) => Promise.all(b.map(async (t) => tensor((await t.data()).slice(), { shape: [...t.shape], dtype: t.dtype, device: t.device })))));
+  if (!s.mpi) return Promise.all(buckets.map((b) => Promise.all(b.map((t) => copyOf(t)))));
   const all = buckets.flat();
   const bad = all.find((t) => t.dtype === 'int32' || t.dtype === 'bool');
   if (bad) fail('meanInBuckets', `averages float tensors, got ${bad.dtype} ${shapeStr(bad.shape)}`);
@@ -186,7 +191,7 @@ export async function meanInBuckets(buckets: readonly (readonly Tensor[])[]): Pr
 export async function broadcast(t: Tensor, root = 0): Promise<Tensor> {
   const s = ready();
   if (!Number.isInteger(root) || root < 0 || root >= s.info.worldSize) fail('broadcast', `root must be a rank from 0 to ${s.info.worldSize - 1}, got ${root}`);
-  if (!s.mpi) return tensor((await t.data()).slice(), { shape: [...t.shape], dtype: t.dtype, device: t.device });
+  if (!s.mpi) return copyOf(t);
   await agree(s, 'broadcast', t, root);
   const staging = s.staging!, buffer = await staging.load(t);
   try {
@@ -201,7 +206,7 @@ export async function broadcast(t: Tensor, root = 0): Promise<Tensor> {
 export async function allGather(t: Tensor): Promise<Tensor> {
   const s = ready();
   const shape = [s.info.worldSize, ...t.shape];
-  if (!s.mpi) return tensor((await t.data()).slice(), { shape, dtype: t.dtype, device: t.device });
+  if (!s.mpi) return copyOf(t, shape);
   await agree(s, 'allGather', t, 0);
   const staging = s.staging!, send = await staging.load(t), recv = staging.take(t.size * s.info.worldSize * wireBytes(t.dtype));
   try {

@@ -50,13 +50,10 @@ export class Staging {
   /** A new tensor like `like` (dtype, device) of `shape`, holding the buffer's values from element `at` on. */
   store(buffer: NativeBuffer, like: Tensor, shape: readonly number[], at = 0): Tensor {
     const n = shape.reduce((a, b) => a * b, 1), view = typedView(buffer, like.dtype, at + n).subarray(at);
+    // GPU tensors upload from a copy (the pooled buffer is reused at once); half formats round on the way in
     if (like.device !== 'cpu') return tensor(view.slice(), { shape: [...shape], dtype: like.dtype, device: like.device });
+    if (like.dtype === 'float16' || like.dtype === 'bfloat16') return tensor(view, { shape: [...shape], dtype: like.dtype });
     const out = empty('cpu', [...shape], like.dtype);
-    // half formats hold float32 values on the host; rounding them is the tensor() path's job
-    if (like.dtype === 'float16' || like.dtype === 'bfloat16') {
-      out.dispose();
-      return tensor(view, { shape: [...shape], dtype: like.dtype });
-    }
     dataOf(out.storageView).set(view);
     return out;
   }

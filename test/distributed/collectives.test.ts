@@ -5,19 +5,16 @@ import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { mpirun, noMpirun } from '../helpers/mpirun.js';
 
 const rankMain = fileURLToPath(new URL('./rank-main.js', import.meta.url));
-const mpirun = spawnSync('mpirun', ['--version'], { encoding: 'utf8' }).status === 0 ? 'mpirun' : null;
-const skip = mpirun ? false : 'no mpirun on this machine (.ci/run installs openmpi-bin libopenmpi3)';
+const skip = noMpirun;
 
 type Report = { rank: number; worldSize: number; ok: boolean; error?: string; launcher?: string | null; mpi?: { version: string } | null };
 
 function launch(ranks: number, env: Record<string, string> = {}): { reports: Report[]; status: number | null; ms: number; out: string } {
   const t = performance.now();
-  // as root (CI's containers) Open MPI wants to be told; vader's single-copy needs ptrace, which containers may refuse
-  const r = spawnSync(mpirun!, ['--allow-run-as-root', '--oversubscribe', '-np', String(ranks), process.execPath, rankMain], {
-    encoding: 'utf8', timeout: 120_000, env: { ...process.env, OMPI_MCA_btl_vader_single_copy_mechanism: 'none', ...env },
-  });
+  const r = mpirun(ranks, [process.execPath, rankMain], env);
   const reports = r.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Report).sort((a, b) => a.rank - b.rank);
   return { reports, status: r.status, ms: performance.now() - t, out: r.stdout + r.stderr };
 }
@@ -65,7 +62,7 @@ it('tessera devices names the MPI library and the job, or why there is none', ()
   assert.equal(missing.status, 0, missing.stderr);
   assert.match(missing.stdout, /^mpi: unavailable {2}no Open MPI library found \(tried \/nonexistent\/libmpi.so\); install Open MPI/m);
   assert.match(missing.stdout, /^job: rank 1 of 4 \(local rank 1\), started by Open MPI$/m);
-  if (mpirun) {
+  if (!noMpirun) {
     const found = spawnSync(process.execPath, [bin, 'devices'], { encoding: 'utf8' });
     assert.match(found.stdout, /^mpi: Open MPI v\d+\.\d+\.\d+ \(.*libmpi\.so.*\)$/m);
     assert.match(found.stdout, /^job: a single process/m);

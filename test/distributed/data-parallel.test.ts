@@ -5,17 +5,17 @@ import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { mpirun, noMpirun } from '../helpers/mpirun.js';
 
 const main = fileURLToPath(new URL('./ddp-main.js', import.meta.url));
-const skip = spawnSync('mpirun', ['--version']).status === 0 ? false : 'no mpirun on this machine (.ci/run installs openmpi-bin libopenmpi3)';
-const env = { ...process.env, OMPI_MCA_btl_vader_single_copy_mechanism: 'none' };
-const mpirun = (extra: Record<string, string> = {}) => spawnSync('mpirun', ['--allow-run-as-root', '--oversubscribe', '-np', '2', process.execPath, main], { encoding: 'utf8', timeout: 120_000, env: { ...env, ...extra } });
+const skip = noMpirun;
+const twoRanks = (env: Record<string, string> = {}) => mpirun(2, [process.execPath, main], env);
 const lines = (out: string) => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { rank: number; weights?: number[][]; losses?: number[]; error?: string });
 
 it('two ranks at batch 32 end with the weights of one process at batch 64 after 20 Adam steps', { skip, timeout: 150_000 }, () => {
-  const one = spawnSync(process.execPath, [main], { encoding: 'utf8', env });
+  const one = spawnSync(process.execPath, [main], { encoding: 'utf8' });
   assert.equal(one.status, 0, one.stderr);
-  const two = mpirun();
+  const two = twoRanks();
   assert.equal(two.status, 0, two.stdout + two.stderr);
   const [alone] = lines(one.stdout), [rank0] = lines(two.stdout);
   assert.ok(alone?.weights && rank0?.weights, two.stdout);
@@ -27,7 +27,7 @@ it('two ranks at batch 32 end with the weights of one process at batch 64 after 
 });
 
 it('ranks that built different models fail at syncModel, naming the first weight that differs', { skip, timeout: 150_000 }, () => {
-  const r = lines(mpirun({ TESSERA_TEST_MODE: 'different-models' }).stdout);
+  const r = lines(twoRanks({ TESSERA_TEST_MODE: 'different-models' }).stdout);
   assert.equal(r.length, 2);
   for (const { rank, error } of r) {
     const other = 1 - rank;

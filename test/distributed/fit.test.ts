@@ -9,23 +9,23 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mpirun, noMpirun } from '../helpers/mpirun.js';
 
 const main = fileURLToPath(new URL('./fit-main.js', import.meta.url));
-const skip = spawnSync('mpirun', ['--version']).status === 0 ? false : 'no mpirun on this machine (.ci/run installs openmpi-bin libopenmpi3)';
-const env = { ...process.env, OMPI_MCA_btl_vader_single_copy_mechanism: 'none' };
+const skip = noMpirun;
 type Run = { rank: number; worldSize: number; weights: number[][]; history: Record<string, number[]>; epochs: number };
 /** Each rank's result, from the file it wrote in `out`. */
 const results = (out: string, ranks: number) => Array.from({ length: ranks }, (_, r) => JSON.parse(readFileSync(join(out, `rank-${r}.json`), 'utf8')) as Run);
 
 function alone(extra: Record<string, string> = {}): Run {
   const out = mkdtempSync(join(tmpdir(), 'tessera-fit-'));
-  const r = spawnSync(process.execPath, [main], { encoding: 'utf8', env: { ...env, TESSERA_TEST_OUT: out, ...extra } });
+  const r = spawnSync(process.execPath, [main], { encoding: 'utf8', env: { ...process.env, TESSERA_TEST_OUT: out, ...extra } });
   assert.equal(r.status, 0, r.stderr);
   return results(out, 1)[0]!;
 }
 function twoRanks(extra: Record<string, string> = {}): Run[] {
   const out = mkdtempSync(join(tmpdir(), 'tessera-fit-'));
-  const r = spawnSync('mpirun', ['--allow-run-as-root', '--oversubscribe', '-np', '2', process.execPath, main], { encoding: 'utf8', timeout: 120_000, env: { ...env, TESSERA_TEST_OUT: out, ...extra } });
+  const r = mpirun(2, [process.execPath, main], { TESSERA_TEST_OUT: out, ...extra });
   assert.equal(r.status, 0, r.stdout + r.stderr);
   return results(out, 2);
 }
@@ -59,7 +59,7 @@ it('rank 0 alone writes the CSV log and the checkpoint, which resumes under two 
 
 it('a rank killed mid-epoch ends the job within seconds, naming the rank, never a hang', { skip, timeout: 150_000 }, () => {
   const t = performance.now();
-  const r = spawnSync('mpirun', ['--allow-run-as-root', '--oversubscribe', '-np', '2', process.execPath, main], { encoding: 'utf8', timeout: 120_000, env: { ...env, TESSERA_TEST_MODE: 'die-mid-epoch', TESSERA_TEST_OUT: mkdtempSync(join(tmpdir(), 'tessera-fit-')) } });
+  const r = mpirun(2, [process.execPath, main], { TESSERA_TEST_MODE: 'die-mid-epoch', TESSERA_TEST_OUT: mkdtempSync(join(tmpdir(), 'tessera-fit-')) });
   assert.notEqual(r.status, 0);
   assert.match(r.stdout + r.stderr, /process rank 1 .*exited on signal 9/);
   assert.ok(performance.now() - t < 60_000, `the job took ${Math.round(performance.now() - t)} ms to end`);
@@ -68,7 +68,7 @@ it('a rank killed mid-epoch ends the job within seconds, naming the rank, never 
 it('mpirun -np 2 tessera train trains data-parallel: one report, the job\'s processes and global batch', { skip, timeout: 150_000 }, () => {
   const bin = fileURLToPath(new URL('../../../bin/tessera.js', import.meta.url));
   const sample = fileURLToPath(new URL('../../../data/fashion-mnist-sample', import.meta.url));
-  const r = spawnSync('mpirun', ['--allow-run-as-root', '--oversubscribe', '-np', '2', process.execPath, bin, 'train', '--epochs', '1', '--json', '--data', sample], { encoding: 'utf8', timeout: 120_000, env });
+  const r = mpirun(2, [process.execPath, bin, 'train', '--epochs', '1', '--json', '--data', sample]);
   assert.equal(r.status, 0, r.stdout + r.stderr);
   const reports = r.stdout.split('\n').filter((l) => l.startsWith('{'));
   assert.equal(reports.length, 1, 'rank 0 alone reports');

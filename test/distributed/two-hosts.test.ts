@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mpirun, noMpirun } from '../helpers/mpirun.js';
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const agent = fileURLToPath(new URL('../../../test/distributed/netns-agent.sh', import.meta.url));
@@ -16,7 +17,7 @@ const HOSTS = [1, 2];
 
 /** Makes the namespaces and links, or says why it cannot (not root, no iproute2, no mpirun). */
 function setUp(): string | false {
-  if (spawnSync('mpirun', ['--version']).status !== 0) return 'no mpirun on this machine (.ci/run installs openmpi-bin libopenmpi3)';
+  if (noMpirun) return noMpirun;
   tearDown();
   for (const i of HOSTS) {
     const r = sh(`ip netns add tsrhost${i} && ip link add tsrv${i} type veth peer name tsrp${i} && ip link set tsrp${i} netns tsrhost${i}`
@@ -40,19 +41,18 @@ const skip = process.getuid?.() === 0 ? setUp() : 'needs root to make network na
 after(() => { if (!skip) tearDown(); });
 
 it('data-parallel fit across two hosts over TCP matches one process, and its traffic crossed the links', { skip, timeout: 150_000 }, () => {
-  const env = { ...process.env, OMPI_MCA_btl_vader_single_copy_mechanism: 'none' };
   const alone = mkdtempSync(join(tmpdir(), 'tessera-hosts-')), job = mkdtempSync(join(tmpdir(), 'tessera-hosts-'));
-  assert.equal(spawnSync(process.execPath, [here('./fit-main.js')], { env: { ...env, TESSERA_TEST_OUT: alone } }).status, 0);
+  assert.equal(spawnSync(process.execPath, [here('./fit-main.js')], { env: { ...process.env, TESSERA_TEST_OUT: alone } }).status, 0);
   const before = HOSTS.map((i) => bytesThrough(`tsrv${i}`));
-  const r = spawnSync('mpirun', [
-    '--allow-run-as-root', '-H', '10.78.1.2,10.78.2.2', '-np', '2', '--mca', 'plm_rsh_agent', agent,
+  const r = mpirun(2, [process.execPath, here('./fit-main.js')], { TESSERA_TEST_OUT: job, OMPI_MCA_rtc_hwloc_vmhole: 'none' }, [
+    '-H', '10.78.1.2,10.78.2.2', '--mca', 'plm_rsh_agent', agent,
     // ranks over TCP only, on the links between the "machines"; the daemons reach mpirun there too
     // no shared-memory copy of the hardware topology: the daemon's choice of address for it crashed
     // hwloc on CI (hwloc_shmem_topology_write) when two daemons start on one machine at once
     '--mca', 'rtc_hwloc_vmhole', 'none',
     '--mca', 'btl', 'self,tcp', '--mca', 'btl_tcp_if_include', '10.78.0.0/16', '--mca', 'oob_tcp_if_include', '10.78.0.0/16',
-    '-x', 'PATH', '-x', 'TESSERA_TEST_OUT', process.execPath, here('./fit-main.js'),
-  ], { encoding: 'utf8', timeout: 120_000, env: { ...env, TESSERA_TEST_OUT: job, OMPI_MCA_rtc_hwloc_vmhole: 'none' } });
+    '-x', 'PATH', '-x', 'TESSERA_TEST_OUT',
+  ]);
   assert.equal(r.status, 0, r.stdout + r.stderr);
   const one = JSON.parse(readFileSync(join(alone, 'rank-0.json'), 'utf8')), two = [0, 1].map((k) => JSON.parse(readFileSync(join(job, `rank-${k}.json`), 'utf8')));
   let worst = 0;

@@ -19,7 +19,8 @@ export function matmul(rt: GpuRuntime, a: View, b: View, out: View): void {
   if (m === 0 || n === 0 || batch === 0) return;
   const slots = new Slots();
   const sa = slots.slot(a), sb = slots.slot(b), sc = slots.slot(out);
-  const meta = Int32Array.from([m, n, k, a.offset, ...a.strides, b.offset, ...b.strides, out.offset, ...out.strides]);
+  // the last three: the first row tile, matrix and column tile of a dispatch (see below)
+  const meta = Int32Array.from([m, n, k, a.offset, ...a.strides, b.offset, ...b.strides, out.offset, ...out.strides, 0, 0, 0]);
   const kernel = rt.kernel(`matmul|${sa}${sb}${sc}|${slots.key()}`, () => `
 ${slots.declarations((d) => STORAGE_TYPE[d])}
 var<workgroup> ta: array<f32, ${BK * BM}>;
@@ -70,7 +71,9 @@ var<workgroup> tb: array<f32, ${BK * BN}>;
     for (let r0 = 0; r0 < rowTiles; r0 += MAX_GRID) {
       for (let c0 = 0; c0 < colTiles; c0 += MAX_GRID) {
         const groups: [number, number, number] = [Math.min(MAX_GRID, colTiles - c0), Math.min(MAX_GRID, rowTiles - r0), Math.min(MAX_GRID, batch - b0)];
-        rt.dispatch(kernel, Int32Array.from([...meta, r0, b0, c0]), slots.buffers, groups);
+        // dispatch copies meta into the device's buffer at once, so it is reused
+        meta.set([r0, b0, c0], 15);
+        rt.dispatch(kernel, meta, slots.buffers, groups);
       }
     }
   }
