@@ -15,7 +15,14 @@ export interface ServedFolder { server: http.Server; url: string; close(): Promi
 export function serveFolder(dir: string, host: string, port: number): Promise<ServedFolder> {
   const root = normalize(dir + sep);
   const server = http.createServer(async (req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
+    let path: string;
+    try {
+      path = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
+    } catch {
+      // a malformed escape (%E0%A4) would otherwise throw out of the handler and end the server
+      res.writeHead(400, { 'content-type': 'text/plain' }).end('malformed URL');
+      return;
+    }
     let file = normalize(join(root, path));
     if (!file.startsWith(root) || (req.method !== 'GET' && req.method !== 'HEAD')) {
       res.writeHead(req.method === 'GET' || req.method === 'HEAD' ? 403 : 405).end();

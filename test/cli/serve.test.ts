@@ -36,6 +36,9 @@ it('serves the page, its bundles and the sample, and nothing outside the page fo
       import('node:http').then((http) => http.get({ host: '127.0.0.1', port, path: '/..%2f..%2fpackage.json' }, (r) => { r.resume(); resolve(r.statusCode!); }));
     });
     assert.equal(escaped, 403);
+    // a malformed escape is a bad request, and the server goes on serving
+    assert.equal((await fetch(`${url}%E0%A4%A`)).status, 400);
+    assert.equal((await fetch(url)).status, 200);
     assert.equal((await fetch(url, { method: 'POST', body: 'x' })).status, 405);
   } finally {
     child.kill('SIGINT');
