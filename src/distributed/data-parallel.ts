@@ -59,16 +59,10 @@ export async function syncModel(model: Layer, root = 0): Promise<void> {
 }
 
 /**
- * Averages the gradients of `parameters` over every rank, in place (each `.grad` is replaced by
- * the mean), in buckets of about `bucketBytes` in reverse order: the last layers' gradients,
- * ready first in backward, go first. Every parameter needs a gradient on every rank.
+ * `parameters` grouped into buckets of about `bucketBytes`, in reverse order: the last layers'
+ * gradients, ready first in backward, go first.
  */
-export async function allReduceGradients(parameters: readonly Tensor[], opts: { bucketBytes?: number } = {}): Promise<void> {
-  const info = init();
-  if (info.worldSize === 1) return;
-  const missing = parameters.findIndex((p) => !p.grad);
-  if (missing >= 0) fail('allReduceGradients', `parameter ${missing + 1} (${shapeStr(parameters[missing]!.shape)}) has no gradient: every parameter must take part in the loss on every rank`);
-  const bucketBytes = opts.bucketBytes ?? BUCKET_BYTES;
+export function gradientBuckets(parameters: readonly Tensor[], bucketBytes = BUCKET_BYTES): Tensor[][] {
   const buckets: Tensor[][] = [];
   let current: Tensor[] = [], bytes = 0;
   for (const p of [...parameters].reverse()) {
@@ -77,6 +71,24 @@ export async function allReduceGradients(parameters: readonly Tensor[], opts: { 
     bytes += p.size * 4;
   }
   if (current.length) buckets.push(current);
+  return buckets;
+}
+
+/** Fails unless every parameter has a gradient (on every rank each must take part in the loss). */
+export function checkEveryGradient(op: string, parameters: readonly Tensor[]): void {
+  const missing = parameters.findIndex((p) => !p.grad);
+  if (missing >= 0) fail(op, `parameter ${missing + 1} (${shapeStr(parameters[missing]!.shape)}) has no gradient: every parameter must take part in the loss on every rank`);
+}
+
+/**
+ * Averages the gradients of `parameters` over every rank, in place (each `.grad` is replaced by
+ * the mean), in buckets of about `bucketBytes` (default 25 MB) in reverse order.
+ */
+export async function allReduceGradients(parameters: readonly Tensor[], opts: { bucketBytes?: number } = {}): Promise<void> {
+  const info = init();
+  if (info.worldSize === 1) return;
+  checkEveryGradient('allReduceGradients', parameters);
+  const buckets = gradientBuckets(parameters, opts.bucketBytes);
   const means = await meanInBuckets(buckets.map((b) => b.map((p) => p.grad!)));
   buckets.forEach((bucket, k) => bucket.forEach((p, i) => {
     p.grad!.dispose();

@@ -8,7 +8,7 @@ import { env } from '../core/platform.js';
 import { tensor } from '../ops/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { type LaunchInfo, launchInfo } from './launcher.js';
-import { type Mpi, type MpiDType, type MpiOp, openMpi } from './mpi.js';
+import { type Mpi, type MpiDType, type MpiOp, type NativeBuffer, openMpi } from './mpi.js';
 import { Staging, wireBytes } from './staging.js';
 
 export interface DistributedInfo extends LaunchInfo {
@@ -150,41 +150,97 @@ export async function allReduce(t: Tensor, op: ReduceOp = 'sum'): Promise<Tensor
 }
 
 /**
- * The mean over ranks of every float tensor in `buckets` (new tensors, in the same nesting):
- * each bucket travels as one buffer, and every bucket's reduction starts before the first is
- * waited on. For gradients (data parallelism); one agreement check covers the whole call.
+ * Reductions of float tensors over the ranks, one bucket (a list of tensors travelling as one
+ * buffer) at a time: each bucket's reduction starts when its tensors exist (`ready`, as backward
+ * makes them), in bucket order on every rank, and progresses whenever any is polled; `finish`
+ * waits for the rest. For gradients (data parallelism); one agreement check covers every bucket.
  */
-export async function meanInBuckets(buckets: readonly (readonly Tensor[])[]): Promise<Tensor[][]> {
-  const s = ready();
-  const sizes = buckets.map((b) => b.reduce((n, t) => n + t.size, 0));
-  if (!s.mpi) return Promise.all(buckets.map((b) => Promise.all(b.map((t) => copyOf(t)))));
-  const all = buckets.flat();
-  const bad = all.find((t) => t.dtype === 'int32' || t.dtype === 'bool');
-  if (bad) fail('meanInBuckets', `averages float tensors, got ${bad.dtype} ${shapeStr(bad.shape)}`);
-  // every rank must be averaging the same buckets: checked as one allReduce of their total size
-  await agree(s, 'allReduce', { dtype: 'float32', rank: sizes.length, size: sizes.reduce((a, b) => a + b, 0), shape: sizes }, 1);
-  const staging = s.staging!, mpi = s.mpi;
-  const started: { buffer: ReturnType<Staging['take']>; request: unknown }[] = [];
-  try {
-    for (const [k, bucket] of buckets.entries()) {
-      const buffer = staging.take(sizes[k]! * 4);
-      let at = 0;
-      for (const t of bucket) { await staging.loadAt(buffer, t, at); at += t.size; }
-      started.push({ buffer, request: mpi.iallreduce(buffer, sizes[k]!, 'float', 'sum') });
-    }
-    const out: Tensor[][] = [];
-    for (const [k, bucket] of buckets.entries()) {
-      const { buffer, request } = started[k]!;
-      await wait(s, request, `averaging gradients (bucket ${k + 1} of ${buckets.length}, ${sizes[k]} floats)`);
-      const v = new Float32Array(buffer.bytes, 0, sizes[k]);
-      for (let i = 0; i < v.length; i++) v[i]! /= s.info.worldSize;
-      let at = 0;
-      out.push(bucket.map((t) => { const m = staging.store(buffer, t, t.shape, at); at += t.size; return m; }));
-    }
-    return out;
-  } finally {
-    for (const { buffer } of started) staging.give(buffer);
+export class BucketReduction {
+  private readonly started: { buffer: NativeBuffer; request: unknown }[] = [];
+  private readonly given: (readonly Tensor[] | undefined)[];
+  private readonly sizes: number[];
+
+  private constructor(private readonly s: State, private readonly op: 'sum' | 'mean', sizes: readonly number[]) {
+    this.sizes = [...sizes];
+    this.given = sizes.map(() => undefined);
   }
+
+  /** Checks that every rank reduces the same buckets (`sizes`: elements per bucket), then takes them. */
+  static async begin(sizes: readonly number[], op: 'sum' | 'mean'): Promise<BucketReduction> {
+    const s = ready();
+    // checked as one allReduce of their total size, with the bucket sizes as its shape
+    if (s.mpi) await agree(s, 'allReduce', { dtype: 'float32', rank: sizes.length, size: sizes.reduce((a, b) => a + b, 0), shape: sizes }, Object.keys(OPS).indexOf(op));
+    return new BucketReduction(s, op, sizes);
+  }
+
+  /**
+   * Bucket k's tensors exist. Its reduction starts now if every earlier bucket's has and the
+   * device reads synchronously (CPU, CUDA); otherwise at the latest in finish().
+   */
+  ready(k: number, tensors: readonly Tensor[]): void {
+    const bad = tensors.find((t) => t.dtype === 'int32' || t.dtype === 'bool');
+    if (bad) fail('allReduce (buckets)', `reduces float tensors, got ${bad.dtype} ${shapeStr(bad.shape)}`);
+    const size = tensors.reduce((n, t) => n + t.size, 0);
+    if (size !== this.sizes[k]) fail('allReduce (buckets)', `bucket ${k + 1} was declared with ${this.sizes[k]} elements but given ${size}`);
+    this.given[k] = tensors;
+    if (!this.s.mpi) return;
+    while (this.started.length < this.sizes.length && this.given[this.started.length]?.every((t) => t.backend.readSync)) this.startSync(this.started.length);
+    this.poll();
+  }
+
+  /** Moves started reductions on (MPI progresses only inside its calls). */
+  poll(): void {
+    // any MPI call progresses them all: test the first one not yet done
+    this.started.find(({ request }) => request !== null && !this.s.mpi!.done(request));
+  }
+
+  private startSync(k: number): void {
+    const buffer = this.s.staging!.take(this.sizes[k]! * 4);
+    let at = 0;
+    for (const t of this.given[k]!) { this.s.staging!.loadAtSync(buffer, t, at); at += t.size; }
+    this.started.push({ buffer, request: this.s.mpi!.iallreduce(buffer, this.sizes[k]!, 'float', 'sum') });
+  }
+
+  /** Every bucket reduced: new tensors in the buckets' nesting (on each tensor's device). */
+  async finish(): Promise<Tensor[][]> {
+    const { s, sizes } = this;
+    const missing = this.given.findIndex((g) => !g);
+    if (missing >= 0) fail('allReduce (buckets)', `bucket ${missing + 1} of ${sizes.length} was never given its tensors`);
+    if (!s.mpi) return Promise.all(this.given.map((b) => Promise.all(b!.map((t) => copyOf(t)))));
+    const staging = s.staging!;
+    try {
+      // buckets on devices read asynchronously (WebGPU) start here, in order
+      for (let k = this.started.length; k < sizes.length; k++) {
+        const buffer = staging.take(sizes[k]! * 4);
+        this.started.push({ buffer, request: null });
+        let at = 0;
+        for (const t of this.given[k]!) { await staging.loadAt(buffer, t, at); at += t.size; }
+        this.started[k]!.request = s.mpi.iallreduce(buffer, sizes[k]!, 'float', 'sum');
+      }
+      const out: Tensor[][] = [];
+      for (const [k, bucket] of this.given.entries()) {
+        const { buffer, request } = this.started[k]!;
+        await wait(s, request, `reducing gradients (bucket ${k + 1} of ${sizes.length}, ${sizes[k]} floats)`);
+        if (this.op === 'mean') {
+          const v = new Float32Array(buffer.bytes, 0, sizes[k]);
+          for (let i = 0; i < v.length; i++) v[i]! /= s.info.worldSize;
+        }
+        let at = 0;
+        out.push(bucket!.map((t) => { const m = staging.store(buffer, t, t.shape, at); at += t.size; return m; }));
+      }
+      return out;
+    } finally {
+      for (const { buffer } of this.started) staging.give(buffer);
+      this.started.length = 0;
+    }
+  }
+}
+
+/** The mean over ranks of every float tensor in `buckets` (new tensors, in the same nesting), each bucket as one buffer. */
+export async function meanInBuckets(buckets: readonly (readonly Tensor[])[]): Promise<Tensor[][]> {
+  const reduction = await BucketReduction.begin(buckets.map((b) => b.reduce((n, t) => n + t.size, 0)), 'mean');
+  buckets.forEach((b, k) => reduction.ready(k, b));
+  return reduction.finish();
 }
 
 /** Rank `root`'s `t` on every rank (each rank passes a tensor of the same shape and dtype). */

@@ -41,10 +41,16 @@ export class Staging {
 
   /** Copies `t`'s values into `buffer` from element `at` on. */
   async loadAt(buffer: NativeBuffer, t: Tensor, at: number): Promise<void> {
+    if (t.device === 'cpu' || t.backend.readSync) this.loadAtSync(buffer, t, at);
+    else typedView(buffer, t.dtype, at + t.size).subarray(at).set(await t.data() as ArrayLike<number>);
+  }
+
+  /** loadAt for a device read synchronously (CPU: straight from the heap). */
+  loadAtSync(buffer: NativeBuffer, t: Tensor, at: number): void {
     const view = typedView(buffer, t.dtype, at + t.size).subarray(at);
     const v = t.storageView;
     if (t.device === 'cpu' && isContiguous(v.shape, v.strides)) view.set(dataOf(v).subarray(v.offset, v.offset + t.size));
-    else view.set(await t.data() as ArrayLike<number>);
+    else view.set(t.dataSync() as ArrayLike<number>);
   }
 
   /** A new tensor like `like` (dtype, device) of `shape`, holding the buffer's values from element `at` on. */

@@ -79,6 +79,22 @@ export function setGradMath(m: GradMath): void {
   math = m;
 }
 
+/**
+ * Runs `fn` with `listener` told of each leaf whose gradient backward has finished (its .grad
+ * holds every contribution): data parallelism starts reducing a bucket as soon as its last
+ * gradient exists, while backward goes on.
+ */
+export function onGradReady<T>(listener: (leaf: Tensor) => void, fn: () => T): T {
+  const before = gradReady;
+  gradReady = listener;
+  try {
+    return fn();
+  } finally {
+    gradReady = before;
+  }
+}
+let gradReady: ((leaf: Tensor) => void) | null = null;
+
 export function runBackward(root: Tensor, gradient?: Tensor): void {
   const op = 'backward';
   if (!root.requiresGrad) fail(op, 'this tensor does not require a gradient (create its inputs with requiresGrad: true)');
@@ -99,6 +115,8 @@ export function runBackward(root: Tensor, gradient?: Tensor): void {
         const before = t.grad;
         t.grad = keep(before ? m.add(before, g) : m.alias(g));
         before?.dispose();
+        // leaves come after every op that uses them, so this gradient is complete
+        gradReady?.(t);
         continue;
       }
       const { inputs, backward } = t.node;

@@ -26,6 +26,7 @@ import type { Loss } from './losses.js';
 import type { Count, Metric } from './metrics.js';
 import { type ModelData, type OutputSpec, type PerOutput, dataList, logKey, outputSpecs } from './model-io.js';
 import { StepLog } from './step-log.js';
+import { dataParallelStep } from './data-parallel-step.js';
 import { type CompileStats, type CompiledFunction, compile } from '../tensor/compile.js';
 import * as E from '../core/expr.js';
 import { sumExpr } from '../ops/reduce.js';
@@ -72,9 +73,10 @@ export interface FitOptions {
   /**
    * Data-parallel over the job's processes (mpirun, srun): every rank trains on its shard of each
    * epoch's shuffle with rank 0's starting weights, gradients averaged, logs over all ranks.
-   * Default: on when the job has more than one process.
+   * Default: on when the job has more than one process. `{ bucketMB }` turns it on with gradient
+   * buckets of that size (default 25, PyTorch DDP's).
    */
-  distributed?: boolean;
+  distributed?: boolean | { bucketMB?: number };
 }
 
 export type YieldEvery = 'auto' | 'batch' | 'epoch' | 'never' | number;
@@ -279,12 +281,16 @@ export abstract class Model<Prediction extends Tensor | Tensor[] = Tensor> exten
    * device tensors (read them with readCount), so a GPU is not stalled inside the step.
    */
   trainStep(x: Tensor | readonly Tensor[], y: Tensor | readonly Tensor[]): StepResult {
-    return this.stepWith(x, y, true);
+    return this.stepWith(x, y, true, 1);
   }
 
-  /** The step up to the gradients, left in each parameter's .grad (data parallelism averages them before applyGradients). */
-  gradientStep(x: Tensor | readonly Tensor[], y: Tensor | readonly Tensor[]): StepResult {
-    return this.stepWith(x, y, false);
+  /**
+   * The step up to the gradients, left in each parameter's .grad (data parallelism averages them
+   * before applyGradients). `gradientScale` multiplies the loss before backward (fit's
+   * data-parallel steps divide by the world size, so the ranks' gradients only need adding).
+   */
+  gradientStep(x: Tensor | readonly Tensor[], y: Tensor | readonly Tensor[], gradientScale = 1): StepResult {
+    return this.stepWith(x, y, false, gradientScale);
   }
 
   /** The optimizer's update from the gradients gradientStep left, which it then clears. */
@@ -293,7 +299,7 @@ export abstract class Model<Prediction extends Tensor | Tensor[] = Tensor> exten
     this.zeroGrad();
   }
 
-  private stepWith(x: Tensor | readonly Tensor[], y: Tensor | readonly Tensor[], update: boolean): StepResult {
+  private stepWith(x: Tensor | readonly Tensor[], y: Tensor | readonly Tensor[], update: boolean, gradientScale: number): StepResult {
     this.compiledOrFail('fit');
     const optimizer = this.optimizer!;
     const xs = x instanceof Tensor ? [x] : x, ys = y instanceof Tensor ? [y] : y;
@@ -303,7 +309,7 @@ export abstract class Model<Prediction extends Tensor | Tensor[] = Tensor> exten
       const [dataLoss, ...outputLosses] = this.losses(preds, ys);
       const reg = this.penalty();
       const loss = reg ? add(dataLoss!, reg) : dataLoss!;
-      loss.backward();
+      (gradientScale === 1 ? loss : mul(loss, gradientScale)).backward();
       if (update) {
         optimizer.step(this.parameters());
         this.zeroGrad();
@@ -374,7 +380,7 @@ export abstract class Model<Prediction extends Tensor | Tensor[] = Tensor> exten
   private async fitLoop(x: ModelData | Dataset, train: Lists | null, val: Lists | null, opts: CheckedFitOptions): Promise<History> {
     const { epochs, batchSize } = opts;
     const device = this.trainingDevice('fit');
-    const job = opts.distributed ? distributed.init() : null;
+    const job = opts.distributed !== null ? distributed.init() : null;
     if (job && !train) fail('fit', 'data-parallel fit shards tensors; a Dataset would need sharding of its own (pass tensors, or distributed: false)');
     if (job) await distributed.syncModel(this);
     const shardRows = (n: number) => (job ? Math.ceil(n / job.worldSize) : n);
@@ -414,15 +420,8 @@ export abstract class Model<Prediction extends Tensor | Tensor[] = Tensor> exten
       const xs = batch.slice(0, nIn);
       logStep(xs, this.trainStep(xs, batch.slice(nIn)));
     };
-    // data-parallel: the gradients are averaged over the ranks between backward and the update
-    // (eagerly for now: the reduction is not yet a step of a compiled plan)
-    const distributedStep = async (...batch: Tensor[]): Promise<void> => {
-      const xs = batch.slice(0, nIn);
-      const r = this.gradientStep(xs, batch.slice(nIn));
-      await distributed.allReduceGradients(this.parameters());
-      this.applyGradients();
-      logStep(xs, r);
-    };
+    // data-parallel: the gradients are summed over the ranks between backward and the update
+    const distributedStep = job ? dataParallelStep(this, { worldSize: job.worldSize, inputs: nIn, jit: this.jit, bucketBytes: opts.distributed!, record: logStep }) : null;
     // the parameters it updates are part of the signature: freezing a layer or moving weights in a callback captures again
     // (a counter, not a walk over the layers: this runs every step)
     const compiled = this.jit && !job ? compile(recordStep, { name: 'trainStep', key: () => String(layerWeightsVersion()) }) : null;
@@ -449,7 +448,7 @@ export abstract class Model<Prediction extends Tensor | Tensor[] = Tensor> exten
         };
         const runBatch = async ({ x: xb, y: yb }: Batch, prefetchNext: () => void): Promise<boolean> => {
           for (const c of callbacks) await c.onBatchBegin?.(queued);
-          if (job) await distributedStep(...xb, ...yb);
+          if (distributedStep) await distributedStep.run(...xb, ...yb);
           else step(...xb, ...yb);
           sizes.push(xb[0]!.shape[0]!);
           queued++;
@@ -499,8 +498,9 @@ export abstract class Model<Prediction extends Tensor | Tensor[] = Tensor> exten
         if (job) this.stopTraining = await anyRank(this.stopTraining);
       }
     } finally {
-      this.lastStepStats = compiled?.stats ?? null;
+      this.lastStepStats = compiled?.stats ?? distributedStep?.stats ?? null;
       compiled?.dispose();
+      distributedStep?.dispose();
       log.dispose();
     }
     for (const c of callbacks) await c.onTrainEnd?.(logs);
@@ -662,7 +662,9 @@ async function anyRank(flag: boolean): Promise<boolean> {
 const AUTO_YIELD_MS = 125;
 
 type CheckedFitOptions = Required<Pick<FitOptions, 'epochs' | 'batchSize' | 'validationSplit' | 'shuffle' | 'seed' | 'initialEpoch'>> & {
-  verbose: Verbose; callbacks: Callback[]; distributed: boolean;
+  verbose: Verbose; callbacks: Callback[];
+  /** bytes per gradient bucket when data-parallel, else null */
+  distributed: number | null;
   /** ms between yields within an epoch (0: every batch), Infinity for none; and whether each epoch's end yields */
   yieldMs: number; yieldEpochs: boolean;
 };
@@ -693,9 +695,18 @@ function checkFitOptions(given: FitOptions | undefined): CheckedFitOptions {
     initialEpoch: checkInt(op, 'initialEpoch', opts.initialEpoch ?? 0, { min: 0 }),
     verbose: checkOneOf(op, 'verbose', opts.verbose ?? 1, [0, 1, 2] as const),
     callbacks,
-    distributed: checkBool(op, 'distributed', opts.distributed ?? launchInfo().worldSize > 1),
+    distributed: checkDistributed(op, opts.distributed),
     ...checkYieldEvery(op, opts.yieldEvery),
   };
+}
+
+/** fit's distributed option as gradient-bucket bytes, or null when off. */
+function checkDistributed(op: string, given: FitOptions['distributed']): number | null {
+  if (typeof given === 'object' && given !== null) {
+    checkOptions(`${op} (distributed)`, given, ['bucketMB'] as const);
+    return checkNumber(op, 'distributed.bucketMB', given.bucketMB ?? 25, { min: 0, exclusiveMin: true }) * 2 ** 20;
+  }
+  return checkBool(op, 'distributed', given ?? launchInfo().worldSize > 1) ? 25 * 2 ** 20 : null;
 }
 
 /** A positive whole batch size (32 by default, as Keras). */

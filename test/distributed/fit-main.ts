@@ -1,7 +1,9 @@
 // One rank of the data-parallel fit test: the global batch of 64 split over the ranks, 2 epochs
 // of a shuffled 640 rows (20 Adam steps). Alone it is the one-process baseline at batch 64.
 // TESSERA_TEST_DIR: a CSV log and a checkpoint there; with TESSERA_TEST_RESUME, one more epoch
-// from that checkpoint instead.
+// from that checkpoint instead. TESSERA_TEST_JIT=0: eager steps (else compiled);
+// TESSERA_TEST_BUCKET_MB: gradient buckets of that size; TESSERA_TEST_SGD=1: SGD (which, unlike Adam,
+// sees a gradient's scale).
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +17,7 @@ if (resume) {
   model = await tsr.loadModel(`${dir}/ckpt`);
 } else {
   model = tsr.sequential([tsr.layers.dense({ units: 16, activation: 'tanh', inputShape: [8] }), tsr.layers.dense({ units: 3 })]);
-  model.compile({ optimizer: tsr.optimizers.adam({ learningRate: 1e-2 }), loss: tsr.losses.sparseCategoricalCrossentropy({ fromLogits: true }), metrics: ['accuracy'] });
+  model.compile({ jit: process.env['TESSERA_TEST_JIT'] !== '0', optimizer: process.env['TESSERA_TEST_SGD'] === '1' ? tsr.optimizers.sgd({ learningRate: 0.1 }) : tsr.optimizers.adam({ learningRate: 1e-2 }), loss: tsr.losses.sparseCategoricalCrossentropy({ fromLogits: true }), metrics: ['accuracy'] });
 }
 const x = tsr.randn([640, 8], { seed: 7 }), y = tsr.randint(0, 3, [640], { seed: 8 });
 let stoppedAt: number | null = null;
@@ -24,8 +26,9 @@ if (mode === 'stop-on-rank-1') callbacks.push({ onEpochEnd: (epoch) => { if (ran
 // a rank that dies mid-epoch, as a crash or an OOM kill would take it
 if (mode === 'die-mid-epoch') callbacks.push({ onBatchEnd: (batch) => { if (rank === 1 && batch === 3) process.kill(process.pid, 'SIGKILL'); } });
 const files = dir && !resume ? [tsr.callbacks.csvLogger(`${dir}/log.csv`), new tsr.ModelCheckpoint({ dir: `${dir}/ckpt`, includeOptimizer: true })] : [];
-const history = await model.fit(x, y, { epochs: resume ? 3 : 2, initialEpoch: resume ? 2 : 0, batchSize: 64 / worldSize, seed: 3, verbose: 0, callbacks: [...callbacks, ...files] });
+const bucketMB = process.env['TESSERA_TEST_BUCKET_MB'], bucket = bucketMB ? { distributed: { bucketMB: Number(bucketMB) } } : {};
+const history = await model.fit(x, y, { epochs: resume ? 3 : 2, initialEpoch: resume ? 2 : 0, batchSize: 64 / worldSize, seed: 3, verbose: 0, ...bucket, callbacks: [...callbacks, ...files] });
 const weights = await Promise.all(model.getWeights().map(async (w) => [...await w.data()]));
 // one file per rank: mpirun may interleave long lines that two ranks print at once
-writeFileSync(join(process.env['TESSERA_TEST_OUT'] ?? tmpdir(), `rank-${rank}.json`), JSON.stringify({ rank, worldSize, weights, history: history.history, epochs: history.epoch.length, stoppedAt }));
+writeFileSync(join(process.env['TESSERA_TEST_OUT'] ?? tmpdir(), `rank-${rank}.json`), JSON.stringify({ rank, worldSize, weights, history: history.history, epochs: history.epoch.length, stoppedAt, steps: model.lastStepStats }));
 tsr.distributed.shutdown();

@@ -10,10 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mpirun, noMpirun } from '../helpers/mpirun.js';
+import type * as tsr from '../../src/index.js';
 
 const main = fileURLToPath(new URL('./fit-main.js', import.meta.url));
 const skip = noMpirun;
-type Run = { rank: number; worldSize: number; weights: number[][]; history: Record<string, number[]>; epochs: number };
+type Run = { rank: number; worldSize: number; weights: number[][]; history: Record<string, number[]>; epochs: number; steps: tsr.CompileStats | null };
 /** Each rank's result, from the file it wrote in `out`. */
 const results = (out: string, ranks: number) => Array.from({ length: ranks }, (_, r) => JSON.parse(readFileSync(join(out, `rank-${r}.json`), 'utf8')) as Run);
 
@@ -31,16 +32,24 @@ function twoRanks(extra: Record<string, string> = {}): Run[] {
 }
 const maxDiff = (a: number[][], b: number[][]) => Math.max(...a.flatMap((w, i) => w.map((v, j) => Math.abs(v - b[i]![j]!))));
 
-it('two ranks at batch 32 end with the weights and logs of one process at batch 64 (20 Adam steps, shuffled)', { skip, timeout: 150_000 }, () => {
-  const one = alone(), [r0, r1] = twoRanks();
-  assert.equal(r0!.worldSize, 2);
-  assert.ok(maxDiff(one.weights, r0!.weights) < 1e-5, `max |two ranks - one process| = ${maxDiff(one.weights, r0!.weights)}`);
-  assert.equal(maxDiff(r0!.weights, r1!.weights), 0, 'the ranks hold the same weights');
-  for (const key of ['loss', 'accuracy']) {
-    one.history[key]!.forEach((v, e) => assert.ok(Math.abs(v - r0!.history[key]![e]!) < 1e-5, `${key} of epoch ${e + 1}: ${v} vs ${r0!.history[key]![e]}`));
-    assert.deepEqual(r0!.history[key], r1!.history[key], `every rank logs the job's ${key}`);
-  }
-});
+for (const [jit, sgd] of [[true, false], [false, false], [true, true], [false, true]]) {
+  const how = jit ? 'compiled steps, the reduction between their two plans' : 'eager steps, each bucket reduced while backward goes on';
+  it(`two ranks at batch 32 end with the weights and logs of one process at batch 64 (20 ${sgd ? 'SGD' : 'Adam'} steps, shuffled; ${how})`, { skip, timeout: 150_000 }, () => {
+    // buckets of 200 bytes: the 195 weights of the model travel in 3 buckets
+    const mode = { TESSERA_TEST_JIT: jit ? '1' : '0', TESSERA_TEST_SGD: sgd ? '1' : '0' };
+    const one = alone(mode), [r0, r1] = twoRanks({ ...mode, TESSERA_TEST_BUCKET_MB: String(200 / 2 ** 20) });
+    assert.equal(r0!.worldSize, 2);
+    assert.ok(maxDiff(one.weights, r0!.weights) < 1e-5, `max |two ranks - one process| = ${maxDiff(one.weights, r0!.weights)}`);
+    assert.equal(maxDiff(r0!.weights, r1!.weights), 0, 'the ranks hold the same weights');
+    for (const key of ['loss', 'accuracy']) {
+      one.history[key]!.forEach((v, e) => assert.ok(Math.abs(v - r0!.history[key]![e]!) < 1e-5, `${key} of epoch ${e + 1}: ${v} vs ${r0!.history[key]![e]}`));
+      assert.deepEqual(r0!.history[key], r1!.history[key], `every rank logs the job's ${key}`);
+    }
+    // 10 steps an epoch: the first two of each run eagerly (made, then captured), the rest replay
+    if (jit) assert.ok(r0!.steps && r0!.steps.replays >= 16 && r0!.steps.fallbacks.length === 0, `the data-parallel step replays its plan: ${JSON.stringify(r0!.steps)}`);
+    else assert.equal(r0!.steps, null);
+  });
+}
 
 it('a callback that stops training on one rank stops every rank at the same epoch', { skip, timeout: 150_000 }, () => {
   assert.deepEqual(twoRanks({ TESSERA_TEST_MODE: 'stop-on-rank-1' }).map((r) => r.epochs), [1, 1]);
