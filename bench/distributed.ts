@@ -3,7 +3,7 @@
 // process), with the scaling efficiency; and allreduce through tsr.distributed against
 // MPI_Allreduce called directly from C (the same Open MPI, 2 ranks, the same sizes).
 //   npm run build && node dist/bench/distributed.js   (needs openmpi-bin and mpicc: libopenmpi-dev)
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,40 +15,65 @@ const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const SIZES = [1 << 10, 1 << 14, 1 << 18, 1 << 20, 1 << 22, 1 << 24];
 const MPIRUN = [...MPI_FLAGS, '-np', '2'];
 
-function run(command: string, args: string[]): Map<number, number> {
+/** Rank 0's lines "floats seconds..." by size. */
+function run(command: string, args: string[]): Map<number, number[]> {
   const r = spawnSync(command, args, { encoding: 'utf8', env: { ...process.env, ...MPI_ENV } });
   if (r.status !== 0) throw new Error(`${command} ${args.join(' ')} failed:\n${r.stdout}${r.stderr}`);
-  return new Map(r.stdout.trim().split('\n').map((l) => l.split(' ').map(Number) as [number, number]));
+  return new Map(r.stdout.trim().split('\n').map((l) => { const [n, ...t] = l.split(' ').map(Number); return [n!, t]; }));
 }
 
 console.log(header('data parallelism: 2 ranks against 1 process; allreduce against MPI_Allreduce from C (Open MPI)'));
 
-/** The job's samples/s of fit, `ranks` processes of `threads` BLAS threads each. */
-function fitSpeed(ranks: number, threads: number, kind: string, batch: number, steps: number): number {
-  const args = [here('./distributed-fit-rank.js'), kind, String(batch), String(steps)];
-  const threadEnv = { OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads) };
-  const r = ranks === 1
-    ? spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, ...threadEnv } })
-    : mpirun(ranks, [process.execPath, ...args], threadEnv, ['-x', 'OPENBLAS_NUM_THREADS', '-x', 'OMP_NUM_THREADS']);
-  if (r.status !== 0) throw new Error(`${kind} on ${ranks} x ${threads} failed:\n${r.stdout}${r.stderr}`);
+const threadEnv = (threads: number) => ({ OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads) });
+const rankArgs = (kind: string, batch: number, steps: number, mode = '') => [here('./distributed-fit-rank.js'), kind, String(batch), String(steps), ...(mode ? [mode] : [])];
+const speedOf = (r: { status: number | null; stdout: string; stderr: string }, what: string) => {
+  if (r.status !== 0) throw new Error(`${what} failed:\n${r.stdout}${r.stderr}`);
   return Number(r.stdout.trim().split('\n').pop());
+};
+
+/** samples/s of fit in one process of `threads` BLAS threads. */
+const oneProcess = (threads: number, kind: string, batch: number, steps: number) =>
+  speedOf(spawnSync(process.execPath, rankArgs(kind, batch, steps), { encoding: 'utf8', env: { ...process.env, ...threadEnv(threads) } }), `${kind} on 1 x ${threads}`);
+
+/** The job's samples/s of data-parallel fit on 2 ranks of one thread; mode 'eager' for eager steps. */
+const twoRanks = (kind: string, batch: number, steps: number, mode = '') =>
+  speedOf(mpirun(2, [process.execPath, ...rankArgs(kind, batch, steps, mode)], threadEnv(1), ['-x', 'OPENBLAS_NUM_THREADS', '-x', 'OMP_NUM_THREADS']), `${kind} on 2 ranks ${mode}`);
+
+/** The machine's own ceiling: two unrelated one-thread processes at once, their samples/s summed. */
+async function twoIndependent(kind: string, batch: number, steps: number): Promise<number> {
+  const one = () => new Promise<number>((resolve, reject) => {
+    const child = spawn(process.execPath, rankArgs(kind, batch, steps), { env: { ...process.env, ...threadEnv(1) } });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.on('exit', (code) => (code === 0 ? resolve(Number(out.trim().split('\n').pop())) : reject(new Error(`${kind} (independent) exited ${code}`))));
+  });
+  const [a, b] = await Promise.all([one(), one()]);
+  return a + b;
 }
 
-console.log(`\n${'workload'.padEnd(22)}${pad('1 x 1 thread', 14)}${pad('1 x 2 threads', 15)}${pad('2 ranks x 1', 13)}${pad('efficiency', 12)}${pad('vs 1 x 2', 10)}`);
+console.log(`\n${'workload'.padEnd(22)}${pad('1 x 1', 9)}${pad('1 x 2', 9)}${pad('2 apart', 9)}${pad('2 ranks', 9)}${pad('eager', 9)}${pad('efficiency', 12)}${pad('ceiling', 9)}${pad('vs 1 x 2', 10)}`);
 for (const [kind, batch, steps] of [['mlp', 256, 150], ['cnn', 64, 40]] as const) {
-  const one = fitSpeed(1, 1, kind, batch, steps), oneTwo = fitSpeed(1, 2, kind, batch, steps), two = fitSpeed(2, 1, kind, batch, steps);
-  console.log(`${`${kind} batch ${batch}/process`.padEnd(22)}${pad(one.toFixed(0), 14)}${pad(oneTwo.toFixed(0), 15)}${pad(two.toFixed(0), 13)}${pad(`${(two / (2 * one) * 100).toFixed(0)}%`, 12)}${pad(`${(two / oneTwo).toFixed(2)}x`, 10)}`);
+  const one = oneProcess(1, kind, batch, steps), oneTwo = oneProcess(2, kind, batch, steps);
+  const apart = await twoIndependent(kind, batch, steps), two = twoRanks(kind, batch, steps), eager = twoRanks(kind, batch, steps, 'eager');
+  const pct = (v: number) => `${(v * 100).toFixed(0)}%`;
+  console.log(`${`${kind} batch ${batch}/process`.padEnd(22)}${pad(one.toFixed(0), 9)}${pad(oneTwo.toFixed(0), 9)}${pad(apart.toFixed(0), 9)}${pad(two.toFixed(0), 9)}${pad(eager.toFixed(0), 9)}${pad(pct(two / (2 * one)), 12)}${pad(pct(apart / (2 * one)), 9)}${pad(`${(two / oneTwo).toFixed(2)}x`, 10)}`);
 }
-console.log('samples/s of the whole job; efficiency = 2 ranks / (2 x one process of one thread) (goal >= 90% for the CNN)');
-console.log('(one process runs compiled steps; data-parallel steps run eagerly, with the gradient allreduce after backward)');
+console.log('samples/s of the whole job, compiled steps unless eager. 1 x N: one process of N BLAS threads; 2 apart: two unrelated');
+console.log('one-thread processes at once (summed: what the machine gives two processes with no communication); 2 ranks:');
+console.log('data-parallel fit, gradients summed between the compiled gradient and update plans; eager: eager steps, each');
+console.log('bucket reduced as backward makes it. efficiency = 2 ranks / (2 x 1 x 1) (goal >= 90% for the CNN); ceiling = 2 apart / (2 x 1 x 1)');
 const exe = join(mkdtempSync(join(tmpdir(), 'tessera-allreduce-')), 'allreduce');
 const cc = spawnSync('mpicc', ['-O2', '-o', exe, here('../../bench/allreduce.c')], { encoding: 'utf8' });
 if (cc.status !== 0) throw new Error(`mpicc failed (install libopenmpi-dev):\n${cc.stderr}`);
 const c = run('mpirun', [...MPIRUN, exe, ...SIZES.map(String)]);
 const ours = run('mpirun', [...MPIRUN, process.execPath, here('./distributed-rank.js'), ...SIZES.map(String)]);
-console.log(`\n${'floats'.padEnd(10)}${pad('C ms', 10)}${pad('C GB/s', 9)}${pad('tessera ms', 12)}${pad('tessera GB/s', 14)}${pad('overhead', 10)}`);
+console.log(`\n${'floats'.padEnd(10)}${pad('C ms', 9)}${pad('C GB/s', 8)}${pad('new ms', 9)}${pad('overhead', 10)}${pad('in place ms', 13)}${pad('GB/s', 7)}${pad('overhead', 10)}`);
+const over = (t: number, c: number) => `${((t / c - 1) * 100).toFixed(0)}%`;
 for (const n of SIZES) {
-  const tc = c.get(n)!, tt = ours.get(n)!, gb = (s: number) => (n * 4 / s / 1e9).toFixed(2);
-  console.log(`${String(n).padEnd(10)}${pad((tc * 1e3).toFixed(3), 10)}${pad(gb(tc), 9)}${pad((tt * 1e3).toFixed(3), 12)}${pad(gb(tt), 14)}${pad(`${((tt / tc - 1) * 100).toFixed(0)}%`, 10)}`);
+  const tc = c.get(n)![0]!, [fresh, inPlace] = ours.get(n)! as [number, number], gb = (s: number) => (n * 4 / s / 1e9).toFixed(2);
+  console.log(`${String(n).padEnd(10)}${pad((tc * 1e3).toFixed(3), 9)}${pad(gb(tc), 8)}${pad((fresh * 1e3).toFixed(3), 9)}${pad(over(fresh, tc), 10)}${pad((inPlace * 1e3).toFixed(3), 13)}${pad(gb(inPlace), 7)}${pad(over(inPlace, tc), 10)}`);
 }
-console.log('\nGB/s = the buffer\'s bytes over the time per call; overhead = tessera\'s time over C\'s, minus 1 (goal <= 10%)');
+console.log('\nC: MPI_Allreduce in place from C; new: allReduce(t) giving a new tensor; in place: allReduce(t, \'sum\', { inPlace: true })');
+console.log('(what fit\'s compiled data-parallel steps do with their flat gradient buckets). GB/s = the buffer\'s bytes over the');
+console.log('time per call; overhead = tessera\'s time over C\'s, minus 1 (goal <= 10%); every call first checks, in one small');
+console.log('allgather, that all ranks made the same call (a fixed ~0.03 ms that dominates the smallest sizes)');

@@ -6,10 +6,13 @@ import type { DType } from '../core/dtype.js';
 import { TesseraError, fail, shapeStr } from '../core/errors.js';
 import { env } from '../core/platform.js';
 import { tensor } from '../ops/creation.js';
+import { assignExpr } from '../ops/apply.js';
+import * as E from '../core/expr.js';
+import { dataOf } from '../backends/cpu/storage.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { type LaunchInfo, launchInfo } from './launcher.js';
-import { type Mpi, type MpiDType, type MpiOp, type NativeBuffer, openMpi } from './mpi.js';
-import { Staging, wireBytes } from './staging.js';
+import { type Address, type Mpi, type MpiDType, type MpiOp, type NativeBuffer, openMpi } from './mpi.js';
+import { type Output, Staging } from './staging.js';
 
 export interface DistributedInfo extends LaunchInfo {
   /** the MPI library in use, or null in a world of one */
@@ -25,7 +28,11 @@ export interface InitOptions {
 
 export type ReduceOp = 'sum' | 'mean' | 'max';
 
-interface State { info: DistributedInfo; mpi: Mpi | null; staging: Staging | null; broken: TesseraError | null }
+interface State {
+  info: DistributedInfo; mpi: Mpi | null; staging: Staging | null; broken: TesseraError | null;
+  /** settles when the collective in progress is done: MPI wants one at a time, in the same order on every rank */
+  tail: Promise<void>;
+}
 let state: State | null = null;
 
 /**
@@ -41,7 +48,7 @@ export function init(opts: InitOptions = {}): DistributedInfo {
   }
   const launch = launchInfo();
   if (launch.worldSize === 1) {
-    state = { info: { ...launch, mpi: null, timeoutSeconds }, mpi: null, staging: null, broken: null };
+    state = { info: { ...launch, mpi: null, timeoutSeconds }, mpi: null, staging: null, broken: null, tail: Promise.resolve() };
     return { ...state.info };
   }
   const probe = openMpi();
@@ -50,7 +57,7 @@ export function init(opts: InitOptions = {}): DistributedInfo {
   if (mpi.size !== launch.worldSize || mpi.rank !== launch.rank) {
     fail('distributed', `${launch.launcher} says rank ${launch.rank} of ${launch.worldSize}, but MPI says rank ${mpi.rank} of ${mpi.size}: was this process started by a different MPI than ${mpi.path}?`);
   }
-  state = { info: { ...launch, mpi: { path: mpi.path, version: mpi.version }, timeoutSeconds }, mpi, staging: new Staging(mpi), broken: null };
+  state = { info: { ...launch, mpi: { path: mpi.path, version: mpi.version }, timeoutSeconds }, mpi, staging: new Staging(mpi), broken: null, tail: Promise.resolve() };
   return { ...state.info };
 }
 
@@ -75,7 +82,13 @@ function describe(h: Int32Array, at: number): string {
   return `${call} of ${DTYPE_CODES[h[at + 1]!]} [${dims.join(', ')}${ndim > 7 ? ', ...' : ''}]${call === 'broadcast' ? ` from rank ${h[at + 4]}` : call === 'allReduce' ? ` (${['sum', 'mean', 'max'][h[at + 4]!]})` : ''}`;
 }
 
-async function wait(s: State, request: unknown, what: string): Promise<void> {
+function timedOut(s: State, what: string): TesseraError {
+  s.broken = new TesseraError('distributed', `${what} on rank ${s.info.rank} of ${s.info.worldSize} waited ${s.info.timeoutSeconds} s for the other ranks: one of them did not make this call (it stopped, crashed, or took another path); every rank must make the same collective calls in the same order`);
+  return s.broken;
+}
+
+/** Polls a nonblocking request to its end, or to the job's timeout. */
+async function poll(s: State, request: unknown, what: string): Promise<void> {
   const mpi = s.mpi!;
   const deadline = performance.now() + s.info.timeoutSeconds * 1000;
   for (;;) {
@@ -83,11 +96,38 @@ async function wait(s: State, request: unknown, what: string): Promise<void> {
     // then give the event loop a turn
     const until = performance.now() + SPIN_MS;
     do if (mpi.done(request)) return; while (performance.now() < until);
-    if (performance.now() > deadline) {
-      s.broken = new TesseraError('distributed', `${what} on rank ${s.info.rank} of ${s.info.worldSize} waited ${s.info.timeoutSeconds} s for the other ranks: one of them did not make this call (it stopped, crashed, or took another path); every rank must make the same collective calls in the same order`);
-      throw s.broken;
-    }
+    if (performance.now() > deadline) throw timedOut(s, what);
     await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/** A collective running on MPI's worker thread, or the job's timeout. */
+async function within(s: State, work: Promise<void>, what: string): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(timedOut(s, what)), s.info.timeoutSeconds * 1000); });
+  try {
+    await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Waits for the collective in progress, then holds the job's turn until the returned release is called. */
+async function turn(s: State): Promise<() => void> {
+  const previous = s.tail;
+  let release!: () => void;
+  s.tail = new Promise<void>((resolve) => { release = resolve; });
+  await previous;
+  return release;
+}
+
+/** `fn` in the job's turn. */
+async function inTurn<T>(s: State, fn: () => Promise<T>): Promise<T> {
+  const release = await turn(s);
+  try {
+    return await fn();
+  } finally {
+    release();
   }
 }
 
@@ -105,7 +145,7 @@ async function agree(s: State, call: Call, t: Pick<Tensor, 'dtype' | 'rank' | 's
   try {
     const mine = new Int32Array(send.bytes, 0, HEADER);
     mine.set([CALLS.indexOf(call), t ? DTYPE_CODES.indexOf(t.dtype) : 0, t?.rank ?? 0, t?.size ?? 0, argument, ...(t?.shape.slice(0, 7) ?? [])]);
-    await wait(s, mpi.iallgather(send, recv, HEADER, 'int'), `${call} (checking that every rank made it)`);
+    await poll(s, mpi.iallgather(send, recv, HEADER, 'int'), `${call} (checking that every rank made it)`);
     const all = new Int32Array(recv.bytes, 0, HEADER * size);
     const differs = Array.from({ length: size }, (_, r) => r).filter((r) => all.subarray(r * HEADER, (r + 1) * HEADER).some((v, i) => v !== mine[i]));
     if (differs.length) {
@@ -125,42 +165,87 @@ async function copyOf(t: Tensor, shape: readonly number[] = t.shape): Promise<Te
 
 const OPS: Record<ReduceOp, MpiOp> = { sum: 'sum', mean: 'sum', max: 'max' };
 
+export interface AllReduceOptions {
+  /**
+   * Writes the result into `t` and returns it (PyTorch's all_reduce, Horovod's allreduce_): a
+   * contiguous CPU tensor is then reduced where it lies, with no copy at all.
+   */
+  inPlace?: boolean;
+}
+
 /**
  * The elementwise sum, mean or max of `t` over every rank, on every rank (a new tensor on t's
- * device; GPU tensors travel through the host). Booleans reduce with max only (a logical or).
+ * device, or t itself with inPlace; GPU tensors travel through the host). Booleans reduce with
+ * max only (a logical or).
  */
-export async function allReduce(t: Tensor, op: ReduceOp = 'sum'): Promise<Tensor> {
+export async function allReduce(t: Tensor, op: ReduceOp = 'sum', opts: AllReduceOptions = {}): Promise<Tensor> {
   if (!(op in OPS)) fail('allReduce', `op must be 'sum', 'mean' or 'max', got ${JSON.stringify(op)}`);
   if (t.dtype === 'bool' && op !== 'max') fail('allReduce', `a bool tensor reduces with 'max' (a logical or), not '${op}'`);
   if (t.dtype === 'int32' && op === 'mean') fail('allReduce', `'mean' of an int32 tensor is not whole: cast it to float32 first`);
   const s = ready();
-  if (!s.mpi) return copyOf(t);
-  await agree(s, 'allReduce', t, Object.keys(OPS).indexOf(op));
-  const staging = s.staging!, buffer = await staging.load(t);
-  try {
-    await wait(s, s.mpi.iallreduce(buffer, t.size, WIRE[t.dtype], OPS[op]), `allReduce of ${t.dtype} ${shapeStr(t.shape)}`);
-    if (op === 'mean') {
-      const v = new Float32Array(buffer.bytes, 0, t.size);
-      for (let i = 0; i < v.length; i++) v[i]! /= s.info.worldSize;
-    }
-    return staging.store(buffer, t, t.shape);
-  } finally {
-    staging.give(buffer);
+  if (!s.mpi) return opts.inPlace ? t : copyOf(t);
+  const what = `allReduce of ${t.dtype} ${shapeStr(t.shape)}`;
+  const own = opts.inPlace && t.dtype !== 'float16' && t.dtype !== 'bfloat16' ? s.staging!.addressOf(t) : null;
+  if (own !== null) {
+    return inTurn(s, async () => {
+      await agree(s, 'allReduce', t, Object.keys(OPS).indexOf(op));
+      await within(s, s.mpi!.allreduce(own, own, t.size, WIRE[t.dtype], OPS[op]), what);
+      if (op === 'mean') divide(heapValues(t), s.info.worldSize);
+      return t;
+    });
   }
+  const result = await inTurn(s, async () => {
+    await agree(s, 'allReduce', t, Object.keys(OPS).indexOf(op));
+    const staging = s.staging!, input = await staging.input(t), output = staging.output(t, t.shape);
+    try {
+      await within(s, s.mpi!.allreduce(input.address, output.address, t.size, WIRE[t.dtype], OPS[op]), what);
+    } catch (e) {
+      // after a timeout MPI may still write there: leave it be
+      if (!s.broken) { output.discard(); input.done(); }
+      throw e;
+    }
+    input.done();
+    if (op === 'mean') divide(output.values(), s.info.worldSize);
+    return output.take();
+  });
+  if (!opts.inPlace) return result;
+  assignExpr('allReduce', [t], [E.input(0, t.dtype)], [result]);
+  result.dispose();
+  return t;
+}
+
+/** A contiguous CPU tensor's values where they lie. */
+function heapValues(t: Tensor): Float32Array {
+  const v = t.storageView;
+  return (dataOf(v) as Float32Array).subarray(v.offset, v.offset + t.size);
+}
+
+function divide(values: { length: number; [i: number]: number }, by: number): void {
+  for (let i = 0; i < values.length; i++) values[i]! /= by;
 }
 
 /**
  * Reductions of float tensors over the ranks, one bucket (a list of tensors travelling as one
  * buffer) at a time: each bucket's reduction starts when its tensors exist (`ready`, as backward
- * makes them), in bucket order on every rank, and progresses whenever any is polled; `finish`
- * waits for the rest. For gradients (data parallelism); one agreement check covers every bucket.
+ * makes them), in bucket order on every rank, on MPI's worker thread while this one goes on;
+ * `finish` waits for them all. For gradients (data parallelism). It holds the job's turn from
+ * begin to finish (or cancel); one agreement check covers every bucket.
  */
+/** One bucket on its way: a lone CPU tensor goes from its own bytes into a new tensor's; several share a buffer, in place. */
+type Part = { address: Address; output: Output } | { address: Address; buffer: NativeBuffer } | { address: Address; own: Tensor };
+
 export class BucketReduction {
-  private readonly started: { buffer: NativeBuffer; request: unknown }[] = [];
+  private readonly parts: Part[] = [];
+  /** each started bucket's reduction; each starts when the one before has ended */
+  private readonly calls: Promise<void>[] = [];
   private readonly given: (readonly Tensor[] | undefined)[];
   private readonly sizes: number[];
+  /** finish handed the outputs to its caller */
+  private taken = false;
+  /** buckets whose lone tensor is reduced in place */
+  private readonly consumed = new Set<number>();
 
-  private constructor(private readonly s: State, private readonly op: 'sum' | 'mean', sizes: readonly number[]) {
+  private constructor(private readonly s: State, private readonly op: 'sum' | 'mean', sizes: readonly number[], private readonly release: () => void) {
     this.sizes = [...sizes];
     this.given = sizes.map(() => undefined);
   }
@@ -168,78 +253,125 @@ export class BucketReduction {
   /** Checks that every rank reduces the same buckets (`sizes`: elements per bucket), then takes them. */
   static async begin(sizes: readonly number[], op: 'sum' | 'mean'): Promise<BucketReduction> {
     const s = ready();
-    // checked as one allReduce of their total size, with the bucket sizes as its shape
-    if (s.mpi) await agree(s, 'allReduce', { dtype: 'float32', rank: sizes.length, size: sizes.reduce((a, b) => a + b, 0), shape: sizes }, Object.keys(OPS).indexOf(op));
-    return new BucketReduction(s, op, sizes);
+    if (!s.mpi) return new BucketReduction(s, op, sizes, () => {});
+    const release = await turn(s);
+    try {
+      // checked as one allReduce of their total size, with the bucket sizes as its shape
+      await agree(s, 'allReduce', { dtype: 'float32', rank: sizes.length, size: sizes.reduce((a, b) => a + b, 0), shape: sizes }, Object.keys(OPS).indexOf(op));
+    } catch (e) {
+      release();
+      throw e;
+    }
+    return new BucketReduction(s, op, sizes, release);
   }
 
   /**
    * Bucket k's tensors exist. Its reduction starts now if every earlier bucket's has and the
-   * device reads synchronously (CPU, CUDA); otherwise at the latest in finish().
+   * device reads synchronously (CPU, CUDA); otherwise in finish(). `consume`: a bucket of one
+   * CPU tensor is reduced where it lies, and finish returns that tensor itself.
    */
-  ready(k: number, tensors: readonly Tensor[]): void {
+  ready(k: number, tensors: readonly Tensor[], opts: { consume?: boolean } = {}): void {
     const bad = tensors.find((t) => t.dtype === 'int32' || t.dtype === 'bool');
     if (bad) fail('allReduce (buckets)', `reduces float tensors, got ${bad.dtype} ${shapeStr(bad.shape)}`);
     const size = tensors.reduce((n, t) => n + t.size, 0);
     if (size !== this.sizes[k]) fail('allReduce (buckets)', `bucket ${k + 1} was declared with ${this.sizes[k]} elements but given ${size}`);
     this.given[k] = tensors;
+    if (opts.consume) this.consumed.add(k);
     if (!this.s.mpi) return;
-    while (this.started.length < this.sizes.length && this.given[this.started.length]?.every((t) => t.backend.readSync)) this.startSync(this.started.length);
-    this.poll();
+    while (this.calls.length < this.sizes.length && this.given[this.calls.length]?.every((t) => t.backend.readSync)) {
+      const j = this.calls.length, bucket = this.given[j]!, staging = this.s.staging!;
+      const own = bucket.length === 1 && bucket[0]!.dtype === 'float32' ? staging.addressOf(bucket[0]!) : null;
+      if (own !== null && this.consumed.has(j)) {
+        this.start(j, own, { address: own, own: bucket[0]! });
+        continue;
+      }
+      if (own !== null) {
+        this.start(j, own, { address: own, output: staging.output(bucket[0]!, bucket[0]!.shape) });
+        continue;
+      }
+      const buffer = staging.take(this.sizes[j]! * 4);
+      let at = 0;
+      for (const t of bucket) { staging.loadAtSync(buffer, t, at); at += t.size; }
+      this.start(j, buffer.address, { address: buffer.address, buffer });
+    }
   }
 
-  /** Moves started reductions on (MPI progresses only inside its calls). */
-  poll(): void {
-    // any MPI call progresses them all: test the first one not yet done
-    this.started.find(({ request }) => request !== null && !this.s.mpi!.done(request));
-  }
-
-  private startSync(k: number): void {
-    const buffer = this.s.staging!.take(this.sizes[k]! * 4);
-    let at = 0;
-    for (const t of this.given[k]!) { this.s.staging!.loadAtSync(buffer, t, at); at += t.size; }
-    this.started.push({ buffer, request: this.s.mpi!.iallreduce(buffer, this.sizes[k]!, 'float', 'sum') });
+  private start(k: number, send: Address, part: Part): void {
+    this.parts.push(part);
+    const recv = 'output' in part ? part.output.address : part.address;
+    const previous = this.calls[k - 1] ?? Promise.resolve();
+    // a failed bucket fails finish(); the next ones do not start
+    this.calls.push(previous.then(() => this.s.mpi!.allreduce(send, recv, this.sizes[k]!, 'float', 'sum')));
   }
 
   /** Every bucket reduced: new tensors in the buckets' nesting (on each tensor's device). */
   async finish(): Promise<Tensor[][]> {
     const { s, sizes } = this;
-    const missing = this.given.findIndex((g) => !g);
-    if (missing >= 0) fail('allReduce (buckets)', `bucket ${missing + 1} of ${sizes.length} was never given its tensors`);
-    if (!s.mpi) return Promise.all(this.given.map((b) => Promise.all(b!.map((t) => copyOf(t)))));
-    const staging = s.staging!;
     try {
+      const missing = this.given.findIndex((g) => !g);
+      if (missing >= 0) fail('allReduce (buckets)', `bucket ${missing + 1} of ${sizes.length} was never given its tensors`);
+      if (!s.mpi) return await Promise.all(this.given.map((b) => Promise.all(b!.map((t) => copyOf(t)))));
+      const staging = s.staging!;
       // buckets on devices read asynchronously (WebGPU) start here, in order
-      for (let k = this.started.length; k < sizes.length; k++) {
+      for (let k = this.calls.length; k < sizes.length; k++) {
         const buffer = staging.take(sizes[k]! * 4);
-        this.started.push({ buffer, request: null });
         let at = 0;
         for (const t of this.given[k]!) { await staging.loadAt(buffer, t, at); at += t.size; }
-        this.started[k]!.request = s.mpi.iallreduce(buffer, sizes[k]!, 'float', 'sum');
+        this.start(k, buffer.address, { address: buffer.address, buffer });
       }
       const out: Tensor[][] = [];
       for (const [k, bucket] of this.given.entries()) {
-        const { buffer, request } = this.started[k]!;
-        await wait(s, request, `reducing gradients (bucket ${k + 1} of ${sizes.length}, ${sizes[k]} floats)`);
-        if (this.op === 'mean') {
-          const v = new Float32Array(buffer.bytes, 0, sizes[k]);
-          for (let i = 0; i < v.length; i++) v[i]! /= s.info.worldSize;
+        await within(s, this.calls[k]!, `reducing gradients (bucket ${k + 1} of ${sizes.length}, ${sizes[k]} floats)`);
+        const part = this.parts[k]!;
+        if ('own' in part) {
+          if (this.op === 'mean') divide(heapValues(part.own), s.info.worldSize);
+          out.push([part.own]);
+          continue;
         }
+        if ('output' in part) {
+          if (this.op === 'mean') divide(part.output.values(), s.info.worldSize);
+          out.push([part.output.take()]);
+          continue;
+        }
+        if (this.op === 'mean') divide(new Float32Array(part.buffer.bytes, 0, sizes[k]), s.info.worldSize);
         let at = 0;
-        out.push(bucket!.map((t) => { const m = staging.store(buffer, t, t.shape, at); at += t.size; return m; }));
+        out.push(bucket!.map((t) => { const m = staging.store(part.buffer, t, t.shape, at); at += t.size; return m; }));
       }
+      this.taken = true;
       return out;
     } finally {
-      for (const { buffer } of this.started) staging.give(buffer);
-      this.started.length = 0;
+      this.end();
     }
+  }
+
+  /** Gives up before finish (the step failed): waits for started reductions, then frees the job's turn. */
+  async cancel(): Promise<void> {
+    await Promise.allSettled(this.calls);
+    this.end();
+  }
+
+  /** Frees what the buckets used (their outputs too, unless finish gave them out), except after a timeout: MPI may still write there. */
+  private end(): void {
+    const parts = this.parts.splice(0);
+    if (!this.s.broken) {
+      for (const p of parts) {
+        if ('buffer' in p) this.s.staging!.give(p.buffer);
+        else if ('output' in p && !this.taken) p.output.discard();
+      }
+    }
+    this.release();
   }
 }
 
 /** The mean over ranks of every float tensor in `buckets` (new tensors, in the same nesting), each bucket as one buffer. */
 export async function meanInBuckets(buckets: readonly (readonly Tensor[])[]): Promise<Tensor[][]> {
   const reduction = await BucketReduction.begin(buckets.map((b) => b.reduce((n, t) => n + t.size, 0)), 'mean');
-  buckets.forEach((b, k) => reduction.ready(k, b));
+  try {
+    buckets.forEach((b, k) => reduction.ready(k, b));
+  } catch (e) {
+    await reduction.cancel();
+    throw e;
+  }
   return reduction.finish();
 }
 
@@ -248,14 +380,16 @@ export async function broadcast(t: Tensor, root = 0): Promise<Tensor> {
   const s = ready();
   if (!Number.isInteger(root) || root < 0 || root >= s.info.worldSize) fail('broadcast', `root must be a rank from 0 to ${s.info.worldSize - 1}, got ${root}`);
   if (!s.mpi) return copyOf(t);
-  await agree(s, 'broadcast', t, root);
-  const staging = s.staging!, buffer = await staging.load(t);
-  try {
-    await wait(s, s.mpi.ibcast(buffer, t.size, WIRE[t.dtype], root), `broadcast of ${t.dtype} ${shapeStr(t.shape)} from rank ${root}`);
-    return staging.store(buffer, t, t.shape);
-  } finally {
-    staging.give(buffer);
-  }
+  return inTurn(s, async () => {
+    await agree(s, 'broadcast', t, root);
+    const staging = s.staging!, buffer = await staging.load(t);
+    try {
+      await within(s, s.mpi!.bcast(buffer.address, t.size, WIRE[t.dtype], root), `broadcast of ${t.dtype} ${shapeStr(t.shape)} from rank ${root}`);
+      return staging.store(buffer, t, t.shape);
+    } finally {
+      staging.give(buffer);
+    }
+  });
 }
 
 /** Every rank's `t`, in rank order, joined along a new leading axis: [worldSize, ...t.shape]. */
@@ -263,23 +397,25 @@ export async function allGather(t: Tensor): Promise<Tensor> {
   const s = ready();
   const shape = [s.info.worldSize, ...t.shape];
   if (!s.mpi) return copyOf(t, shape);
-  await agree(s, 'allGather', t, 0);
-  const staging = s.staging!, send = await staging.load(t), recv = staging.take(t.size * s.info.worldSize * wireBytes(t.dtype));
-  try {
-    await wait(s, s.mpi.iallgather(send, recv, t.size, WIRE[t.dtype]), `allGather of ${t.dtype} ${shapeStr(t.shape)}`);
-    return staging.store(recv, t, shape);
-  } finally {
-    staging.give(send);
-    staging.give(recv);
-  }
+  return inTurn(s, async () => {
+    await agree(s, 'allGather', t, 0);
+    const staging = s.staging!, input = await staging.input(t), output = staging.output(t, shape);
+    try {
+      await within(s, s.mpi!.allgather(input.address, output.address, t.size, WIRE[t.dtype]), `allGather of ${t.dtype} ${shapeStr(t.shape)}`);
+    } catch (e) {
+      if (!s.broken) { output.discard(); input.done(); }
+      throw e;
+    }
+    input.done();
+    return output.take();
+  });
 }
 
-/** Resolves once every rank has called it. */
+/** Resolves once every rank has called it (the agreement allgather completes only then). */
 export async function barrier(): Promise<void> {
   const s = ready();
   if (!s.mpi) return;
-  await agree(s, 'barrier', null, 0);
-  await wait(s, s.mpi.ibarrier(), 'barrier');
+  await inTurn(s, () => agree(s, 'barrier', null, 0));
 }
 
 /** Leaves the job (MPI_Finalize); later calls fail. A process may leave once only. */

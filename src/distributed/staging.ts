@@ -1,13 +1,15 @@
-// Tensors in and out of the native buffers the collectives work in: a CPU tensor is copied
-// straight from and into the heap (one copy each way); a GPU tensor is read and uploaded. The
-// buffers are pooled by size, so a training loop's same-sized reductions allocate nothing.
+// Memory the collectives work in. A contiguous CPU tensor is used where it lies (the heap's
+// address goes to MPI: no copy), and a CPU result is written straight into a new tensor;
+// anything else travels through native buffers (a GPU tensor is read and uploaded), pooled by
+// size, so a training loop's same-sized reductions allocate nothing.
 import type { DType } from '../core/dtype.js';
 import { isContiguous } from '../core/shape.js';
 import { dataOf } from '../backends/cpu/storage.js';
 import { tensor } from '../ops/creation.js';
 import { empty } from '../ops/util.js';
+import { keep } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
-import type { Mpi, NativeBuffer } from './mpi.js';
+import type { Address, Mpi, NativeBuffer } from './mpi.js';
 
 export const wireBytes = (dtype: DType) => (dtype === 'bool' ? 1 : 4);
 
@@ -18,6 +20,42 @@ function typedView(buffer: NativeBuffer, dtype: DType, n: number): Float32Array 
 export class Staging {
   private readonly pool = new Map<number, NativeBuffer[]>();
   constructor(private readonly mpi: Mpi) {}
+
+  /** The heap address of a contiguous CPU tensor's values (MPI then reads or writes them in place), else null. */
+  addressOf(t: Tensor): Address | null {
+    const v = t.storageView;
+    if (t.device !== 'cpu' || t.size === 0 || !isContiguous(v.shape, v.strides)) return null;
+    return this.mpi.addressOf(dataOf(v).subarray(v.offset, v.offset + t.size));
+  }
+
+  /** Where MPI reads `t`: its own bytes, or a pooled copy that `done` gives back. */
+  async input(t: Tensor): Promise<{ address: Address; done(): void }> {
+    const own = this.addressOf(t);
+    if (own !== null) return { address: own, done() {} };
+    const buffer = await this.load(t);
+    return { address: buffer.address, done: () => this.give(buffer) };
+  }
+
+  /**
+   * Where MPI writes a result like `like` (dtype, device) of `shape`: a new CPU tensor's own
+   * bytes, or a pooled buffer; `values` views them, `take` gives the tensor, `discard` drops it.
+   */
+  output(like: Tensor, shape: readonly number[]): Output {
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (like.device === 'cpu' && like.dtype !== 'float16' && like.dtype !== 'bfloat16') {
+      // kept: a bucket's output may be made inside backward's tidy()
+      const out = keep(empty('cpu', [...shape], like.dtype)), address = this.addressOf(out);
+      if (address !== null || n === 0) return { address: address ?? 0, values: () => dataOf(out.storageView).subarray(0, n), take: () => out, discard: () => out.dispose() };
+      out.dispose();
+    }
+    const buffer = this.take(n * wireBytes(like.dtype));
+    return {
+      address: buffer.address,
+      values: () => typedView(buffer, like.dtype, n),
+      take: () => { const t = this.store(buffer, like, shape); this.give(buffer); return t; },
+      discard: () => this.give(buffer),
+    };
+  }
 
   /** A native buffer of at least `bytes`, from the pool when one is free. */
   take(bytes: number): NativeBuffer {
@@ -63,4 +101,11 @@ export class Staging {
     dataOf(out.storageView).set(view);
     return out;
   }
+}
+
+export interface Output {
+  readonly address: Address;
+  values(): ArrayLike<number> & { [i: number]: number };
+  take(): Tensor;
+  discard(): void;
 }

@@ -56,12 +56,17 @@ function eagerStep(model: Trainable, opts: DataParallelStepOptions, scale: numbe
       const bucketOf = new Map<Tensor, number>();
       buckets.forEach((b, k) => b.forEach((p) => bucketOf.set(p, k)));
       const waiting = buckets.map((b) => b.length);
-      const r = onGradReady((leaf) => {
-        const k = bucketOf.get(leaf);
-        if (k !== undefined && --waiting[k]! === 0) reduction.ready(k, buckets[k]!.map((p) => p.grad!));
-        else reduction.poll();
-      }, () => model.gradientStep(xs, ys, scale));
-      checkEveryGradient('fit (data-parallel)', params);
+      let r: StepResult;
+      try {
+        r = onGradReady((leaf) => {
+          const k = bucketOf.get(leaf);
+          if (k !== undefined && --waiting[k]! === 0) reduction.ready(k, buckets[k]!.map((p) => p.grad!));
+        }, () => model.gradientStep(xs, ys, scale));
+        checkEveryGradient('fit (data-parallel)', params);
+      } catch (e) {
+        await reduction.cancel();
+        throw e;
+      }
       const sums = await reduction.finish();
       buckets.forEach((b, k) => b.forEach((p, i) => { p.grad!.dispose(); p.grad = sums[k]![i]!; }));
       model.applyGradients();
@@ -96,9 +101,10 @@ function compiledStep(model: Trainable, opts: DataParallelStepOptions, scale: nu
       const flat = gradients(...batch);
       try {
         const reduction = await BucketReduction.begin(flat.map((t) => t.size), 'sum');
-        flat.forEach((t, k) => reduction.ready(k, [t]));
-        const sums = (await reduction.finish()).map((b) => b[0]!);
-        try { update(...sums); } finally { sums.forEach((t) => t.dispose()); }
+        // each ready() starts that bucket's reduction; the rest of the loop copies the next meanwhile
+        // the flat gradients are this step's own: each is summed where it lies
+        flat.forEach((t, k) => reduction.ready(k, [t], { consume: true }));
+        update(...await reduction.finish().then((b) => b.map((ts) => ts[0]!)));
       } finally {
         flat.forEach((t) => t.dispose());
       }

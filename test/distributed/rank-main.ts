@@ -15,6 +15,14 @@ async function collectives(): Promise<Record<string, unknown>> {
     assert.deepEqual(await values(tsr.distributed.allReduce(x, 'sum')), [w * (w + 1) / 2, w * (w + 1), -(w * (w - 1) / 2) + 0], `${dtype} sum`);
     assert.deepEqual(await values(tsr.distributed.allReduce(x, 'max')), [w, 2 * w, 0], `${dtype} max`);
     if (dtype !== 'int32') assert.deepEqual(await values(tsr.distributed.allReduce(x, 'mean')), [(w + 1) / 2, w + 1, -((w - 1) / 2) + 0], `${dtype} mean`);
+    // in place: the tensor itself holds the result (strided ones and half formats take a copy's way)
+    const mine = () => tsr.tensor([[r + 1, 10], [2 * (r + 1), 10]], { dtype });
+    for (const t of [mine(), mine().transpose()]) {
+      const before = [...await t.data()].map(Number);
+      const reduced = await tsr.distributed.allReduce(t, 'sum', { inPlace: true });
+      assert.equal(reduced, t, `${dtype} inPlace returns the tensor`);
+      assert.deepEqual(await values(Promise.resolve(t)), before.map((v) => (v === 10 ? 10 * w : v / (r + 1) * w * (w + 1) / 2)), `${dtype} inPlace sum`);
+    }
     const sent = tsr.tensor([[r * 10, r * 10 + 1]], { dtype });
     assert.deepEqual(await values(tsr.distributed.broadcast(sent, w - 1)), [(w - 1) * 10, (w - 1) * 10 + 1], `${dtype} broadcast`);
     const gathered = await tsr.distributed.allGather(tsr.tensor([r, r + 2], { dtype }));
@@ -29,6 +37,8 @@ async function collectives(): Promise<Record<string, unknown>> {
   const big = tsr.full([1 << 20], r + 1);
   const sum = await (await tsr.distributed.allReduce(big)).data();
   assert.ok(sum.every((v) => v === w * (w + 1) / 2));
+  await tsr.distributed.allReduce(big, 'mean', { inPlace: true });
+  assert.ok((await big.data()).every((v) => v === (w + 1) / 2), 'a large mean in place');
   await tsr.distributed.barrier();
   return {};
 }
