@@ -4,6 +4,7 @@ import { autoDevice, releaseDevices } from '../backends/registry.js';
 import { listDevices } from '../devices/list.js';
 import { launchInfo } from '../distributed/launcher.js';
 import { probeMpi } from '../distributed/mpi.js';
+import { probeNccl } from '../distributed/nccl.js';
 
 export const DEVICES_HELP = `tessera devices — list every device tessera can use, and why others are unavailable
 
@@ -16,9 +17,9 @@ export async function devices(argv: string[]): Promise<number> {
   try {
     const list = await listDevices();
     const auto = autoDevice();
-    const mpi = probeMpi(), job = launchInfo();
+    const mpi = probeMpi(), nccl = probeNccl(), job = launchInfo();
     if (values.json) {
-      console.log(JSON.stringify({ devices: list, auto, mpi, job }, null, 2));
+      console.log(JSON.stringify({ devices: list, auto, mpi, nccl, job }, null, 2));
       return 0;
     }
     for (const d of list) {
@@ -31,6 +32,7 @@ export async function devices(argv: string[]): Promise<number> {
     }
     console.log(`\nauto picks: ${auto.device} (${auto.why})`);
     console.log(`mpi: ${'reason' in mpi ? `unavailable  ${mpi.reason}` : `${mpi.version} (${mpi.path})`}`);
+    console.log(`nccl: ${'reason' in nccl ? `unavailable  ${nccl.reason}` : `${nccl.version} (${nccl.path}): CUDA gradients are summed on the GPUs`}`);
     console.log(`job: ${job.launcher ? `rank ${job.rank} of ${job.worldSize} (local rank ${job.localRank}), started by ${job.launcher}` : 'a single process (no launcher: mpirun -np N, or srun, starts several)'}`);
     return 0;
   } finally {

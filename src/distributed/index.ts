@@ -13,6 +13,8 @@ import type { Tensor } from '../tensor/tensor.js';
 import { type LaunchInfo, launchInfo } from './launcher.js';
 import { type Address, type Mpi, type MpiDType, type MpiOp, type NativeBuffer, openMpi } from './mpi.js';
 import { type Output, Staging } from './staging.js';
+import { type NcclComm, openNccl, probeNccl } from './nccl.js';
+import type { CudaStorage } from '../backends/cuda/launch.js';
 
 export interface DistributedInfo extends LaunchInfo {
   /** the MPI library in use, or null in a world of one */
@@ -32,6 +34,8 @@ interface State {
   info: DistributedInfo; mpi: Mpi | null; staging: Staging | null; broken: TesseraError | null;
   /** settles when the collective in progress is done: MPI wants one at a time, in the same order on every rank */
   tail: Promise<void>;
+  /** the job's NCCL communicator, made when CUDA gradients are first reduced; null: NCCL is not there */
+  nccl?: NcclComm | null;
 }
 let state: State | null = null;
 
@@ -250,14 +254,18 @@ export class BucketReduction {
     this.given = sizes.map(() => undefined);
   }
 
-  /** Checks that every rank reduces the same buckets (`sizes`: elements per bucket), then takes them. */
-  static async begin(sizes: readonly number[], op: 'sum' | 'mean'): Promise<BucketReduction> {
+  /**
+   * Checks that every rank reduces the same buckets (`sizes`: elements per bucket), then takes
+   * them. On `device` 'cuda' a sum goes through NCCL where it is found.
+   */
+  static async begin(sizes: readonly number[], op: 'sum' | 'mean', device = 'cpu'): Promise<BucketReduction> {
     const s = ready();
     if (!s.mpi) return new BucketReduction(s, op, sizes, () => {});
     const release = await turn(s);
     try {
       // checked as one allReduce of their total size, with the bucket sizes as its shape
       await agree(s, 'allReduce', { dtype: 'float32', rank: sizes.length, size: sizes.reduce((a, b) => a + b, 0), shape: sizes }, Object.keys(OPS).indexOf(op));
+      if (device === 'cuda' && op === 'sum' && s.nccl === undefined) s.nccl = await ncclFor(s);
     } catch (e) {
       release();
       throw e;
@@ -280,6 +288,15 @@ export class BucketReduction {
     if (!this.s.mpi) return;
     while (this.calls.length < this.sizes.length && this.given[this.calls.length]?.every((t) => t.backend.readSync)) {
       const j = this.calls.length, bucket = this.given[j]!, staging = this.s.staging!;
+      const t = bucket[0]!;
+      if (this.s.nccl && this.consumed.has(j) && bucket.length === 1 && t.device === 'cuda' && t.dtype === 'float32' && this.op === 'sum') {
+        // in place on the GPU, queued on the compute stream: what runs next there sees the sum
+        const v = t.storageView, at = (v.storage as CudaStorage).ptr + BigInt(v.offset * 4);
+        this.s.nccl.allReduceSum(at, at, t.size, (t.backend as unknown as { runtime: { stream: unknown } }).runtime.stream);
+        this.parts.push({ address: 0, own: t });
+        this.calls.push(Promise.resolve());
+        continue;
+      }
       const own = bucket.length === 1 && bucket[0]!.dtype === 'float32' ? staging.addressOf(bucket[0]!) : null;
       if (own !== null && this.consumed.has(j)) {
         this.start(j, own, { address: own, own: bucket[0]! });
@@ -418,9 +435,29 @@ export async function barrier(): Promise<void> {
   await inTurn(s, () => agree(s, 'barrier', null, 0));
 }
 
-/** Leaves the job (MPI_Finalize); later calls fail. A process may leave once only. */
+/**
+ * The job's NCCL communicator: rank 0's unique id reaches every rank over MPI (called in the
+ * job's turn, on every rank at once). Null when no NCCL library loads: CUDA tensors then travel
+ * through the host.
+ */
+async function ncclFor(s: State): Promise<NcclComm | null> {
+  if ('reason' in probeNccl()) return null;
+  return openNccl(s.info.rank, s.info.worldSize, async (id) => {
+    const buffer = s.staging!.take(128), bytes = new Uint8Array(buffer.bytes, 0, 128);
+    try {
+      if (id) bytes.set(id);
+      await within(s, s.mpi!.bcast(buffer.address, 128, 'byte', 0), 'sharing the NCCL unique id from rank 0');
+      return bytes.slice();
+    } finally {
+      s.staging!.give(buffer);
+    }
+  });
+}
+
+/** Leaves the job (MPI_Finalize, and NCCL's communicator); later calls fail. A process may leave once only. */
 export function shutdown(): void {
   if (!state?.mpi) return;
+  state.nccl?.destroy();
   if (!state.broken) state.mpi.finalize();
   state.broken = new TesseraError('distributed', 'shutdown() was called: this process has left the job');
 }

@@ -100,7 +100,7 @@ function compiledStep(model: Trainable, opts: DataParallelStepOptions, scale: nu
     async run(...batch) {
       const flat = gradients(...batch);
       try {
-        const reduction = await BucketReduction.begin(flat.map((t) => t.size), 'sum');
+        const reduction = await BucketReduction.begin(flat.map((t) => t.size), 'sum', flat[0]?.device);
         // each ready() starts that bucket's reduction; the rest of the loop copies the next meanwhile
         // the flat gradients are this step's own: each is summed where it lies
         flat.forEach((t, k) => reduction.ready(k, [t], { consume: true }));

@@ -3,15 +3,21 @@
 // TESSERA_TEST_DIR: a CSV log and a checkpoint there; with TESSERA_TEST_RESUME, one more epoch
 // from that checkpoint instead. TESSERA_TEST_JIT=0: eager steps (else compiled);
 // TESSERA_TEST_BUCKET_MB: gradient buckets of that size; TESSERA_TEST_SGD=1: SGD (which, unlike Adam,
-// sees a gradient's scale).
+// sees a gradient's scale); TESSERA_TEST_DEVICE: train there; TESSERA_TEST_FAKE_NCCL: that fake NCCL
+// library's count of collectives goes in the result.
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createRequire } from 'node:module';
 import * as tsr from '../../src/index.js';
 
 const { rank, worldSize } = tsr.distributed.init({ timeoutSeconds: 30 });
 const dir = process.env['TESSERA_TEST_DIR'], resume = process.env['TESSERA_TEST_RESUME'] === '1';
 tsr.setSeed(rank);
+if (process.env['TESSERA_TEST_DEVICE']) {
+  await tsr.initDevices();
+  tsr.setDefaultDevice(process.env['TESSERA_TEST_DEVICE']);
+}
 let model: tsr.AnyModel;
 if (resume) {
   model = await tsr.loadModel(`${dir}/ckpt`);
@@ -29,6 +35,8 @@ const files = dir && !resume ? [tsr.callbacks.csvLogger(`${dir}/log.csv`), new t
 const bucketMB = process.env['TESSERA_TEST_BUCKET_MB'], bucket = bucketMB ? { distributed: { bucketMB: Number(bucketMB) } } : {};
 const history = await model.fit(x, y, { epochs: resume ? 3 : 2, initialEpoch: resume ? 2 : 0, batchSize: 64 / worldSize, seed: 3, verbose: 0, ...bucket, callbacks: [...callbacks, ...files] });
 const weights = await Promise.all(model.getWeights().map(async (w) => [...await w.data()]));
+const fakeNccl = process.env['TESSERA_TEST_FAKE_NCCL'];
+const ncclCalls = fakeNccl ? (createRequire(import.meta.url)('koffi') as typeof import('koffi')).load(fakeNccl).func('int fake_nccl_calls()')() as number : null;
 // one file per rank: mpirun may interleave long lines that two ranks print at once
-writeFileSync(join(process.env['TESSERA_TEST_OUT'] ?? tmpdir(), `rank-${rank}.json`), JSON.stringify({ rank, worldSize, weights, history: history.history, epochs: history.epoch.length, stoppedAt, steps: model.lastStepStats }));
+writeFileSync(join(process.env['TESSERA_TEST_OUT'] ?? tmpdir(), `rank-${rank}.json`), JSON.stringify({ rank, worldSize, weights, history: history.history, epochs: history.epoch.length, stoppedAt, steps: model.lastStepStats, ncclCalls }));
 tsr.distributed.shutdown();

@@ -13,6 +13,7 @@ import { LtGemm } from './gemm-lt.js';
 import * as L from './launch.js';
 import { CudaIndexChecks } from './index-check.js';
 import { CudaRuntime } from './runtime.js';
+import { launchInfo } from '../../distributed/launcher.js';
 
 export class CudaBackend implements Backend {
   readonly name = 'cuda';
@@ -144,7 +145,8 @@ export function createCudaBackend(): CudaBackend | { reason: string } {
     const devices = [0];
     driver.check('cuDeviceGetCount', devices);
     if (devices[0] === 0) return { reason: 'the NVIDIA driver sees no GPU' };
-    const ordinal = Number(env('TESSERA_CUDA_DEVICE') ?? 0);
+    // one GPU per process of a job: local rank k takes GPU k (of those this process sees)
+    const ordinal = Number(env('TESSERA_CUDA_DEVICE') ?? launchInfo().localRank % devices[0]!);
     const dev = [0];
     driver.check('cuDeviceGet', dev, ordinal);
     return new CudaBackend(new CudaRuntime(driver, dev[0]!), found.found);

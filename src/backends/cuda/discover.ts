@@ -115,7 +115,8 @@ export function discoverCuda(host: DiscoveryHost = nodeHost()): CudaDiscovery {
   return { found, searched };
 }
 
-function nodeHost(): DiscoveryHost {
+/** The machine itself, for discovery. */
+export function nodeHost(): DiscoveryHost {
   const fs = nodeBuiltin('fs');
   const proc = (globalThis as { process?: { env: Record<string, string | undefined> } }).process;
   return {

@@ -1,0 +1,61 @@
+// NCCL's glue under two ranks, against fakes: the fake CUDA (kernels run on the CPU) and a fake
+// NCCL (test/fixtures/fake-nccl.c) whose ranks meet in shared memory named by the unique id,
+// so a wrong by-value id, a wrong stream or dtype fails. Two ranks of data-parallel fit on the
+// 'cuda' device sum their gradients through it and end where one process at twice the batch does.
+import { before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { mpirun, noMpirun } from '../helpers/mpirun.js';
+
+const fixture = (name: string) => fileURLToPath(new URL(`../../../test/fixtures/${name}`, import.meta.url));
+const main = fileURLToPath(new URL('./fit-main.js', import.meta.url));
+const tessera = fileURLToPath(new URL('../../../bin/tessera.js', import.meta.url));
+const gcc = spawnSync('gcc', ['--version'], { stdio: 'ignore' }).status === 0;
+const skip = noMpirun || (gcc ? false : 'gcc is needed to build the fake CUDA and NCCL libraries');
+type Run = { weights: number[][]; ncclCalls: number | null; worldSize: number };
+
+describe('NCCL for CUDA gradients, against a fake CUDA and a fake NCCL', { skip }, () => {
+  const root = mkdtempSync(join(tmpdir(), 'tessera-fake-nccl-'));
+  const nccl = join(root, 'libnccl.so.2');
+  const env = {
+    TESSERA_CUDA_PATH: root, TESSERA_CUDA_CACHE: join(root, 'cache'), TESSERA_CUDA_PRECISION: 'highest',
+    TESSERA_FAKE_CUDA_SHIM: fixture('cuda-shim.h'), TESSERA_FAKE_CUDA_DIR: root, TESSERA_DISABLE_WEBGPU: '1',
+    TESSERA_NCCL_LIBRARY: nccl, TESSERA_TEST_FAKE_NCCL: nccl, TESSERA_TEST_DEVICE: 'cuda', TESSERA_TEST_SGD: '1', OMP_WAIT_POLICY: 'passive',
+  };
+  before(() => {
+    mkdirSync(join(root, 'lib64'));
+    for (const name of ['libcuda.so.1', 'libnvrtc.so.12', 'libcublas.so.12', 'libcublasLt.so.12']) {
+      const r = spawnSync('gcc', ['-shared', '-fPIC', '-O1', '-o', join(root, 'lib64', name), fixture('fake-cuda.c'), '-ldl'], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+    }
+    const r = spawnSync('gcc', ['-shared', '-fPIC', '-O1', '-o', nccl, fixture('fake-nccl.c'), '-lrt'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+  });
+
+  it('tessera devices lists the NCCL it found, with its version', () => {
+    const r = spawnSync(process.execPath, [tessera, 'devices'], { encoding: 'utf8', env: { ...process.env, ...env } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`nccl: 2\\.23\\.4 \\(${nccl.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\)`));
+  });
+
+  it('two ranks on cuda sum their gradient buckets through NCCL and end with the weights of one process at batch 64', { timeout: 300_000 }, () => {
+    const outOne = mkdtempSync(join(tmpdir(), 'tessera-nccl-one-')), outTwo = mkdtempSync(join(tmpdir(), 'tessera-nccl-two-'));
+    const one = spawnSync(process.execPath, [main], { encoding: 'utf8', env: { ...process.env, ...env, TESSERA_TEST_OUT: outOne } });
+    assert.equal(one.status, 0, one.stderr);
+    const two = mpirun(2, [process.execPath, main], { ...env, TESSERA_TEST_OUT: outTwo, TESSERA_TEST_BUCKET_MB: String(200 / 2 ** 20) });
+    assert.equal(two.status, 0, two.stdout + two.stderr);
+    const read = (dir: string, r: number) => JSON.parse(readFileSync(join(dir, `rank-${r}.json`), 'utf8')) as Run;
+    const alone = read(outOne, 0), [r0, r1] = [read(outTwo, 0), read(outTwo, 1)];
+    const diff = Math.max(...alone.weights.flatMap((w, i) => w.map((v, j) => Math.abs(v - r0!.weights[i]![j]!))));
+    assert.ok(diff < 1e-5, `max |two ranks - one process| = ${diff}`);
+    assert.deepEqual(r0!.weights, r1!.weights);
+    // 20 steps of 4 buckets of at most 200 bytes (the weights 12, 192, 64 and 512 bytes, last first); one process makes no NCCL calls
+    assert.equal(alone.ncclCalls, 0);
+    assert.equal(r0!.ncclCalls, 80);
+    assert.equal(r1!.ncclCalls, 80);
+  });
+});
