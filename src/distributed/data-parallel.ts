@@ -6,7 +6,8 @@ import { fail, shapeStr } from '../core/errors.js';
 import type { Layer } from '../nn/layer.js';
 import { tensor } from '../ops/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { allGather, broadcast, init, meanInBuckets } from './index.js';
+import { meanInBuckets } from './buckets.js';
+import { allGather, broadcast, init } from './index.js';
 
 /** PyTorch DDP's default bucket size. */
 const BUCKET_BYTES = 25 * 2 ** 20;

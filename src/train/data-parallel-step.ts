@@ -3,7 +3,7 @@
 // so the sum is the mean. Eager steps start each bucket's reduction as soon as backward has
 // made its last gradient; compiled steps (jit) replay two plans, the gradients (returned as one
 // flat tensor per bucket) and the update, with the reduction between them.
-import { BucketReduction } from '../distributed/index.js';
+import { BucketReduction } from '../distributed/buckets.js';
 import { checkEveryGradient, gradientBuckets } from '../distributed/data-parallel.js';
 import { layerWeightsVersion } from '../nn/layer.js';
 import { concat } from '../ops/join.js';

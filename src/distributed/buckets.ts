@@ -1,0 +1,172 @@
+// Gradient buckets reduced over the ranks as backward makes them (data parallelism).
+import { fail, shapeStr } from '../core/errors.js';
+import type { CudaStorage } from '../backends/cuda/launch.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { OPS, type State, agree, copyOf, divide, heapValues, ncclFor, ready, turn, within } from './job.js';
+import type { Address, NativeBuffer } from './mpi.js';
+import type { Output } from './staging.js';
+
+/**
+ * Reductions of float tensors over the ranks, one bucket (a list of tensors travelling as one
+ * buffer) at a time: each bucket's reduction starts when its tensors exist (`ready`, as backward
+ * makes them), in bucket order on every rank, on MPI's worker thread while this one goes on;
+ * `finish` waits for them all. For gradients (data parallelism). It holds the job's turn from
+ * begin to finish (or cancel); one agreement check covers every bucket.
+ */
+/** One bucket on its way: a lone CPU tensor goes from its own bytes into a new tensor's; several share a buffer, in place. */
+type Part = { address: Address; output: Output } | { address: Address; buffer: NativeBuffer } | { address: Address; own: Tensor };
+
+export class BucketReduction {
+  private readonly parts: Part[] = [];
+  /** each started bucket's reduction; each starts when the one before has ended */
+  private readonly calls: Promise<void>[] = [];
+  private readonly given: (readonly Tensor[] | undefined)[];
+  private readonly sizes: number[];
+  /** finish handed the outputs to its caller */
+  private taken = false;
+  /** buckets whose lone tensor is reduced in place */
+  private readonly consumed = new Set<number>();
+
+  private constructor(private readonly s: State, private readonly op: 'sum' | 'mean', sizes: readonly number[], private readonly release: () => void) {
+    this.sizes = [...sizes];
+    this.given = sizes.map(() => undefined);
+  }
+
+  /**
+   * Checks that every rank reduces the same buckets (`sizes`: elements per bucket), then takes
+   * them. On `device` 'cuda' a sum goes through NCCL where it is found.
+   */
+  static async begin(sizes: readonly number[], op: 'sum' | 'mean', device = 'cpu'): Promise<BucketReduction> {
+    const s = ready();
+    if (!s.mpi) return new BucketReduction(s, op, sizes, () => {});
+    const release = await turn(s);
+    try {
+      // checked as one allReduce of their total size, with the bucket sizes as its shape
+      await agree(s, 'allReduce', { dtype: 'float32', rank: sizes.length, size: sizes.reduce((a, b) => a + b, 0), shape: sizes }, Object.keys(OPS).indexOf(op));
+      if (device === 'cuda' && op === 'sum' && s.nccl === undefined) s.nccl = await ncclFor(s);
+    } catch (e) {
+      release();
+      throw e;
+    }
+    return new BucketReduction(s, op, sizes, release);
+  }
+
+  /**
+   * Bucket k's tensors exist. Its reduction starts now if every earlier bucket's has and the
+   * device reads synchronously (CPU, CUDA); otherwise in finish(). `consume`: a bucket of one
+   * CPU tensor is reduced where it lies, and finish returns that tensor itself.
+   */
+  ready(k: number, tensors: readonly Tensor[], opts: { consume?: boolean } = {}): void {
+    const bad = tensors.find((t) => t.dtype === 'int32' || t.dtype === 'bool');
+    if (bad) fail('allReduce (buckets)', `reduces float tensors, got ${bad.dtype} ${shapeStr(bad.shape)}`);
+    const size = tensors.reduce((n, t) => n + t.size, 0);
+    if (size !== this.sizes[k]) fail('allReduce (buckets)', `bucket ${k + 1} was declared with ${this.sizes[k]} elements but given ${size}`);
+    this.given[k] = tensors;
+    if (opts.consume) this.consumed.add(k);
+    if (!this.s.mpi) return;
+    while (this.calls.length < this.sizes.length && this.given[this.calls.length]?.every((t) => t.backend.readSync)) {
+      const j = this.calls.length, bucket = this.given[j]!, staging = this.s.staging!;
+      const t = bucket[0]!;
+      if (this.s.nccl && this.consumed.has(j) && bucket.length === 1 && t.device === 'cuda' && t.dtype === 'float32' && this.op === 'sum') {
+        // in place on the GPU, queued on the compute stream: what runs next there sees the sum
+        const v = t.storageView, at = (v.storage as CudaStorage).ptr + BigInt(v.offset * 4);
+        this.s.nccl.allReduceSum(at, at, t.size, (t.backend as unknown as { runtime: { stream: unknown } }).runtime.stream);
+        this.parts.push({ address: 0, own: t });
+        this.calls.push(Promise.resolve());
+        continue;
+      }
+      const own = bucket.length === 1 && bucket[0]!.dtype === 'float32' ? staging.addressOf(bucket[0]!) : null;
+      if (own !== null && this.consumed.has(j)) {
+        this.start(j, own, { address: own, own: bucket[0]! });
+        continue;
+      }
+      if (own !== null) {
+        this.start(j, own, { address: own, output: staging.output(bucket[0]!, bucket[0]!.shape) });
+        continue;
+      }
+      const buffer = staging.take(this.sizes[j]! * 4);
+      let at = 0;
+      for (const t of bucket) { staging.loadAtSync(buffer, t, at); at += t.size; }
+      this.start(j, buffer.address, { address: buffer.address, buffer });
+    }
+  }
+
+  private start(k: number, send: Address, part: Part): void {
+    this.parts.push(part);
+    const recv = 'output' in part ? part.output.address : part.address;
+    const previous = this.calls[k - 1] ?? Promise.resolve();
+    // a failed bucket fails finish(); the next ones do not start
+    this.calls.push(previous.then(() => this.s.mpi!.allreduce(send, recv, this.sizes[k]!, 'float', 'sum')));
+  }
+
+  /** Every bucket reduced: new tensors in the buckets' nesting (on each tensor's device). */
+  async finish(): Promise<Tensor[][]> {
+    const { s, sizes } = this;
+    try {
+      const missing = this.given.findIndex((g) => !g);
+      if (missing >= 0) fail('allReduce (buckets)', `bucket ${missing + 1} of ${sizes.length} was never given its tensors`);
+      if (!s.mpi) return await Promise.all(this.given.map((b) => Promise.all(b!.map((t) => copyOf(t)))));
+      const staging = s.staging!;
+      // buckets on devices read asynchronously (WebGPU) start here, in order
+      for (let k = this.calls.length; k < sizes.length; k++) {
+        const buffer = staging.take(sizes[k]! * 4);
+        let at = 0;
+        for (const t of this.given[k]!) { await staging.loadAt(buffer, t, at); at += t.size; }
+        this.start(k, buffer.address, { address: buffer.address, buffer });
+      }
+      const out: Tensor[][] = [];
+      for (const [k, bucket] of this.given.entries()) {
+        await within(s, this.calls[k]!, `reducing gradients (bucket ${k + 1} of ${sizes.length}, ${sizes[k]} floats)`);
+        const part = this.parts[k]!;
+        if ('own' in part) {
+          if (this.op === 'mean') divide(heapValues(part.own), s.info.worldSize);
+          out.push([part.own]);
+          continue;
+        }
+        if ('output' in part) {
+          if (this.op === 'mean') divide(part.output.values(), s.info.worldSize);
+          out.push([part.output.take()]);
+          continue;
+        }
+        if (this.op === 'mean') divide(new Float32Array(part.buffer.bytes, 0, sizes[k]), s.info.worldSize);
+        let at = 0;
+        out.push(bucket!.map((t) => { const m = staging.store(part.buffer, t, t.shape, at); at += t.size; return m; }));
+      }
+      this.taken = true;
+      return out;
+    } finally {
+      this.end();
+    }
+  }
+
+  /** Gives up before finish (the step failed): waits for started reductions, then frees the job's turn. */
+  async cancel(): Promise<void> {
+    await Promise.allSettled(this.calls);
+    this.end();
+  }
+
+  /** Frees what the buckets used (their outputs too, unless finish gave them out), except after a timeout: MPI may still write there. */
+  private end(): void {
+    const parts = this.parts.splice(0);
+    if (!this.s.broken) {
+      for (const p of parts) {
+        if ('buffer' in p) this.s.staging!.give(p.buffer);
+        else if ('output' in p && !this.taken) p.output.discard();
+      }
+    }
+    this.release();
+  }
+}
+
+/** The mean over ranks of every float tensor in `buckets` (new tensors, in the same nesting), each bucket as one buffer. */
+export async function meanInBuckets(buckets: readonly (readonly Tensor[])[]): Promise<Tensor[][]> {
+  const reduction = await BucketReduction.begin(buckets.map((b) => b.reduce((n, t) => n + t.size, 0)), 'mean');
+  try {
+    buckets.forEach((b, k) => reduction.ready(k, b));
+  } catch (e) {
+    await reduction.cancel();
+    throw e;
+  }
+  return reduction.finish();
+}
+

@@ -1,0 +1,205 @@
+// The job behind tsr.distributed: its state (MPI, staging, NCCL), one collective at a time in the
+// same order on every rank, the agreement check before each, and the timeouts that turn a rank
+// that never comes into an error naming the call.
+import type { DType } from '../core/dtype.js';
+import { TesseraError, fail } from '../core/errors.js';
+import { env } from '../core/platform.js';
+import { dataOf } from '../backends/cpu/storage.js';
+import { tensor } from '../ops/creation.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { type LaunchInfo, launchInfo } from './launcher.js';
+import { type Mpi, type MpiDType, type MpiOp, openMpi } from './mpi.js';
+import { type NcclComm, openNccl, probeNccl } from './nccl.js';
+import { Staging } from './staging.js';
+
+export interface DistributedInfo extends LaunchInfo {
+  /** the MPI library in use, or null in a world of one */
+  mpi: { path: string; version: string } | null;
+  /** seconds a collective waits for the other ranks before it fails */
+  timeoutSeconds: number;
+}
+
+export interface InitOptions {
+  /** seconds a collective waits for every rank (default TESSERA_DIST_TIMEOUT, else 300) */
+  timeoutSeconds?: number;
+}
+
+export type ReduceOp = 'sum' | 'mean' | 'max';
+
+export interface State {
+  info: DistributedInfo; mpi: Mpi | null; staging: Staging | null; broken: TesseraError | null;
+  /** settles when the collective in progress is done: MPI wants one at a time, in the same order on every rank */
+  tail: Promise<void>;
+  /** the job's NCCL communicator, made when CUDA gradients are first reduced; null: NCCL is not there */
+  nccl?: NcclComm | null;
+}
+let state: State | null = null;
+
+/**
+ * Joins the job the launcher started (mpirun, srun): rank, world size and local rank, and MPI
+ * when the world has more than one process. Called by every other function here when needed.
+ */
+export function init(opts: InitOptions = {}): DistributedInfo {
+  const timeoutSeconds = opts.timeoutSeconds ?? state?.info.timeoutSeconds ?? Number(env('TESSERA_DIST_TIMEOUT') ?? 300);
+  if (!(timeoutSeconds > 0)) fail('distributed', `the timeout must be a positive number of seconds, got ${opts.timeoutSeconds ?? env('TESSERA_DIST_TIMEOUT')}`);
+  if (state) {
+    state.info.timeoutSeconds = timeoutSeconds;
+    return { ...state.info };
+  }
+  const launch = launchInfo();
+  if (launch.worldSize === 1) {
+    state = { info: { ...launch, mpi: null, timeoutSeconds }, mpi: null, staging: null, broken: null, tail: Promise.resolve() };
+    return { ...state.info };
+  }
+  const probe = openMpi();
+  if ('reason' in probe) fail('distributed', `${launch.launcher} started this process as rank ${launch.rank} of ${launch.worldSize}, but ${probe.reason}`);
+  const { mpi } = probe;
+  if (mpi.size !== launch.worldSize || mpi.rank !== launch.rank) {
+    fail('distributed', `${launch.launcher} says rank ${launch.rank} of ${launch.worldSize}, but MPI says rank ${mpi.rank} of ${mpi.size}: was this process started by a different MPI than ${mpi.path}?`);
+  }
+  state = { info: { ...launch, mpi: { path: mpi.path, version: mpi.version }, timeoutSeconds }, mpi, staging: new Staging(mpi), broken: null, tail: Promise.resolve() };
+  return { ...state.info };
+}
+
+export const rank = (): number => init().rank;
+export const worldSize = (): number => init().worldSize;
+export const localRank = (): number => init().localRank;
+
+/** What each dtype travels as: booleans as bytes, half formats in their float32 host form. */
+export const WIRE: Record<DType, MpiDType> = { float32: 'float', float16: 'float', bfloat16: 'float', int32: 'int', bool: 'byte' };
+export const DTYPE_CODES: DType[] = ['float32', 'float16', 'bfloat16', 'int32', 'bool'];
+export const CALLS = ['allReduce', 'broadcast', 'allGather', 'barrier'] as const;
+export type Call = typeof CALLS[number];
+/** How long a wait polls before the event loop gets a turn. */
+export const SPIN_MS = 2;
+/** call, dtype, rank, size, an argument (op or root), then up to 7 dims */
+export const HEADER = 12;
+
+export function describe(h: Int32Array, at: number): string {
+  const call = CALLS[h[at]!] ?? '?', ndim = h[at + 2]!;
+  if (call === 'barrier') return 'barrier';
+  const dims = Array.from(h.subarray(at + 5, at + 5 + Math.min(ndim, 7)));
+  return `${call} of ${DTYPE_CODES[h[at + 1]!]} [${dims.join(', ')}${ndim > 7 ? ', ...' : ''}]${call === 'broadcast' ? ` from rank ${h[at + 4]}` : call === 'allReduce' ? ` (${['sum', 'mean', 'max'][h[at + 4]!]})` : ''}`;
+}
+
+export function timedOut(s: State, what: string): TesseraError {
+  s.broken = new TesseraError('distributed', `${what} on rank ${s.info.rank} of ${s.info.worldSize} waited ${s.info.timeoutSeconds} s for the other ranks: one of them did not make this call (it stopped, crashed, or took another path); every rank must make the same collective calls in the same order`);
+  return s.broken;
+}
+
+/** Polls a nonblocking request to its end, or to the job's timeout. */
+export async function poll(s: State, request: unknown, what: string): Promise<void> {
+  const mpi = s.mpi!;
+  const deadline = performance.now() + s.info.timeoutSeconds * 1000;
+  for (;;) {
+    // MPI progresses only while polled: poll flat out for a while (as a blocking call would),
+    // then give the event loop a turn
+    const until = performance.now() + SPIN_MS;
+    do if (mpi.done(request)) return; while (performance.now() < until);
+    if (performance.now() > deadline) throw timedOut(s, what);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/** A collective running on MPI's worker thread, or the job's timeout. */
+export async function within(s: State, work: Promise<void>, what: string): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(timedOut(s, what)), s.info.timeoutSeconds * 1000); });
+  try {
+    await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Waits for the collective in progress, then holds the job's turn until the returned release is called. */
+export async function turn(s: State): Promise<() => void> {
+  const previous = s.tail;
+  let release!: () => void;
+  s.tail = new Promise<void>((resolve) => { release = resolve; });
+  await previous;
+  return release;
+}
+
+/** `fn` in the job's turn. */
+export async function inTurn<T>(s: State, fn: () => Promise<T>): Promise<T> {
+  const release = await turn(s);
+  try {
+    return await fn();
+  } finally {
+    release();
+  }
+}
+
+/** The job, checked usable: a world of one has no MPI, and a timed-out job none any more. */
+export function ready(): State {
+  init();
+  if (state!.broken) throw new TesseraError('distributed', `the job cannot run collectives after an earlier failure: ${state!.broken.message}`);
+  return state!;
+}
+
+/** Every rank states its call; a rank that differs fails them all, each naming what every rank asked. */
+export async function agree(s: State, call: Call, t: Pick<Tensor, 'dtype' | 'rank' | 'size' | 'shape'> | null, argument: number): Promise<void> {
+  const mpi = s.mpi!, size = s.info.worldSize;
+  const staging = s.staging!, send = staging.take(HEADER * 4), recv = staging.take(HEADER * 4 * size);
+  try {
+    const mine = new Int32Array(send.bytes, 0, HEADER);
+    mine.set([CALLS.indexOf(call), t ? DTYPE_CODES.indexOf(t.dtype) : 0, t?.rank ?? 0, t?.size ?? 0, argument, ...(t?.shape.slice(0, 7) ?? [])]);
+    await poll(s, mpi.iallgather(send, recv, HEADER, 'int'), `${call} (checking that every rank made it)`);
+    const all = new Int32Array(recv.bytes, 0, HEADER * size);
+    const differs = Array.from({ length: size }, (_, r) => r).filter((r) => all.subarray(r * HEADER, (r + 1) * HEADER).some((v, i) => v !== mine[i]));
+    if (differs.length) {
+      const asked = Array.from({ length: size }, (_, r) => `rank ${r}: ${describe(all, r * HEADER)}`).join('; ');
+      fail('distributed', `${call}: the ranks made different calls (${asked}); every rank must call the same collective on the same shape and dtype`);
+    }
+  } finally {
+    staging.give(send);
+    staging.give(recv);
+  }
+}
+
+/** In a world of one every collective gives back the tensor's own values, as a new tensor. */
+export async function copyOf(t: Tensor, shape: readonly number[] = t.shape): Promise<Tensor> {
+  return tensor((await t.data()).slice(), { shape: [...shape], dtype: t.dtype, device: t.device });
+}
+
+export const OPS: Record<ReduceOp, MpiOp> = { sum: 'sum', mean: 'sum', max: 'max' };
+
+/** A contiguous CPU tensor's values where they lie. */
+export function heapValues(t: Tensor): Float32Array {
+  const v = t.storageView;
+  return (dataOf(v) as Float32Array).subarray(v.offset, v.offset + t.size);
+}
+
+export function divide(values: { length: number; [i: number]: number }, by: number): void {
+  for (let i = 0; i < values.length; i++) values[i]! /= by;
+}
+
+/**
+ * The job's NCCL communicator: rank 0's unique id reaches every rank over MPI (called in the
+ * job's turn, on every rank at once). Null when no NCCL library loads: CUDA tensors then travel
+ * through the host.
+ */
+export async function ncclFor(s: State): Promise<NcclComm | null> {
+  if ('reason' in probeNccl()) return null;
+  return openNccl(s.info.rank, s.info.worldSize, async (id) => {
+    const buffer = s.staging!.take(128), bytes = new Uint8Array(buffer.bytes, 0, 128);
+    try {
+      if (id) bytes.set(id);
+      await within(s, s.mpi!.bcast(buffer.address, 128, 'byte', 0), 'sharing the NCCL unique id from rank 0');
+      return bytes.slice();
+    } finally {
+      s.staging!.give(buffer);
+    }
+  });
+}
+
+/** Leaves the job (MPI_Finalize, and NCCL's communicator); later calls fail. A process may leave once only. */
+export function shutdown(): void {
+  if (!state?.mpi) return;
+  state.nccl?.destroy();
+  if (!state.broken) state.mpi.finalize();
+  state.broken = new TesseraError('distributed', 'shutdown() was called: this process has left the job');
+}
+
+
