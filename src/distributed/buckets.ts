@@ -7,15 +7,18 @@ import type { Address, NativeBuffer } from './mpi.js';
 import type { Output } from './staging.js';
 
 /**
+ * One bucket on its way: a lone tensor summed where it lies (own: consumed, or NCCL's), or from
+ * its bytes into a new tensor's (output); several share a native buffer, in place.
+ */
+type Part = { address: Address; output: Output } | { address: Address; buffer: NativeBuffer } | { address: Address; own: Tensor };
+
+/**
  * Reductions of float tensors over the ranks, one bucket (a list of tensors travelling as one
  * buffer) at a time: each bucket's reduction starts when its tensors exist (`ready`, as backward
  * makes them), in bucket order on every rank, on MPI's worker thread while this one goes on;
  * `finish` waits for them all. For gradients (data parallelism). It holds the job's turn from
  * begin to finish (or cancel); one agreement check covers every bucket.
  */
-/** One bucket on its way: a lone CPU tensor goes from its own bytes into a new tensor's; several share a buffer, in place. */
-type Part = { address: Address; output: Output } | { address: Address; buffer: NativeBuffer } | { address: Address; own: Tensor };
-
 export class BucketReduction {
   private readonly parts: Part[] = [];
   /** each started bucket's reduction; each starts when the one before has ended */
@@ -66,8 +69,8 @@ export class BucketReduction {
     if (!this.s.mpi) return;
     while (this.calls.length < this.sizes.length && this.given[this.calls.length]?.every((t) => t.backend.readSync)) {
       const j = this.calls.length, bucket = this.given[j]!, staging = this.s.staging!;
-      const t = bucket[0]!;
-      if (this.s.nccl && this.consumed.has(j) && bucket.length === 1 && t.device === 'cuda' && t.dtype === 'float32' && this.op === 'sum') {
+      const t = bucket[0]!, lone = bucket.length === 1;
+      if (this.s.nccl && this.consumed.has(j) && lone && t.device === 'cuda' && t.dtype === 'float32' && this.op === 'sum') {
         // in place on the GPU, queued on the compute stream: what runs next there sees the sum
         const v = t.storageView, at = (v.storage as CudaStorage).ptr + BigInt(v.offset * 4);
         this.s.nccl.allReduceSum(at, at, t.size, (t.backend as unknown as { runtime: { stream: unknown } }).runtime.stream);
@@ -75,13 +78,9 @@ export class BucketReduction {
         this.calls.push(Promise.resolve());
         continue;
       }
-      const own = bucket.length === 1 && bucket[0]!.dtype === 'float32' ? staging.addressOf(bucket[0]!) : null;
-      if (own !== null && this.consumed.has(j)) {
-        this.start(j, own, { address: own, own: bucket[0]! });
-        continue;
-      }
+      const own = lone && t.dtype === 'float32' ? staging.addressOf(t) : null;
       if (own !== null) {
-        this.start(j, own, { address: own, output: staging.output(bucket[0]!, bucket[0]!.shape) });
+        this.start(j, own, this.consumed.has(j) ? { address: own, own: t } : { address: own, output: staging.output(t, t.shape) });
         continue;
       }
       const buffer = staging.take(this.sizes[j]! * 4);

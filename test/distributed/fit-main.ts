@@ -34,9 +34,17 @@ if (mode === 'die-mid-epoch') callbacks.push({ onBatchEnd: (batch) => { if (rank
 const files = dir && !resume ? [tsr.callbacks.csvLogger(`${dir}/log.csv`), new tsr.ModelCheckpoint({ dir: `${dir}/ckpt`, includeOptimizer: true })] : [];
 const bucketMB = process.env['TESSERA_TEST_BUCKET_MB'], bucket = bucketMB ? { distributed: { bucketMB: Number(bucketMB) } } : {};
 const history = await model.fit(x, y, { epochs: resume ? 3 : 2, initialEpoch: resume ? 2 : 0, batchSize: 64 / worldSize, seed: 3, verbose: 0, ...bucket, callbacks: [...callbacks, ...files] });
+const steps = model.lastStepStats;
 const weights = await Promise.all(model.getWeights().map(async (w) => [...await w.data()]));
+// after the weights are read: one more epoch must leave as many live tensors as it found
+let leaked: number | null = null;
+if (!dir && !mode) {
+  const before = tsr.memory().numTensors;
+  await model.fit(x, y, { epochs: 1, batchSize: 64 / worldSize, verbose: 0, ...bucket });
+  leaked = tsr.memory().numTensors - before;
+}
 const fakeNccl = process.env['TESSERA_TEST_FAKE_NCCL'];
 const ncclCalls = fakeNccl ? (createRequire(import.meta.url)('koffi') as typeof import('koffi')).load(fakeNccl).func('int fake_nccl_calls()')() as number : null;
 // one file per rank: mpirun may interleave long lines that two ranks print at once
-writeFileSync(join(process.env['TESSERA_TEST_OUT'] ?? tmpdir(), `rank-${rank}.json`), JSON.stringify({ rank, worldSize, weights, history: history.history, epochs: history.epoch.length, stoppedAt, steps: model.lastStepStats, ncclCalls }));
+writeFileSync(join(process.env['TESSERA_TEST_OUT'] ?? tmpdir(), `rank-${rank}.json`), JSON.stringify({ rank, worldSize, weights, history: history.history, epochs: history.epoch.length, stoppedAt, steps, ncclCalls, leaked }));
 tsr.distributed.shutdown();

@@ -14,7 +14,7 @@ import type * as tsr from '../../src/index.js';
 
 const main = fileURLToPath(new URL('./fit-main.js', import.meta.url));
 const skip = noMpirun;
-type Run = { rank: number; worldSize: number; weights: number[][]; history: Record<string, number[]>; epochs: number; steps: tsr.CompileStats | null };
+type Run = { rank: number; worldSize: number; weights: number[][]; history: Record<string, number[]>; epochs: number; steps: tsr.CompileStats | null; leaked: number | null };
 /** Each rank's result, from the file it wrote in `out`. */
 const results = (out: string, ranks: number) => Array.from({ length: ranks }, (_, r) => JSON.parse(readFileSync(join(out, `rank-${r}.json`), 'utf8')) as Run);
 
@@ -45,6 +45,7 @@ for (const [jit, sgd] of [[true, false], [false, false], [true, true], [false, t
       one.history[key]!.forEach((v, e) => assert.ok(Math.abs(v - r0!.history[key]![e]!) < 1e-5, `${key} of epoch ${e + 1}: ${v} vs ${r0!.history[key]![e]}`));
       assert.deepEqual(r0!.history[key], r1!.history[key], `every rank logs the job's ${key}`);
     }
+    assert.deepEqual([one.leaked, r0!.leaked, r1!.leaked], [0, 0, 0], 'an epoch leaves no tensors behind');
     // 10 steps an epoch: the first two of each run eagerly (made, then captured), the rest replay
     if (jit) assert.ok(r0!.steps && r0!.steps.replays >= 16 && r0!.steps.fallbacks.length === 0, `the data-parallel step replays its plan: ${JSON.stringify(r0!.steps)}`);
     else assert.equal(r0!.steps, null);

@@ -16,7 +16,7 @@ const main = fileURLToPath(new URL('./fit-main.js', import.meta.url));
 const tessera = fileURLToPath(new URL('../../../bin/tessera.js', import.meta.url));
 const gcc = spawnSync('gcc', ['--version'], { stdio: 'ignore' }).status === 0;
 const skip = noMpirun || (gcc ? false : 'gcc is needed to build the fake CUDA and NCCL libraries');
-type Run = { weights: number[][]; ncclCalls: number | null; worldSize: number };
+type Run = { weights: number[][]; ncclCalls: number | null; worldSize: number; leaked: number | null };
 
 describe('NCCL for CUDA gradients, against a fake CUDA and a fake NCCL', { skip }, () => {
   const root = mkdtempSync(join(tmpdir(), 'tessera-fake-nccl-'));
@@ -53,9 +53,11 @@ describe('NCCL for CUDA gradients, against a fake CUDA and a fake NCCL', { skip 
     const diff = Math.max(...alone.weights.flatMap((w, i) => w.map((v, j) => Math.abs(v - r0!.weights[i]![j]!))));
     assert.ok(diff < 1e-5, `max |two ranks - one process| = ${diff}`);
     assert.deepEqual(r0!.weights, r1!.weights);
-    // 20 steps of 4 buckets of at most 200 bytes (the weights 12, 192, 64 and 512 bytes, last first); one process makes no NCCL calls
+    assert.deepEqual([alone.leaked, r0!.leaked, r1!.leaked], [0, 0, 0], 'an epoch on cuda leaves no tensors behind');
+    // 20 steps of 4 buckets of at most 200 bytes (the weights 12, 192, 64 and 512 bytes, last first), then
+    // the leak check's epoch of 10 steps; one process makes no NCCL calls
     assert.equal(alone.ncclCalls, 0);
-    assert.equal(r0!.ncclCalls, 80);
-    assert.equal(r1!.ncclCalls, 80);
+    assert.equal(r0!.ncclCalls, 80 + 40);
+    assert.equal(r1!.ncclCalls, 80 + 40);
   });
 });
