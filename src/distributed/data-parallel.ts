@@ -10,7 +10,7 @@ import { meanInBuckets } from './buckets.js';
 import { allGather, broadcast, init } from './index.js';
 
 /** PyTorch DDP's default bucket size. */
-const BUCKET_BYTES = 25 * 2 ** 20;
+export const BUCKET_BYTES = 25 * 2 ** 20;
 /** Bytes of each rank's model description compared at sync (longer ones are compared by their start and a hash). */
 const DESCRIPTION_BYTES = 2048;
 

@@ -67,28 +67,28 @@ export const localRank = (): number => init().localRank;
 
 /** What each dtype travels as: booleans as bytes, half formats in their float32 host form. */
 export const WIRE: Record<DType, MpiDType> = { float32: 'float', float16: 'float', bfloat16: 'float', int32: 'int', bool: 'byte' };
-export const DTYPE_CODES: DType[] = ['float32', 'float16', 'bfloat16', 'int32', 'bool'];
-export const CALLS = ['allReduce', 'broadcast', 'allGather', 'barrier'] as const;
-export type Call = typeof CALLS[number];
+const DTYPE_CODES: DType[] = ['float32', 'float16', 'bfloat16', 'int32', 'bool'];
+const CALLS = ['allReduce', 'broadcast', 'allGather', 'barrier'] as const;
+type Call = typeof CALLS[number];
 /** How long a wait polls before the event loop gets a turn. */
-export const SPIN_MS = 2;
+const SPIN_MS = 2;
 /** call, dtype, rank, size, an argument (op or root), then up to 7 dims */
-export const HEADER = 12;
+const HEADER = 12;
 
-export function describe(h: Int32Array, at: number): string {
+function describe(h: Int32Array, at: number): string {
   const call = CALLS[h[at]!] ?? '?', ndim = h[at + 2]!;
   if (call === 'barrier') return 'barrier';
   const dims = Array.from(h.subarray(at + 5, at + 5 + Math.min(ndim, 7)));
   return `${call} of ${DTYPE_CODES[h[at + 1]!]} [${dims.join(', ')}${ndim > 7 ? ', ...' : ''}]${call === 'broadcast' ? ` from rank ${h[at + 4]}` : call === 'allReduce' ? ` (${['sum', 'mean', 'max'][h[at + 4]!]})` : ''}`;
 }
 
-export function timedOut(s: State, what: string): TesseraError {
+function timedOut(s: State, what: string): TesseraError {
   s.broken = new TesseraError('distributed', `${what} on rank ${s.info.rank} of ${s.info.worldSize} waited ${s.info.timeoutSeconds} s for the other ranks: one of them did not make this call (it stopped, crashed, or took another path); every rank must make the same collective calls in the same order`);
   return s.broken;
 }
 
 /** Polls a nonblocking request to its end, or to the job's timeout. */
-export async function poll(s: State, request: unknown, what: string): Promise<void> {
+async function poll(s: State, request: unknown, what: string): Promise<void> {
   const mpi = s.mpi!;
   const deadline = performance.now() + s.info.timeoutSeconds * 1000;
   for (;;) {

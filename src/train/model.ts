@@ -3,6 +3,7 @@ import { fail, shapeStr } from '../core/errors.js';
 import { isNode } from '../core/platform.js';
 import { launchInfo } from '../distributed/launcher.js';
 import * as distributed from '../distributed/index.js';
+import { BUCKET_BYTES } from '../distributed/data-parallel.js';
 import { checkBool, checkInt, checkNumber, checkOneOf, checkOptions, checkPositiveInt, shown } from '../core/validate.js';
 import { Dataset, hostRandom } from '../data/dataset.js';
 import { type Batch, datasetBatches, forEachPrefetched, tensorBatches } from '../data/stream.js';
@@ -704,9 +705,9 @@ function checkFitOptions(given: FitOptions | undefined): CheckedFitOptions {
 function checkDistributed(op: string, given: FitOptions['distributed']): number | null {
   if (typeof given === 'object' && given !== null) {
     checkOptions(`${op} (distributed)`, given, ['bucketMB'] as const);
-    return checkNumber(op, 'distributed.bucketMB', given.bucketMB ?? 25, { min: 0, exclusiveMin: true }) * 2 ** 20;
+    return given.bucketMB === undefined ? BUCKET_BYTES : checkNumber(op, 'distributed.bucketMB', given.bucketMB, { min: 0, exclusiveMin: true }) * 2 ** 20;
   }
-  return checkBool(op, 'distributed', given ?? launchInfo().worldSize > 1) ? 25 * 2 ** 20 : null;
+  return checkBool(op, 'distributed', given ?? launchInfo().worldSize > 1) ? BUCKET_BYTES : null;
 }
 
 /** A positive whole batch size (32 by default, as Keras). */

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mpirun, noMpirun } from '../helpers/mpirun.js';
-import type * as tsr from '../../src/index.js';
+import * as tsr from '../../src/index.js';
 
 const main = fileURLToPath(new URL('./fit-main.js', import.meta.url));
 const skip = noMpirun;
@@ -84,4 +84,13 @@ it('mpirun -np 2 tessera train trains data-parallel: one report, the job\'s proc
   assert.equal(reports.length, 1, 'rank 0 alone reports');
   assert.ok(JSON.parse(reports[0]!).testAccuracy > 0.7);
   assert.equal(r.stderr.match(/^job: 2 processes x cpu \(Open MPI, Open MPI v[\d.]+\), global batch 64 \(32 per process\)$/gm)?.length, 1, r.stderr);
+});
+
+it('fit checks the distributed option before training', async () => {
+  const model = tsr.sequential([tsr.layers.dense({ units: 2, inputShape: [3] })]);
+  model.compile({ optimizer: 'sgd', loss: 'mse' });
+  const x = tsr.zeros([4, 3]), y = tsr.zeros([4, 2]);
+  await assert.rejects(model.fit(x, y, { distributed: { bucketMB: 0 }, verbose: 0 }), /distributed\.bucketMB must be a finite number > 0, got 0/);
+  await assert.rejects(model.fit(x, y, { distributed: { bucketMb: 1 } as never, verbose: 0 }), /bucketMb/);
+  await assert.rejects(model.fit(x, y, { distributed: 'yes' as never, verbose: 0 }), /distributed/);
 });
