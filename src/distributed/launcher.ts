@@ -28,3 +28,15 @@ export function launchInfo(): LaunchInfo {
   }
   return { rank: 0, worldSize: 1, localRank: 0, launcher: null };
 }
+
+/**
+ * How many of the job's processes share this machine (1 for a plain process): each takes its
+ * share of the cores, as torchrun sets one thread per process.
+ */
+export function processesOnThisMachine(): number {
+  for (const name of ['OMPI_COMM_WORLD_LOCAL_SIZE', 'MPI_LOCALNRANKS', 'SLURM_NTASKS_PER_NODE']) {
+    const n = whole(env(name));
+    if (n !== undefined && n >= 1) return n;
+  }
+  return 1;
+}

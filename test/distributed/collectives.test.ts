@@ -68,3 +68,17 @@ it('tessera devices names the MPI library and the job, or why there is none', ()
     assert.match(found.stdout, /^job: a single process/m);
   }
 });
+
+it('processes of a job on one machine split its BLAS threads (unless OPENBLAS_NUM_THREADS says otherwise)', (t) => {
+  const blas = fileURLToPath(new URL('../../src/backends/cpu/blas.js', import.meta.url));
+  const threads = (env: Record<string, string>) => {
+    const { OPENBLAS_NUM_THREADS: _, OMP_NUM_THREADS: __, ...rest } = process.env;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(blas)}); console.log(m.probeBlas().library?.maxThreads ?? 'none')`], { encoding: 'utf8', env: { ...rest, ...env } });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout.trim();
+  };
+  const alone = threads({});
+  if (alone === 'none') { t.skip('no OpenBLAS on this machine (.ci/run installs libopenblas0-pthread)'); return; }
+  assert.equal(threads({ OMPI_COMM_WORLD_LOCAL_SIZE: '2' }), String(Math.max(1, Math.floor(Number(alone) / 2))));
+  assert.equal(threads({ OMPI_COMM_WORLD_LOCAL_SIZE: '2', OPENBLAS_NUM_THREADS: '2' }), '2');
+});

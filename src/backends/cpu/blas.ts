@@ -1,5 +1,6 @@
 // Finds a system BLAS at run time through koffi and exposes cblas_sgemm; no compiler needed.
 import { env, nodeBuiltin } from '../../core/platform.js';
+import { processesOnThisMachine } from '../../distributed/launcher.js';
 
 const ROW_MAJOR = 101;
 export const NO_TRANS = 111;
@@ -82,6 +83,8 @@ export function probeBlas(): BlasProbe {
       try {
         setThreads = lib.func('void openblas_set_num_threads(int n)') as (n: number) => void;
         maxThreads = (lib.func('int openblas_get_num_threads()') as () => number)();
+        // processes of a job on one machine split its cores, unless the threads were chosen
+        if (!env('OPENBLAS_NUM_THREADS') && !env('OMP_NUM_THREADS')) maxThreads = Math.max(1, Math.floor(maxThreads / processesOnThisMachine()));
       } catch {
         // not OpenBLAS: the library manages its own threads
       }
