@@ -61,8 +61,6 @@ export interface Mpi {
   readonly size: number;
   allocate(bytes: number): NativeBuffer;
   /** Starts a collective and returns its request; `done(request)` polls it. */
-  /** whether the collectives below run on a worker thread (else on the calling one) */
-  readonly threaded: boolean;
   /** in place when send is recv; each promise settles when this rank's part is done */
   allreduce(send: Address, recv: Address, count: number, dtype: MpiDType, op: MpiOp): Promise<void>;
   bcast(buffer: Address, count: number, dtype: MpiDType, root: number): Promise<void>;
@@ -164,7 +162,7 @@ export function openMpi(): MpiProbe {
   };
   return {
     mpi: {
-      path, version, rank: rank[0]!, size: size[0]!, threaded,
+      path, version, rank: rank[0]!, size: size[0]!,
       allocate(bytes) {
         const pointer = koffi.alloc('uint8_t', Math.max(1, bytes));
         return { pointer, address: koffi.address(pointer) as Address, bytes: koffi.view(pointer, Math.max(1, bytes)), free: () => koffi.free(pointer) };
