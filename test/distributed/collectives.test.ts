@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { mpirun, noMpirun } from '../helpers/mpirun.js';
+import { threadsPerProcess } from '../../src/backends/cpu/blas.js';
 
 const rankMain = fileURLToPath(new URL('./rank-main.js', import.meta.url));
 const skip = noMpirun;
@@ -69,16 +70,19 @@ it('tessera devices names the MPI library and the job, or why there is none', ()
   }
 });
 
-it('processes of a job on one machine split its BLAS threads (unless OPENBLAS_NUM_THREADS says otherwise)', (t) => {
-  const blas = fileURLToPath(new URL('../../src/backends/cpu/blas.js', import.meta.url));
-  const threads = (env: Record<string, string>) => {
-    const { OPENBLAS_NUM_THREADS: _, OMP_NUM_THREADS: __, ...rest } = process.env;
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(blas)}); console.log(m.probeBlas().library?.maxThreads ?? 'none')`], { encoding: 'utf8', env: { ...rest, ...env } });
-    assert.equal(r.status, 0, r.stderr);
-    return r.stdout.trim();
-  };
-  const alone = threads({});
-  if (alone === 'none') { t.skip('no OpenBLAS on this machine (.ci/run installs libopenblas0-pthread)'); return; }
-  assert.equal(threads({ OMPI_COMM_WORLD_LOCAL_SIZE: '2' }), String(Math.max(1, Math.floor(Number(alone) / 2))));
-  assert.equal(threads({ OMPI_COMM_WORLD_LOCAL_SIZE: '2', OPENBLAS_NUM_THREADS: '2' }), '2');
+it('processes of a job on one machine split its BLAS threads (unless OPENBLAS_NUM_THREADS says otherwise)', () => {
+  const saved = { ...process.env };
+  try {
+    for (const k of ['OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'OMPI_COMM_WORLD_LOCAL_SIZE', 'MPI_LOCALNRANKS', 'SLURM_NTASKS_PER_NODE']) delete process.env[k];
+    assert.equal(threadsPerProcess(4), 4, 'a plain process keeps every thread');
+    process.env['OMPI_COMM_WORLD_LOCAL_SIZE'] = '2';
+    assert.equal(threadsPerProcess(4), 2);
+    assert.equal(threadsPerProcess(2), 1);
+    process.env['OMPI_COMM_WORLD_LOCAL_SIZE'] = '3';
+    assert.equal(threadsPerProcess(2), 1, 'never below one');
+    process.env['OPENBLAS_NUM_THREADS'] = '2';
+    assert.equal(threadsPerProcess(2), 2, 'threads the user chose stay');
+  } finally {
+    process.env = saved;
+  }
 });

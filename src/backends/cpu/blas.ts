@@ -83,8 +83,7 @@ export function probeBlas(): BlasProbe {
       try {
         setThreads = lib.func('void openblas_set_num_threads(int n)') as (n: number) => void;
         maxThreads = (lib.func('int openblas_get_num_threads()') as () => number)();
-        // processes of a job on one machine split its cores, unless the threads were chosen
-        if (!env('OPENBLAS_NUM_THREADS') && !env('OMP_NUM_THREADS')) maxThreads = Math.max(1, Math.floor(maxThreads / processesOnThisMachine()));
+        maxThreads = threadsPerProcess(maxThreads);
       } catch {
         // not OpenBLAS: the library manages its own threads
       }
@@ -94,6 +93,15 @@ export function probeBlas(): BlasProbe {
     }
   }
   return (probed = { library: null, tried, reason: 'no library exporting cblas_sgemm was found' });
+}
+
+/**
+ * BLAS threads for this process out of the library's `available`: processes of a job on one
+ * machine split its cores (as torchrun gives each one thread), unless the threads were chosen.
+ */
+export function threadsPerProcess(available: number): number {
+  if (env('OPENBLAS_NUM_THREADS') || env('OMP_NUM_THREADS')) return available;
+  return Math.max(1, Math.floor(available / processesOnThisMachine()));
 }
 
 /**
