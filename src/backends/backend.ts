@@ -41,7 +41,8 @@ export type IndexError = (value: number, position: number) => Error;
 
 export interface DeviceInfo {
   readonly name: string;
-  readonly kind: 'cpu' | 'gpu';
+  /** 'tpu': a TPU behind a PJRT plugin */
+  readonly kind: 'cpu' | 'gpu' | 'tpu';
   readonly description: string;
   /** a software renderer (lavapipe, SwiftShader): slower than the CPU backend, so 'auto' skips it */
   readonly software: boolean;

@@ -44,6 +44,15 @@ const DEVICES: readonly DeviceEntry[] = [
       return loaded(await createWebGpuBackend({ adapterName: env('TESSERA_WEBGPU_ADAPTER') || undefined, ...opts.webgpu }));
     },
   },
+  {
+    // registered under its platform's name: 'tpu' for libtpu, 'xla-cuda' for JAX's CUDA plugin
+    name: 'pjrt',
+    async load() {
+      if (!isNode) return { reason: 'PJRT plugins need Node.js' };
+      const { createPjrtBackend } = await import('./pjrt/create.js');
+      return loaded(createPjrtBackend());
+    },
+  },
 ];
 
 /** How to release each device initDevices opened. */
@@ -63,7 +72,7 @@ export function initDevices(opts: DeviceOptions = {}): Promise<void> {
       if (env(flag)) { unavailable.set(device.name, `disabled by ${flag}`); continue; }
       const made = await device.load(opts);
       if ('reason' in made) unavailable.set(device.name, made.reason);
-      else { backends.set(device.name, made.backend); releases.set(device.name, made.release); }
+      else { backends.set(made.backend.name, made.backend); releases.set(made.backend.name, made.release); }
     }
   })();
   return discovery;
@@ -117,7 +126,7 @@ export function getDefaultDevice(): string {
 
 /** What 'auto' means now: a hardware GPU backend if one is registered (see initDevices), else cpu, and why. */
 export function autoDevice(): { device: string; why: string } {
-  const gpus = availableDevices().filter((n) => getBackend(n).info().kind === 'gpu');
+  const gpus = availableDevices().filter((n) => getBackend(n).info().kind !== 'cpu');
   const hardware = gpus.find((n) => !getBackend(n).info().software);
   if (hardware) return { device: hardware, why: `GPU found: ${getBackend(hardware).info().description}` };
   if (gpus.length) return { device: 'cpu', why: `the only GPU adapter is a software renderer (${getBackend(gpus[0]!).info().description}), slower than the CPU backend` };

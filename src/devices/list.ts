@@ -1,10 +1,11 @@
 // tsr.listDevices(): every device tessera knows, usable or not, and for the unusable ones why.
 import { availableDevices, getBackend, initDevices, unavailableDevices } from '../backends/registry.js';
+import type { DeviceInfo } from '../backends/backend.js';
 
 export interface DeviceListing {
   name: string;
   available: boolean;
-  kind?: 'cpu' | 'gpu';
+  kind?: DeviceInfo['kind'];
   description?: string;
   /** cores, instruction sets and BLAS for the CPU; vendor, limits and features for a GPU */
   details?: Record<string, string | number>;

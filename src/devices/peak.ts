@@ -15,6 +15,7 @@ export function float32Peak(info: DeviceInfo): Peak | null {
     const hit = GPU_FP32_PEAK.find(([re]) => re.test(info.description));
     return hit ? { tflops: hit[1], source: 'vendor float32 figure' } : null;
   }
+  if (info.kind !== 'cpu') return null;
   return cpuPeakEstimate(Number(info.details['cores']) || 1);
 }
 

@@ -47,8 +47,8 @@ function localRoots(host: DiscoveryHost): string[] {
   return dirs.flatMap((d) => libDirsOf(`/usr/local/${d}`));
 }
 
-/** site-packages/nvidia/<pkg>/lib folders of the Python installations we can see. */
-function wheelDirs(host: DiscoveryHost): string[] {
+/** The site-packages (and dist-packages) folders of the Python installations we can see. */
+export function sitePackagesDirs(host: DiscoveryHost): string[] {
   const sitePackages: string[] = [];
   const venv = host.env['VIRTUAL_ENV'];
   const home = host.env['HOME'];
@@ -59,6 +59,12 @@ function wheelDirs(host: DiscoveryHost): string[] {
       for (const kind of ['site-packages', 'dist-packages']) sitePackages.push(`${lib}/${py}/${kind}`);
     }
   }
+  return sitePackages;
+}
+
+/** site-packages/nvidia/<pkg>/lib folders of the Python installations we can see. */
+function wheelDirs(host: DiscoveryHost): string[] {
+  const sitePackages = sitePackagesDirs(host);
   const dirs: string[] = [];
   for (const sp of sitePackages) {
     for (const pkg of host.listDir(`${sp}/nvidia`)) {

@@ -1,0 +1,226 @@
+// A PJRT plugin driven through its C API with koffi: GetPjrtApi, the version check,
+// PJRT_Plugin_Initialize first, one client, its first addressable device, and the calls the
+// backend needs (compile, upload, execute, download). Every PJRT_Error is read, freed, and
+// raised with the call's name and the plugin's message.
+import { TesseraError } from '../../core/errors.js';
+import { nodeBuiltin } from '../../core/platform.js';
+import { API_FUNCTIONS, API_FUNCTIONS_AT, API_VERSION_AT, Args, BUFFER_TYPE, HEADER_VERSION, STRUCTS, type ApiFunction, type StructName } from './c-structs.js';
+import type { ElemType } from './hlo-builder.js';
+
+type Koffi = typeof import('koffi');
+type Pointer = bigint;
+
+/** An executable compiled by the plugin. */
+export interface PjrtExecutable { readonly handle: Pointer; readonly numOutputs: number }
+
+export interface PjrtDeviceInfo { readonly kind: string; readonly memoryBytes: number | null }
+
+/** Everything the backend asks of a plugin (the tests' fake plugin answers the same calls). */
+export interface PjrtClientInfo {
+  readonly plugin: string;
+  readonly apiVersion: string;
+  readonly platform: string;
+  readonly platformVersion: string;
+  readonly devices: readonly PjrtDeviceInfo[];
+}
+
+// CompileOptionsProto { executable_build_options (3) { num_replicas (4): 1, num_partitions (5): 1 } }
+const COMPILE_OPTIONS = Buffer.from([0x1a, 4, 0x20, 1, 0x28, 1]);
+/** PJRT_NamedValue_kBool */
+const NAMED_BOOL = 4;
+
+export class PjrtClient {
+  readonly info: PjrtClientInfo;
+  private readonly koffi: Koffi;
+  private readonly proto: import('koffi').TypeObject;
+  private readonly table: Map<ApiFunction, Pointer>;
+  private readonly client: Pointer;
+  private readonly device: Pointer;
+  private readonly executeOptions: Args;
+  private awaitAsync: ((fn: Pointer, args: Buffer) => Promise<Pointer>) | null = null;
+
+  constructor(readonly plugin: string, deviceIndex = 0) {
+    const m = nodeBuiltin('module');
+    if (!m) throw new TesseraError('pjrt', 'PJRT plugins need Node.js (they load through the koffi FFI)');
+    const koffi = (this.koffi = m.createRequire(import.meta.url)('koffi') as Koffi);
+    let lib;
+    try {
+      lib = koffi.load(plugin);
+    } catch (e) {
+      throw new TesseraError('pjrt', `cannot load the PJRT plugin ${plugin}: ${(e as Error).message}`);
+    }
+    let getApi: () => Pointer;
+    try {
+      getApi = lib.func('void *GetPjrtApi()') as () => Pointer;
+    } catch {
+      throw new TesseraError('pjrt', `${plugin} is not a PJRT plugin: it exports no GetPjrtApi`);
+    }
+    const api = getApi();
+    if (!api) throw new TesseraError('pjrt', `GetPjrtApi() in ${plugin} returned NULL`);
+    const head = Buffer.from(koffi.view(api, API_FUNCTIONS_AT));
+    const apiSize = Number(head.readBigUInt64LE(0));
+    const major = head.readInt32LE(API_VERSION_AT.major), minor = head.readInt32LE(API_VERSION_AT.minor);
+    if (major !== HEADER_VERSION.major) {
+      throw new TesseraError('pjrt', `${plugin} implements PJRT C API ${major}.${minor}; tessera speaks ${HEADER_VERSION.major}.x (built against ${HEADER_VERSION.major}.${HEADER_VERSION.minor}): major versions must match`);
+    }
+    const count = Math.min(API_FUNCTIONS.length, Math.floor((apiSize - API_FUNCTIONS_AT) / 8));
+    const fns = Buffer.from(koffi.view(api, API_FUNCTIONS_AT + 8 * count)).subarray(API_FUNCTIONS_AT);
+    this.table = new Map();
+    for (let i = 0; i < count; i++) {
+      const f = fns.readBigUInt64LE(8 * i);
+      if (f) this.table.set(API_FUNCTIONS[i]!, f);
+    }
+    this.proto = koffi.proto('void *PjrtCall(void *args)');
+    this.call('Plugin_Initialize', 'Plugin_Initialize');
+    this.client = this.createClient();
+    const platform = this.text('Client_PlatformName', { client: this.client }, 'platform_name');
+    const platformVersion = this.text('Client_PlatformVersion', { client: this.client }, 'platform_version');
+    const list = this.call('Client_AddressableDevices', 'Client_AddressableDevices', { client: this.client });
+    const n = Number(list.get('num_addressable_devices'));
+    const pointers = n ? Buffer.from(koffi.view(list.get('addressable_devices'), 8 * n)) : Buffer.alloc(0);
+    const devices = Array.from({ length: n }, (_, k) => pointers.readBigUInt64LE(8 * k));
+    if (deviceIndex >= n) throw new TesseraError('pjrt', `${plugin} has ${n} addressable device${n === 1 ? '' : 's'}; device ${deviceIndex} was asked for`);
+    this.device = devices[deviceIndex]!;
+    this.info = { plugin, apiVersion: `${major}.${minor}`, platform, platformVersion, devices: devices.map((d) => this.describe(d)) };
+    this.executeOptions = new Args(STRUCTS.ExecuteOptions);
+  }
+
+  private fn(name: ApiFunction): Pointer {
+    const f = this.table.get(name);
+    if (!f) throw new TesseraError('pjrt', `${this.plugin} lacks PJRT_${name}`);
+    return f;
+  }
+
+  /** Calls PJRT_<name> with a fresh argument struct; raises the plugin's error, if any. */
+  private call(name: ApiFunction, struct: StructName, values: Record<string, bigint | number | boolean> = {}): Args {
+    const args = new Args(STRUCTS[struct], values);
+    this.check(name, this.koffi.call(this.fn(name), this.proto, args.buffer) as Pointer);
+    return args;
+  }
+
+  private check(name: string, error: Pointer): void {
+    if (!error) return;
+    const msg = new Args(STRUCTS.Error_Message, { error });
+    this.koffi.call(this.fn('Error_Message'), this.proto, msg.buffer);
+    const size = Number(msg.get('message_size'));
+    const text = size ? Buffer.from(this.koffi.view(msg.get('message'), size)).toString('utf8') : '(no message)';
+    const code = new Args(STRUCTS.Error_GetCode, { error });
+    const codeError = this.koffi.call(this.fn('Error_GetCode'), this.proto, code.buffer) as Pointer;
+    this.koffi.call(this.fn('Error_Destroy'), this.proto, new Args(STRUCTS.Error_Destroy, { error }).buffer);
+    throw new TesseraError('pjrt', `PJRT_${name} failed${codeError ? '' : ` (code ${code.get('code')})`}: ${text}`);
+  }
+
+  private text(name: ApiFunction, values: Record<string, bigint>, field: string): string {
+    const a = this.call(name, name as StructName, values);
+    const size = Number(a.get(`${field}_size`));
+    return size ? Buffer.from(this.koffi.view(a.get(field), size)).toString('utf8') : '';
+  }
+
+  private createClient(): Pointer {
+    // JAX's CUDA plugin takes most of the GPU's memory up front unless told not to (other
+    // plugins may refuse options they do not know, so only it gets one)
+    if (!/cuda/i.test(this.plugin.slice(this.plugin.lastIndexOf('/')))) return this.call('Client_Create', 'Client_Create').get('client');
+    const name = Buffer.from('preallocate\0');
+    const option = new Args(STRUCTS.NamedValue, { name: this.koffi.address(name), name_size: name.length - 1, type: NAMED_BOOL, value: 0, value_size: 1 });
+    return this.call('Client_Create', 'Client_Create', { create_options: this.koffi.address(option.buffer), num_options: 1 }).get('client');
+  }
+
+  private describe(device: Pointer): PjrtDeviceInfo {
+    const d = this.call('Device_GetDescription', 'Device_GetDescription', { device }).get('device_description');
+    const kind = this.text('DeviceDescription_Kind', { device_description: d }, 'device_kind');
+    let memoryBytes: number | null = null;
+    if (this.table.has('Device_MemoryStats')) {
+      try {
+        const s = this.call('Device_MemoryStats', 'Device_MemoryStats', { device });
+        if (s.get('bytes_limit_is_set')) memoryBytes = Number(s.get('bytes_limit'));
+      } catch {
+        // optional in PJRT: plugins may answer UNIMPLEMENTED
+      }
+    }
+    return { kind, memoryBytes };
+  }
+
+  compile(text: string): PjrtExecutable {
+    const code = Buffer.from(text, 'utf8'), format = Buffer.from('mlir');
+    const program = new Args(STRUCTS.Program, { code: this.koffi.address(code), code_size: code.length, format: this.koffi.address(format), format_size: format.length });
+    let loaded: Pointer;
+    try {
+      loaded = this.call('Client_Compile', 'Client_Compile', {
+        client: this.client, program: this.koffi.address(program.buffer),
+        compile_options: this.koffi.address(COMPILE_OPTIONS), compile_options_size: COMPILE_OPTIONS.length,
+      }).get('executable');
+    } catch (e) {
+      throw new TesseraError('pjrt', withSourceLine((e as Error).message, text));
+    }
+    const exe = this.call('LoadedExecutable_GetExecutable', 'LoadedExecutable_GetExecutable', { loaded_executable: loaded }).get('executable');
+    const numOutputs = Number(this.call('Executable_NumOutputs', 'Executable_NumOutputs', { executable: exe }).get('num_outputs'));
+    this.call('Executable_Destroy', 'Executable_Destroy', { executable: exe });
+    return { handle: loaded, numOutputs };
+  }
+
+  destroyExecutable(e: PjrtExecutable): void {
+    this.call('LoadedExecutable_Destroy', 'LoadedExecutable_Destroy', { executable: e.handle });
+  }
+
+  /** A device buffer of a 1-D array, copied from host memory during the call. */
+  upload(data: ArrayBufferView, type: ElemType, length: number): Pointer {
+    const dims = new BigInt64Array([BigInt(length)]);
+    const a = this.call('Client_BufferFromHostBuffer', 'Client_BufferFromHostBuffer', {
+      client: this.client, data: this.koffi.address(data), type: BUFFER_TYPE[type], dims: this.koffi.address(dims), num_dims: 1,
+      host_buffer_semantics: 0, device: this.device,
+    });
+    const done = a.get('done_with_host_buffer');
+    if (done) this.call('Event_Destroy', 'Event_Destroy', { event: done });
+    return a.get('buffer');
+  }
+
+  /** Copies a buffer into `into`; resolves when the copy has landed (the wait runs off the main thread). */
+  async download(buffer: Pointer, into: ArrayBufferView): Promise<void> {
+    const a = this.call('Buffer_ToHostBuffer', 'Buffer_ToHostBuffer', { src: buffer, dst: this.koffi.address(into), dst_size: into.byteLength });
+    const event = a.get('event');
+    if (!event) return;
+    try {
+      const wait = new Args(STRUCTS.Event_Await, { event });
+      this.check('Event_Await', await this.awaitEvent(wait.buffer));
+    } finally {
+      this.call('Event_Destroy', 'Event_Destroy', { event });
+    }
+  }
+
+  private awaitEvent(args: Buffer): Promise<Pointer> {
+    if (!this.awaitAsync) {
+      const fn = this.koffi.decode(this.fn('Event_Await'), this.proto) as { async: (a: Buffer, cb: (e: unknown, r: Pointer) => void) => void };
+      this.awaitAsync = (_f, a) => new Promise((resolve, reject) => fn.async(a, (e, r) => (e ? reject(e) : resolve(r))));
+    }
+    return this.awaitAsync(0n, args);
+  }
+
+  /** Runs an executable on the device; the outputs are new buffers (ready when PJRT says so). */
+  execute(e: PjrtExecutable, args: readonly Pointer[]): Pointer[] {
+    const argList = new BigUint64Array(Math.max(1, args.length));
+    args.forEach((b, k) => { argList[k] = b; });
+    const outList = new BigUint64Array(Math.max(1, e.numOutputs));
+    const argLists = new BigUint64Array([this.koffi.address(argList)]);
+    const outLists = new BigUint64Array([this.koffi.address(outList)]);
+    this.call('LoadedExecutable_Execute', 'LoadedExecutable_Execute', {
+      executable: e.handle, options: this.koffi.address(this.executeOptions.buffer), argument_lists: this.koffi.address(argLists),
+      num_devices: 1, num_args: args.length, output_lists: this.koffi.address(outLists),
+    });
+    return [...outList.subarray(0, e.numOutputs)];
+  }
+
+  free(buffer: Pointer): void {
+    this.call('Buffer_Destroy', 'Buffer_Destroy', { buffer });
+  }
+
+  release(): void {
+    this.call('Client_Destroy', 'Client_Destroy', { client: this.client });
+  }
+}
+
+/** Appends the module line an MLIR diagnostic (`file:LINE:COL: error`) points at. */
+export function withSourceLine(message: string, text: string): string {
+  const m = /:(\d+):(\d+):?\s*error/.exec(message) ?? /line (\d+)/.exec(message);
+  const line = m ? text.split('\n')[Number(m[1]) - 1] : undefined;
+  return line === undefined ? message : `${message}\n  at StableHLO line ${m![1]}: ${line.trim()}`;
+}
