@@ -59,7 +59,7 @@ describe('choosing devices', () => {
   });
 
   it('an unknown or unavailable device is an error that says why', async () => {
-    assert.throws(() => tsr.setDefaultDevice('tpu'), /unknown or unavailable device 'tpu' \(available: cpu/);
+    assert.throws(() => tsr.setDefaultDevice('nonesuch'), /unknown or unavailable device 'nonesuch' \(available: cpu/);
     await tsr.initDevices();
     const why = tsr.unavailableDevices()['cuda'];
     if (why) assert.throws(() => tsr.zeros([1], { device: 'cuda' }), new RegExp(`device 'cuda' is unavailable: ${why.slice(0, 20).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
@@ -68,7 +68,7 @@ describe('choosing devices', () => {
   it("'auto' picks a hardware GPU or the cpu, and says why", async () => {
     await tsr.initDevices();
     const auto = tsr.autoDevice();
-    const gpus = (await tsr.listDevices()).filter((d) => d.available && d.kind === 'gpu');
+    const gpus = (await tsr.listDevices()).filter((d) => d.available && d.kind !== 'cpu');
     if (gpus.some((d) => !d.software)) assert.notEqual(auto.device, 'cpu');
     else assert.equal(auto.device, 'cpu');
     assert.ok(auto.why.length > 0);

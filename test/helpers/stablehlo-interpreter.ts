@@ -276,16 +276,20 @@ function evaluate(op: Op, xs: Tensor[]): Tensor {
       return make();
     }
     case 'reduce': {
+      // pairwise, as XLA reduces in a tree (a sequential float32 sum drifts over long rows)
       const dims = ints(op.attrs, 'dimensions');
       const f = binary(op.combiner!, x.type);
-      out.fill(xs[1]!.data[0]!);
+      const groups: number[][] = Array.from({ length: n }, () => []);
       const xsSt = stridesOf(x.shape), st = stridesOf(shape);
       const keep = x.shape.map((_, k) => k).filter((k) => !dims.includes(k));
       for (let i = 0; i < x.data.length; i++) {
         let o = 0;
         keep.forEach((k, j) => { o += (Math.floor(i / xsSt[k]!) % x.shape[k]!) * st[j]!; });
-        out[o] = f(out[o]!, x.data[i]!);
+        groups[o]!.push(x.data[i]!);
       }
+      const round = (v: number) => { const t = alloc(type, 1); t[0] = v; return t[0]!; };
+      const tree = (v: number[], lo: number, hi: number): number => (hi - lo === 1 ? v[lo]! : round(f(tree(v, lo, (lo + hi) >> 1), tree(v, (lo + hi) >> 1, hi))));
+      for (let o = 0; o < n; o++) out[o] = groups[o]!.length ? round(f(xs[1]!.data[0]!, tree(groups[o]!, 0, groups[o]!.length))) : xs[1]!.data[0]!;
       return make();
     }
     case 'gather': {

@@ -50,8 +50,9 @@ for (const device of testDevices()) {
       x.dispose();
       const after = tsr.memory().devices[device]!;
       assert.equal(after.bytes, used.bytes - (1 << 18));
-      // the CPU heap gives a freed block at its top back (it merges free neighbours); GPU allocators cache it
-      if (device === 'cpu') assert.ok(after.reservedBytes! <= used.reservedBytes! && after.reservedBytes! >= after.bytes, JSON.stringify(after));
+      // the CPU heap gives a freed block at its top back (it merges free neighbours), and a PJRT
+      // plugin's allocator reports what it holds now; GPU allocators cache it
+      if (device === 'cpu' || 'pjrtApi' in tsr.getBackend(device).info().details) assert.ok(after.reservedBytes! <= used.reservedBytes! && after.reservedBytes! >= after.bytes, JSON.stringify(after));
       else assert.equal(after.reservedBytes, used.reservedBytes, 'freed blocks stay reserved for the next tensor');
     });
     it('using a disposed tensor is a clear error', async () => {

@@ -75,6 +75,7 @@ export const STRUCTS = {
     p('device_complete_events'), p('execute_device'),
   ]),
   Buffer_Destroy: layout('PJRT_Buffer_Destroy_Args', [p('buffer')]),
+  Buffer_ReadyEvent: layout('PJRT_Buffer_ReadyEvent_Args', [p('buffer'), p('event')]),
   Buffer_ToHostBuffer: layout('PJRT_Buffer_ToHostBuffer_Args', [p('src'), p('host_layout'), p('dst'), z('dst_size'), p('event')]),
 } as const;
 
@@ -130,7 +131,7 @@ export const API_FUNCTIONS = [
   'LoadedExecutable_IsDeleted', 'LoadedExecutable_Execute', 'Executable_DeserializeAndLoad', 'LoadedExecutable_Fingerprint',
   'Buffer_Destroy', 'Buffer_ElementType', 'Buffer_Dimensions', 'Buffer_UnpaddedDimensions', 'Buffer_DynamicDimensionIndices',
   'Buffer_GetMemoryLayout', 'Buffer_OnDeviceSizeInBytes', 'Buffer_Device', 'Buffer_Memory', 'Buffer_Delete', 'Buffer_IsDeleted',
-  'Buffer_CopyToDevice', 'Buffer_ToHostBuffer',
+  'Buffer_CopyToDevice', 'Buffer_ToHostBuffer', 'Buffer_IsOnCpu', 'Buffer_ReadyEvent',
 ] as const;
 
 export type ApiFunction = (typeof API_FUNCTIONS)[number];

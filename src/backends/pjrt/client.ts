@@ -70,7 +70,7 @@ export class PjrtClient {
       const f = fns.readBigUInt64LE(8 * i);
       if (f) this.table.set(API_FUNCTIONS[i]!, f);
     }
-    this.proto = koffi.proto('void *PjrtCall(void *args)');
+    this.proto = koffi.proto('void *', ['void *']);
     this.call('Plugin_Initialize', 'Plugin_Initialize');
     this.client = this.createClient();
     const platform = this.text('Client_PlatformName', { client: this.client }, 'platform_name');
@@ -207,6 +207,29 @@ export class PjrtClient {
       num_devices: 1, num_args: args.length, output_lists: this.koffi.address(outLists),
     });
     return [...outList.subarray(0, e.numOutputs)];
+  }
+
+  /** Blocks until each buffer's contents exist (the profiler's way to time a program). */
+  waitReady(buffers: readonly Pointer[]): void {
+    for (const buffer of buffers) {
+      const event = this.call('Buffer_ReadyEvent', 'Buffer_ReadyEvent', { buffer }).get('event');
+      try {
+        this.call('Event_Await', 'Event_Await', { event });
+      } finally {
+        this.call('Event_Destroy', 'Event_Destroy', { event });
+      }
+    }
+  }
+
+  /** Bytes the plugin's allocator holds for this device (its pool where it reports one), or null where it does not say. */
+  reservedBytes(): number | null {
+    if (!this.table.has('Device_MemoryStats')) return null;
+    try {
+      const s = this.call('Device_MemoryStats', 'Device_MemoryStats', { device: this.device });
+      return Number(s.get('pool_bytes_is_set') ? s.get('pool_bytes') : s.get('bytes_in_use'));
+    } catch {
+      return null;
+    }
   }
 
   free(buffer: Pointer): void {

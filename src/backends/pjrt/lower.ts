@@ -10,8 +10,8 @@ import { random } from './hlo-random.js';
 import { StorageValues, elemType } from './hlo-views.js';
 import { col2im, im2col, pool2d, pool2dBackward } from './hlo-window.js';
 
-/** The calls a module can hold (host uploads and the optional oneDNN-style convolutions stay outside). */
-export type LowerableCall = Exclude<PrimitiveCall, { prim: 'write' | 'conv2d' | 'conv2dBackwardInput' | 'conv2dBackwardFilter' }>;
+/** The calls a module can hold (all but the optional direct convolutions, which this device does not offer). */
+export type LowerableCall = Exclude<PrimitiveCall, { prim: 'conv2d' | 'conv2dBackwardInput' | 'conv2dBackwardFilter' }>;
 
 export interface LoweredModule {
   readonly text: string;
@@ -23,10 +23,15 @@ export interface LoweredModule {
   scalars(): { floats: Float32Array | null; words: Uint32Array | null };
 }
 
-/** Where each index check of the calls writes its [first bad position, its value] pair. */
-export type CheckTarget = (call: Extract<PrimitiveCall, { prim: 'checkIndices' }>) => Storage;
+/** Storages the backend provides for calls that need one beyond their own arguments. */
+export interface LoweringHooks {
+  /** where an index check writes its [first bad position, its value] pair */
+  checkFlag(call: Extract<PrimitiveCall, { prim: 'checkIndices' }>): Storage;
+  /** a storage already holding a host upload's data (a captured step's constant) */
+  uploaded(call: Extract<PrimitiveCall, { prim: 'write' }>): Storage;
+}
 
-export function lower(calls: readonly LowerableCall[], checkTarget: CheckTarget): LoweredModule {
+export function lower(calls: readonly LowerableCall[], hooks: LoweringHooks): LoweredModule {
   const b = new HloBuilder();
   let floatCount = 0, randomCount = 0;
   for (const c of calls) {
@@ -46,7 +51,7 @@ export function lower(calls: readonly LowerableCall[], checkTarget: CheckTarget)
       const at = 4 * randomAt++;
       random(vals, c.args[0], c.args[1], b.slice(words!, [at], [at + 4]));
     } else {
-      lowerCall(vals, c, param, checkTarget);
+      lowerCall(vals, c, param, hooks);
     }
   }
   const outputs = vals.outputs();
@@ -77,7 +82,7 @@ function paramsOf(c: Extract<LowerableCall, { prim: 'elementwise' | 'reduce' }>)
   return c.prim === 'elementwise' ? c.args[3] : c.args[5];
 }
 
-function lowerCall(vals: StorageValues, c: LowerableCall, param: (k: number) => Value, checkTarget: CheckTarget): void {
+function lowerCall(vals: StorageValues, c: LowerableCall, param: (k: number) => Value, hooks: LoweringHooks): void {
   const b = vals.b;
   switch (c.prim) {
     case 'elementwise': {
@@ -119,10 +124,16 @@ function lowerCall(vals: StorageValues, c: LowerableCall, param: (k: number) => 
       const first = b.reduce(b.select(bad, at, b.constant(n, [n], 'i32')), n, [0], 'minimum');
       const value = b.reduce(b.select(b.compare('EQ', at, b.splat(first, [n])), idx, b.constant(0, [n], 'i32')), 0, [0], 'add');
       // sticky, as a GPU's flag: an earlier failure the host has not read yet is kept
-      const flag = checkTarget(c);
+      const flag = hooks.checkFlag(c);
       const before = vals.read(flag);
       const failedBefore = b.splat(b.compare('LT', b.slice(before, [0], [1]), b.constant(n, [1], 'i32')), [2]);
       vals.set(flag, b.select(failedBefore, before, b.concatenate([b.reshape(first, [1]), b.reshape(value, [1])], 0)));
+      return;
+    }
+    case 'write': {
+      const [target, data] = c.args;
+      const source = vals.read(hooks.uploaded(c));
+      vals.set(target, data.length === target.size ? source : b.updateSlice(vals.read(target), source, 0));
       return;
     }
     case 'random': throw new Error('random is lowered with its state');

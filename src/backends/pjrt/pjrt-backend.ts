@@ -2,13 +2,15 @@
 // it compiles programs instead of launching kernels. Each primitive call lowers to a StableHLO
 // module, compiled once per shape and cached; a captured training step lowers to one module.
 // Storages are PJRT buffers, replaced by each program's results (PJRT buffers are immutable).
-import { type DType, type TypedArray, allocArray } from '../../core/dtype.js';
+import { type DType, type TypedArray, allocArray, isHalf } from '../../core/dtype.js';
+import { roundHalfArray } from '../../core/half.js';
 import type { Expr } from '../../core/expr.js';
 import { TesseraError } from '../../core/errors.js';
-import type { Backend, CapturedCall, DeviceInfo, IndexError, RandomKind, RandomState, ReduceKind, Replayer, Storage, View, WindowGeometry } from '../backend.js';
+import type { Backend, CapturedCall, DeviceInfo, IndexError, KernelTimer, RandomKind, RandomState, ReduceKind, Replayer, Storage, View, WindowGeometry } from '../backend.js';
 import type { PjrtClient, PjrtExecutable } from './client.js';
+import { currentOpLabel } from '../trace.js';
 import { elemType } from './hlo-views.js';
-import { type LowerableCall, type LoweredModule, lower } from './lower.js';
+import { type LowerableCall, type LoweredModule, type LoweringHooks, lower } from './lower.js';
 
 type Buffer = bigint;
 
@@ -22,7 +24,7 @@ export class PjrtStorage implements Storage {
 interface Check { readonly flag: PjrtStorage; readonly error: IndexError; readonly count: number }
 
 /** The PJRT client calls the backend makes (a fake plugin in the tests answers the same). */
-export type PjrtDevice = Pick<PjrtClient, 'info' | 'compile' | 'destroyExecutable' | 'upload' | 'download' | 'execute' | 'free' | 'release'>;
+export type PjrtDevice = Pick<PjrtClient, 'info' | 'compile' | 'destroyExecutable' | 'upload' | 'download' | 'execute' | 'waitReady' | 'reservedBytes' | 'free' | 'release'>;
 
 export class PjrtBackend implements Backend {
   private readonly executables = new Map<string, PjrtExecutable>();
@@ -32,7 +34,23 @@ export class PjrtBackend implements Backend {
   /** programs compiled and run, for tests and --profile */
   readonly counts = { compiled: 0, executed: 0 };
 
-  constructor(readonly name: string, readonly device: PjrtDevice) {}
+  /** the profiler's clock: the host's, around each program, waiting for its results (the PJRT C API has no device timers) */
+  readonly timer: KernelTimer;
+  private record: ((label: string, ms: number) => void) | null = null;
+  /** bytes of the buffers this backend holds, for plugins that report no memory statistics */
+  private held = 0;
+
+  constructor(readonly name: string, readonly device: PjrtDevice) {
+    this.timer = {
+      clock: 'host clock around each program, awaiting its results',
+      start: (record) => { this.record = record; },
+      stop: async () => { this.record = null; },
+    };
+  }
+
+  reservedBytes(): number {
+    return this.device.reservedBytes() ?? this.held;
+  }
 
   info(): DeviceInfo {
     const d = this.device.info;
@@ -57,13 +75,15 @@ export class PjrtBackend implements Backend {
 
   free(storage: Storage): void {
     const s = storage as PjrtStorage;
-    if (s.buffer !== null) this.device.free(s.buffer);
+    if (s.buffer !== null) { this.device.free(s.buffer); this.held -= bytesOf(s); }
     s.buffer = null;
   }
 
   write(storage: Storage, data: TypedArray): void {
     const s = storage as PjrtStorage;
-    this.replace(s, this.device.upload(data, elemType(s.dtype), s.size));
+    // widened half storage holds only values the format can represent
+    const values = isHalf(s.dtype) ? roundHalfArray(s.dtype, Float32Array.from(data as Float32Array)) : data;
+    this.replace(s, this.device.upload(values, elemType(s.dtype), s.size));
   }
 
   async read(storage: Storage): Promise<TypedArray> {
@@ -90,31 +110,21 @@ export class PjrtBackend implements Backend {
   checkIndices(indices: View, limit: number, error: IndexError): void { this.run([{ prim: 'checkIndices', args: [indices, limit, error] }]); }
   random(kind: RandomKind, out: View, state: RandomState): void { this.run([{ prim: 'random', args: [kind, out, state] }]); }
 
-  /** A captured step: runs of module-able calls become one executable each; host uploads run between them. */
+  /** A captured step becomes one module; its host uploads (constants made inside it) are uploaded once, as arguments. */
   replayer(calls: readonly CapturedCall[]): Replayer {
-    const steps: (() => void)[] = [];
-    let modules = 0;
-    const flags: Check[] = [];
-    for (let i = 0; i < calls.length;) {
-      const c = calls[i]!;
-      if (c.prim === 'write') {
-        const [storage, data] = c.args;
-        steps.push(() => this.write(storage, data));
-        i++;
-        continue;
-      }
-      const run: LowerableCall[] = [];
-      while (i < calls.length && calls[i]!.prim !== 'write') run.push(calls[i++] as LowerableCall);
-      const program = this.lowered(run);
-      flags.push(...program.checks);
-      modules++;
-      steps.push(() => this.execute(program));
-    }
+    const constants: PjrtStorage[] = [];
+    const program = this.lowered(calls as readonly LowerableCall[], (c) => {
+      const [target, data] = c.args;
+      const s = new PjrtStorage(target.dtype, data.length);
+      this.write(s, data);
+      constants.push(s);
+      return s;
+    });
     return {
-      how: `${modules} StableHLO module${modules === 1 ? '' : 's'} on ${this.device.info.platform}`,
-      run() { for (const s of steps) s(); },
+      how: `1 StableHLO module on ${this.device.info.platform}`,
+      run: () => this.execute(program),
       // executables stay cached: a later plan of the same shapes reuses them
-      dispose: () => { for (const c of flags) this.free(c.flag); },
+      dispose: () => { for (const s of [...constants, ...program.checks.map((c) => c.flag)]) this.free(s); },
     };
   }
 
@@ -124,13 +134,16 @@ export class PjrtBackend implements Backend {
     this.execute(program);
   }
 
-  private lowered(calls: LowerableCall[]): { module: LoweredModule; exe: PjrtExecutable | null; checks: Check[] } {
+  private lowered(calls: readonly LowerableCall[], uploaded: LoweringHooks['uploaded'] = () => { throw new Error('a host upload outside a captured step'); }): { module: LoweredModule; exe: PjrtExecutable | null; checks: Check[] } {
     const checks: Check[] = [];
-    const module = lower(calls, (c) => {
-      const flag = new PjrtStorage('int32', 2), count = c.args[0].shape[0]!;
-      this.write(flag, new Int32Array([count, 0]));
-      checks.push({ flag, error: c.args[2], count });
-      return flag;
+    const module = lower(calls, {
+      uploaded,
+      checkFlag: (c) => {
+        const flag = new PjrtStorage('int32', 2), count = c.args[0].shape[0]!;
+        this.write(flag, new Int32Array([count, 0]));
+        checks.push({ flag, error: c.args[2], count });
+        return flag;
+      },
     });
     if (module.outputs.length === 0) return { module, exe: null, checks };
     let exe = this.executables.get(module.text);
@@ -150,7 +163,12 @@ export class PjrtBackend implements Backend {
     if (floats) scratch.push(this.device.upload(floats, 'f32', floats.length));
     if (words) scratch.push(this.device.upload(words, 'ui32', words.length));
     const inputs = module.inputs.map((s) => this.bufferOf(s as PjrtStorage));
+    const t0 = this.record ? performance.now() : 0;
     const results = this.device.execute(exe, [...scratch, ...inputs]);
+    if (this.record) {
+      this.device.waitReady(results);
+      this.record(currentOpLabel(), performance.now() - t0);
+    }
     for (const b of scratch) this.device.free(b);
     module.outputs.forEach((s, k) => this.replace(s as PjrtStorage, results[k]!));
     this.counts.executed++;
@@ -159,12 +177,13 @@ export class PjrtBackend implements Backend {
 
   /** The storage's buffer, made (zeros) if it was never written. */
   private bufferOf(s: PjrtStorage): Buffer {
-    if (s.buffer === null) s.buffer = this.device.upload(allocArray(s.dtype, Math.max(1, s.size)).subarray(0, s.size), elemType(s.dtype), s.size);
-    return s.buffer;
+    if (s.buffer === null) this.replace(s, this.device.upload(allocArray(s.dtype, s.size), elemType(s.dtype), s.size));
+    return s.buffer!;
   }
 
   private replace(s: PjrtStorage, buffer: Buffer): void {
     if (s.buffer !== null) this.device.free(s.buffer);
+    else this.held += bytesOf(s);
     s.buffer = buffer;
   }
 
@@ -194,3 +213,6 @@ export class PjrtBackend implements Backend {
     this.device.release();
   }
 }
+
+/** Device bytes of a storage (half tensors are kept widened to float32). */
+const bytesOf = (s: PjrtStorage) => s.size * (s.dtype === 'bool' ? 1 : 4);
