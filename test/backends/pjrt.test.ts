@@ -174,6 +174,20 @@ describe('training on the PJRT device (fake plugin)', { skip }, () => {
   });
 });
 
+describe('tessera train --device tpu (fake plugin)', { skip }, () => {
+  it('trains the MLP on the embedded sample and reports the device', () => {
+    const script = fileURLToPath(new URL('./pjrt-train-main.js', import.meta.url));
+    const sample = fileURLToPath(new URL('../../../data/fashion-mnist-sample', import.meta.url));
+    const r = spawnSync(process.execPath, [script, 'train', '--device', 'tpu', '--data', sample, '--epochs', '1', '--validation-split', '0.9', '--json'], {
+      encoding: 'utf8', env: { ...process.env, TESSERA_PJRT_PLUGIN: buildFakePjrt(), TESSERA_DISABLE_WEBGPU: '1', TESSERA_DATA: '' },
+    });
+    assert.equal(r.status, 0, r.stderr + r.stdout.slice(-2000));
+    const last = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+    assert.equal(last.device, 'tpu');
+    assert.ok(last.testAccuracy > 0.6, `test accuracy ${last.testAccuracy}`);
+  });
+});
+
 describe('the op suite on the PJRT device (fake plugin, programs interpreted)', { skip }, () => {
   it('passes unchanged on device tpu', { timeout: 600_000 }, () => {
     const dist = (p: string) => fileURLToPath(new URL(`../../${p}`, import.meta.url));
