@@ -27,7 +27,8 @@ Options:
                       conv32-pool-conv64-pool-dense128-dense10, an LSTM(128) reading each image as
                       28 rows of 28 pixels, or a Transformer encoder over 16 patches of 7x7 pixels
                       (2 blocks of 4-head attention and a GELU MLP, 64 features)
-  --device D          auto (default: a hardware GPU if there is one, else cpu), cpu, webgpu or cuda
+  --device D          auto (default: a hardware GPU or TPU if there is one, else cpu), cpu, webgpu,
+                      cuda, or tpu / xla-cuda through a PJRT plugin
   --epochs N          passes over the training set (default 10 for mlp, 5 for the others)
   --batch-size N      samples per step (default 32; 64 for lstm)
   --lr X              Adam learning rate, the peak of a cosine schedule (default 0.001; 0.002 for lstm)
