@@ -136,9 +136,10 @@ export interface Backend {
   /**
    * Optional: turns the primitive calls of a captured step (over storages that stay fixed) into
    * one function that runs them again, with kernels and layouts resolved once. Devices without
-   * it replay call by call through the methods above.
+   * it replay call by call through the methods above. `scratch` holds the storages whose values
+   * die within a step (the plan's temporaries): a device may leave them stale between replays.
    */
-  replayer?(calls: readonly CapturedCall[]): Replayer;
+  replayer?(calls: readonly CapturedCall[], scratch: ReadonlySet<Storage>): Replayer;
 }
 
 /** [seed, counter offset] of a random draw. */

@@ -65,6 +65,9 @@ export class Plan {
     }
     const slots = assignSlots(events, temporaries);
     const made = slots.map((s) => (s.storage = backend!.alloc(s.dtype, s.size)));
+    // slots that only ever hold temporaries freed within the step: nothing reads them after it
+    const kept = new Set(temporaries.filter((t) => t.slot && t.end === Infinity).map((t) => t.slot!.storage!));
+    const scratch = new Set(made.filter((s) => !kept.has(s)));
     const remap = new Map<Storage, Storage>();
     for (const t of temporaries) if (t.slot) remap.set(t.storage, t.slot.storage!);
     const ownInputs = inputs.map((s) => {
@@ -81,7 +84,7 @@ export class Plan {
     }
     let replay: Replayer;
     try {
-      replay = backend.replayer?.(calls) ?? callByCall(backend, calls);
+      replay = backend.replayer?.(calls, scratch) ?? callByCall(backend, calls);
     } catch (e) {
       // a device that cannot record its replay (a driver without graphs) still replays, call by call
       replay = callByCall(backend, calls, `${backend.name} could not record the step (${(e as Error).message}); `);

@@ -18,7 +18,8 @@ interface Op {
 }
 
 export interface Program {
-  readonly params: { name: string; shape: number[]; type: string }[];
+  /** donatedTo: the result that may take over this argument's buffer (tf.aliasing_output) */
+  readonly params: { name: string; shape: number[]; type: string; donatedTo: number | null }[];
   readonly body: Op[];
   readonly results: string[];
   readonly resultTypes: { shape: number[]; type: string }[];
@@ -69,7 +70,11 @@ function parseLines(lines: string[]): Program {
   const header = lines.find((l) => l.startsWith('func.func'));
   const hm = header && /@main\((.*)\) -> \((.*)\) \{$/.exec(header);
   if (!hm) throw new Error('no func.func @main(...) -> (...) found');
-  const params = splitTop(hm[1]!).map((p) => { const [name, type] = p.split(':'); return { name: name!.trim(), ...parseType(type!) }; });
+  const params = splitTop(hm[1]!).map((p) => {
+    const m = /^(%\w+): (tensor<[^>]*>)(?: \{tf\.aliasing_output = (\d+) : i32\})?$/.exec(p);
+    if (!m) throw new Error(`cannot parse the argument ${p}`);
+    return { name: m[1]!, ...parseType(m[2]!), donatedTo: m[3] === undefined ? null : Number(m[3]) };
+  });
   const body: Op[] = [];
   let results: string[] = [], resultTypes: { shape: number[]; type: string }[] = [];
   for (let i = lines.indexOf(header!) + 1; i < lines.length; i++) {

@@ -181,9 +181,9 @@ export class HloBuilder {
       'dot_dimension_numbers = #stablehlo.dot<lhs_batching_dimensions = [0], rhs_batching_dimensions = [0], lhs_contracting_dimensions = [2], rhs_contracting_dimensions = [1]>, precision_config = [#stablehlo<precision HIGHEST>, #stablehlo<precision HIGHEST>]');
   }
 
-  /** The whole module: `@main` takes the arguments made so far and returns `results`. */
-  module(results: readonly Value[]): string {
-    const args = this.params.map((p) => `${p.name}: ${typeOf(p)}`).join(', ');
+  /** The whole module: `@main` takes the arguments made so far and returns `results`; `aliases` maps an argument to the result that may reuse its buffer. */
+  module(results: readonly Value[], aliases: ReadonlyMap<number, number> = new Map()): string {
+    const args = this.params.map((p, k) => `${p.name}: ${typeOf(p)}${aliases.has(k) ? ` {tf.aliasing_output = ${aliases.get(k)} : i32}` : ''}`).join(', ');
     const types = results.map(typeOf).join(', ');
     return [
       'module @tessera {',

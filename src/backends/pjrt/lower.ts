@@ -31,7 +31,11 @@ export interface LoweringHooks {
   uploaded(call: Extract<PrimitiveCall, { prim: 'write' }>): Storage;
 }
 
-export function lower(calls: readonly LowerableCall[], hooks: LoweringHooks): LoweredModule {
+/**
+ * `scratch`: storages whose final values nobody reads (left out of the results). `donate`: let
+ * the plugin reuse an argument's buffer for the result that replaces it (tf.aliasing_output).
+ */
+export function lower(calls: readonly LowerableCall[], hooks: LoweringHooks, opts: { scratch?: ReadonlySet<Storage>; donate?: boolean } = {}): LoweredModule {
   const b = new HloBuilder();
   let floatCount = 0, randomCount = 0;
   for (const c of calls) {
@@ -54,8 +58,10 @@ export function lower(calls: readonly LowerableCall[], hooks: LoweringHooks): Lo
       lowerCall(vals, c, param, hooks);
     }
   }
-  const outputs = vals.outputs();
-  const text = b.module(outputs.map((o) => o.value));
+  const outputs = vals.outputs().filter((o) => !opts.scratch?.has(o.storage));
+  const aliases = new Map<number, number>();
+  if (opts.donate) outputs.forEach((o, k) => { const arg = vals.inputs.indexOf(o.storage); if (arg >= 0) aliases.set(arg + (floats ? 1 : 0) + (words ? 1 : 0), k); });
+  const text = b.module(outputs.map((o) => o.value), aliases);
   return {
     text,
     inputs: vals.inputs,

@@ -111,7 +111,7 @@ export class PjrtBackend implements Backend {
   random(kind: RandomKind, out: View, state: RandomState): void { this.run([{ prim: 'random', args: [kind, out, state] }]); }
 
   /** A captured step becomes one module; its host uploads (constants made inside it) are uploaded once, as arguments. */
-  replayer(calls: readonly CapturedCall[]): Replayer {
+  replayer(calls: readonly CapturedCall[], scratch: ReadonlySet<Storage>): Replayer {
     const constants: PjrtStorage[] = [];
     const program = this.lowered(calls as readonly LowerableCall[], (c) => {
       const [target, data] = c.args;
@@ -119,7 +119,7 @@ export class PjrtBackend implements Backend {
       this.write(s, data);
       constants.push(s);
       return s;
-    });
+    }, { scratch, donate: true });
     return {
       how: `1 StableHLO module on ${this.device.info.platform}`,
       run: () => this.execute(program),
@@ -134,7 +134,11 @@ export class PjrtBackend implements Backend {
     this.execute(program);
   }
 
-  private lowered(calls: readonly LowerableCall[], uploaded: LoweringHooks['uploaded'] = () => { throw new Error('a host upload outside a captured step'); }): { module: LoweredModule; exe: PjrtExecutable | null; checks: Check[] } {
+  /**
+   * Eager calls donate nothing: a buffer may still be on its way to the host (data() in flight).
+   * A replayed step donates the storages it replaces (weights, optimizer state), so XLA updates them in place.
+   */
+  private lowered(calls: readonly LowerableCall[], uploaded: LoweringHooks['uploaded'] = () => { throw new Error('a host upload outside a captured step'); }, opts: { scratch?: ReadonlySet<Storage>; donate?: boolean } = {}): { module: LoweredModule; exe: PjrtExecutable | null; checks: Check[] } {
     const checks: Check[] = [];
     const module = lower(calls, {
       uploaded,
@@ -144,7 +148,7 @@ export class PjrtBackend implements Backend {
         checks.push({ flag, error: c.args[2], count });
         return flag;
       },
-    });
+    }, opts);
     if (module.outputs.length === 0) return { module, exe: null, checks };
     let exe = this.executables.get(module.text);
     if (!exe) {
