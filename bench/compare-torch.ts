@@ -1,6 +1,6 @@
-// tessera beside PyTorch from one GPU run: reads torch_baseline.py's JSON lines and one or more
-// `tessera bench --json`/`--out` reports, and prints each shared workload with the ratio
-// tessera / PyTorch (above 1: tessera is faster).
+// tessera beside PyTorch (or JAX) from one GPU run: reads torch_baseline.py's (or jax_baseline.py's)
+// JSON lines and one or more `tessera bench --json`/`--out` reports, and prints each shared
+// workload with the ratio tessera / baseline (above 1: tessera is faster).
 //   node dist/bench/compare-torch.js OUT/torch.jsonl OUT/bench-tf32/bench.json OUT/bench-highest/bench.json
 import { existsSync, readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
@@ -8,7 +8,7 @@ import type { BenchReport } from '../src/devices/bench.js';
 
 export interface Comparison { workload: string; device: string; unit: string; tessera: number; torch: number; ratio: number }
 
-export interface TorchLine { what: string; device?: string; torch?: string; dtype?: string; n?: number; tflops?: number; model?: string; batch?: number; samples_per_s?: number }
+export interface TorchLine { what: string; device?: string; torch?: string; jax?: string; dtype?: string; n?: number; tflops?: number; model?: string; batch?: number; samples_per_s?: number }
 
 /** torch_baseline.py's GEMM labels as tessera's dtype and float32 precision. */
 const GEMM: Record<string, { dtype: string; precision?: string }> = {
@@ -47,12 +47,13 @@ export function compareWithTorch(torch: readonly TorchLine[], reports: readonly 
   return rows.filter((r, i) => rows.findIndex((o) => o.workload === r.workload && o.device === r.device) === i);
 }
 
-export function formatComparison(rows: readonly Comparison[], torchDevice: string): string {
-  const head = ['workload', 'device', 'tessera', 'pytorch', 'unit', 'tessera/pytorch'];
+export function formatComparison(rows: readonly Comparison[], torchDevice: string, framework = 'PyTorch'): string {
+  const name = framework.toLowerCase();
+  const head = ['workload', 'device', 'tessera', name, 'unit', `tessera/${name}`];
   const body = rows.map((r) => [r.workload, r.device, r.tessera.toPrecision(4), r.torch.toPrecision(4), r.unit, `${r.ratio.toFixed(2)}x`]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [`PyTorch on ${torchDevice}, same machine, same run`, line(head), ...body.map(line)].join('\n');
+  return [`${framework} on ${torchDevice}, same machine, same run`, line(head), ...body.map(line)].join('\n');
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
@@ -72,5 +73,6 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     else console.log(`(no bench report in ${f}: that step failed; see its log)`);
   }
   const meta = torch.find((t) => t.what === 'meta');
-  console.log(formatComparison(compareWithTorch(torch, reports), `${meta?.device ?? '?'} (torch ${meta?.torch ?? '?'})`));
+  const framework = meta?.jax ? 'JAX' : 'PyTorch';
+  console.log(formatComparison(compareWithTorch(torch, reports), `${meta?.device ?? '?'} (${meta?.jax ? `jax ${meta.jax}` : `torch ${meta?.torch ?? '?'}`})`, framework));
 }

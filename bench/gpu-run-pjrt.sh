@@ -18,4 +18,6 @@ step pjrt-bench 120 env TESSERA_CUDA_PRECISION=highest TESSERA_DISABLE_WEBGPU=1 
   --models mlp,cnn --batch-sizes 32,256 --steps 10 --repeats 3 --matmul-sizes 1024,4096 --out "$OUT/bench"
 step jax 40 python3 .device/jax_baseline.py --steps 100
 cp "$OUT/jax.txt" "$OUT/jax.jsonl"
+step compare-jax 10 node dist/bench/compare-torch.js "$OUT/jax.jsonl" "$OUT/bench/bench.json"
+cat "$OUT/compare-jax.txt"
 echo "done: $OUT"

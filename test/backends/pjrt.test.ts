@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tsr from '../../src/index.js';
-import { PjrtClient } from '../../src/backends/pjrt/client.js';
+import { philoxFill } from '../../src/core/philox.js';
+import { PjrtClient, withSourceLine } from '../../src/backends/pjrt/client.js';
 import { pjrtDeviceName } from '../../src/backends/pjrt/create.js';
 import { findPjrtPlugin } from '../../src/backends/pjrt/discover.js';
 import type { PjrtBackend } from '../../src/backends/pjrt/pjrt-backend.js';
@@ -72,6 +73,12 @@ describe('the PJRT glue against the fake plugin', { skip }, () => {
       return true;
     });
     c.release();
+  });
+
+  it("XLA's loc(...) diagnostics point at the line too", () => {
+    const text = 'module @m {\n  func.func public @main() -> () {\n    %v0 = "stablehlo.bogus"() : () -> tensor<f32>\n  }\n}';
+    assert.match(withSourceLine('error: unregistered operation at loc("-":3:11)', text), /at StableHLO line 3: %v0 = "stablehlo\.bogus"/);
+    assert.equal(withSourceLine('out of memory', text), 'out of memory');
   });
 
   it('a file that is not a plugin, or is missing, is refused by name', () => {
@@ -167,6 +174,20 @@ describe('training on the PJRT device (fake plugin)', { skip }, () => {
       x.dispose(); y.dispose();
     });
   }
+
+  it('Philox draws give the host generator\'s numbers, across a carry into the counter\'s high word', async () => {
+    const b = tsr.getBackend('tpu');
+    for (const kind of ['uniform', 'normal'] as const) {
+      const n = 37, out = b.alloc('float32', n);
+      const seed = 2 ** 40 + 12345, counter = 2 ** 32 - 3;
+      b.random(kind, { storage: out, shape: [n], strides: [1], offset: 0 }, [seed, counter]);
+      const got = (await b.read(out)) as Float32Array;
+      const want = new Float32Array(n);
+      philoxFill(kind, seed, counter, want, 0, n);
+      b.free(out);
+      for (let i = 0; i < n; i++) assert.ok(kind === 'uniform' ? got[i] === want[i] : Math.abs(got[i]! - want[i]!) <= 1e-5 * Math.max(1, Math.abs(want[i]!)), `${kind}[${i}]: ${got[i]} vs ${want[i]}`);
+    }
+  });
 
   it('an out-of-range index raises at the next read, naming the op', async () => {
     const table = tsr.rand([5, 2], { device: 'tpu' });

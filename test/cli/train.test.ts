@@ -108,7 +108,7 @@ describe('tessera train', () => {
     const help = tessera(['train', '-h']);
     assert.equal(help.status, 0);
     assert.match(help.stdout, /--overwrite/);
-    assert.match(help.stdout, /cpu, webgpu or cuda/);
+    assert.match(help.stdout, /cpu, webgpu,\s+cuda, or tpu \/ xla-cuda through a PJRT plugin/);
   });
 
   it('--save checkpoints every epoch, refuses a foreign model.json without --overwrite, and --resume rejects conflicting flags', async () => {

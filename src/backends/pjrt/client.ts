@@ -241,9 +241,9 @@ export class PjrtClient {
   }
 }
 
-/** Appends the module line an MLIR diagnostic (`file:LINE:COL: error`) points at. */
+/** Appends the module line an MLIR diagnostic points at (`file:LINE:COL: error`, or `loc("file":LINE:COL)`). */
 export function withSourceLine(message: string, text: string): string {
-  const m = /:(\d+):(\d+):?\s*error/.exec(message) ?? /line (\d+)/.exec(message);
+  const m = /:(\d+):(\d+):?\s*error/.exec(message) ?? /loc\("[^"]*":(\d+):(\d+)\)/.exec(message);
   const line = m ? text.split('\n')[Number(m[1]) - 1] : undefined;
   return line === undefined ? message : `${message}\n  at StableHLO line ${m![1]}: ${line.trim()}`;
 }
