@@ -98,7 +98,10 @@ export async function checkOp(device: string, c: OpCase, rng = new Rng(7)): Prom
 // GPU devices are opened only for the passes that test them (an open Dawn device keeps a core
 // busy), and closed after each file so the process can exit
 // the fake PJRT plugin runs programs through the test interpreter, which this process installs
-if (process.env['TESSERA_FAKE_PJRT']) (await import('./fake-pjrt.js')).installFakePjrt(process.env['TESSERA_PJRT_PLUGIN']);
+if (process.env['TESSERA_FAKE_PJRT']) {
+  const fake = (await import('./fake-pjrt.js')).installFakePjrt(process.env['TESSERA_PJRT_PLUGIN']);
+  process.env['TESSERA_PJRT_PLUGIN'] = fake.path;
+}
 const requested = (process.env['TESSERA_TEST_DEVICES'] ?? 'cpu').split(',').map((s) => s.trim()).filter(Boolean);
 if (requested.some((d) => d !== 'cpu')) {
   await tsr.initDevices();

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Program, type Tensor, parse, run } from './stablehlo-interpreter.js';
+import { XlaEngine } from './xla-engine.js';
 
 const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
 const SOURCE = fileURLToPath(new URL('../../../test/fixtures/fake-pjrt.c', import.meta.url));
@@ -46,7 +47,10 @@ export interface FakePjrt {
 
 const installed = new Map<string, FakePjrt>();
 
-/** Loads the plugin into this process and installs the interpreter (idempotent). */
+/**
+ * Loads the plugin into this process and installs its engine (idempotent): the interpreter, or
+ * with TESSERA_FAKE_PJRT=xla, XLA's CPU compiler through the Python in TESSERA_XLA_PYTHON.
+ */
 export function installFakePjrt(path = buildFakePjrt()): FakePjrt {
   const done = installed.get(path);
   if (done) return done;
@@ -56,16 +60,18 @@ export function installFakePjrt(path = buildFakePjrt()): FakePjrt {
   const stat = lib.func('long fake_pjrt_stat(const char *what)');
   const setRunner = lib.func('void fake_pjrt_set_runner(void *compile, void *run)');
   const donate = lib.func('void fake_pjrt_buffer_donate(void *b)');
-  const programs: Program[] = [];
+  const xla = process.env['TESSERA_FAKE_PJRT'] === 'xla' ? new XlaEngine(process.env['TESSERA_XLA_PYTHON'] ?? 'python3') : null;
+  const programs: { program: Program; xla: number }[] = [];
   const writeError = (at: bigint, cap: number, message: string) => {
     const bytes = Buffer.from(message.slice(0, cap - 1) + '\0');
     new Uint8Array(koffi.view(at, bytes.length)).set(bytes);
   };
   const compile = koffi.register((code: bigint, size: number, outputs: bigint, error: bigint, cap: number) => {
     try {
-      const p = parse(Buffer.from(koffi.view(code, size)).toString('utf8'));
+      const text = Buffer.from(koffi.view(code, size)).toString('utf8');
+      const p = parse(text);
       new Int32Array(koffi.view(outputs, 4))[0] = p.results.length;
-      programs.push(p);
+      programs.push({ program: p, xla: xla ? xla.compile(text) : -1 });
       return programs.length - 1;
     } catch (e) {
       writeError(error, cap, (e as Error).message);
@@ -74,7 +80,7 @@ export function installFakePjrt(path = buildFakePjrt()): FakePjrt {
   }, koffi.pointer(koffi.proto('int64_t FakeCompile(void *code, size_t size, void *outputs, void *error, size_t cap)')));
   const runProgram = koffi.register((program: number | bigint, count: number, args: bigint, outs: bigint, error: bigint, cap: number) => {
     try {
-      const p = programs[Number(program)]!;
+      const { program: p, xla: id } = programs[Number(program)]!;
       const handles = count ? new BigUint64Array(koffi.view(args, 8 * count)) : new BigUint64Array(0);
       const inputs = [...handles].map((h, k): Tensor => {
         const data = [0n], bytes = [0], type = [0];
@@ -84,7 +90,7 @@ export function installFakePjrt(path = buildFakePjrt()): FakePjrt {
         const ab = copy.buffer.slice(copy.byteOffset, copy.byteOffset + copy.length);
         return { shape: p.params[k]!.shape, type: kind.type, data: kind.make(ab) };
       });
-      const results = run(p, inputs);
+      const results = xla ? xla.run(id, inputs) : run(p, inputs);
       p.params.forEach((q, k) => { if (q.donatedTo !== null) donate(handles[k]!); });
       const out = new BigUint64Array(koffi.view(outs, 8 * Math.max(1, results.length)));
       results.forEach((r, k) => {

@@ -207,8 +207,14 @@ export function run(p: Program, args: readonly Tensor[]): Tensor[] {
   return p.results.map((r) => env.get(r)!);
 }
 
+const ELEMENTWISE_BINARY = new Set(['add', 'subtract', 'multiply', 'divide', 'power', 'maximum', 'minimum', 'and', 'or', 'xor', 'shift_right_logical', 'compare', 'select']);
+
 function evaluate(op: Op, xs: Tensor[]): Tensor {
   const { shape, type } = op.resultType;
+  // elementwise operands have the result's shape (StableHLO broadcasts nothing implicitly)
+  if (ELEMENTWISE_BINARY.has(op.name) || UNARY[op.name]) {
+    for (const x of xs) if (x.shape.join('x') !== shape.join('x')) throw new Error(`stablehlo.${op.name}: operand ${x.shape.join('x')} for a ${shape.join('x')} result`);
+  }
   const n = size(shape);
   const out = alloc(type, n);
   const make = (): Tensor => ({ shape, type, data: out });
@@ -326,6 +332,7 @@ function evaluate(op: Op, xs: Tensor[]): Tensor {
       if (!op.attrs.includes(want)) throw new Error(`dot_general other than a batched [B,M,K]x[B,K,N] product: ${op.attrs}`);
       const [B, M, K] = x.shape as [number, number, number];
       const N = xs[1]!.shape[2]!;
+      if (xs[1]!.shape[0] !== B || xs[1]!.shape[1] !== K) throw new Error(`dot_general: batching or contracting dimension sizes differ: ${x.shape.join('x')} and ${xs[1]!.shape.join('x')}`);
       const a = x.data, b = xs[1]!.data;
       for (let q = 0; q < B; q++) for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) {
         let s = 0;

@@ -150,7 +150,7 @@ export class PjrtClient {
         compile_options: this.koffi.address(COMPILE_OPTIONS), compile_options_size: COMPILE_OPTIONS.length,
       }).get('executable');
     } catch (e) {
-      throw new TesseraError('pjrt', withSourceLine((e as Error).message, text));
+      throw new TesseraError('pjrt', withSourceLine((e as Error).message.replace(/^pjrt: /, ''), text));
     }
     const exe = this.call('LoadedExecutable_GetExecutable', 'LoadedExecutable_GetExecutable', { loaded_executable: loaded }).get('executable');
     const numOutputs = Number(this.call('Executable_NumOutputs', 'Executable_NumOutputs', { executable: exe }).get('num_outputs'));

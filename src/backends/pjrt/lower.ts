@@ -101,8 +101,11 @@ function lowerCall(vals: StorageValues, c: LowerableCall, param: (k: number) => 
     }
     case 'reduce': return reduce(vals, c.args, param);
     case 'matmul': {
+      // an operand whose batch differs from the output's is shared (stride 0): its first matrix serves every batch
       const [x, y, out] = c.args;
-      vals.assign(out, b.batchMatmul(b.convert(vals.view(x), 'f32'), b.convert(vals.view(y), 'f32')));
+      const batch = out.shape[0]!;
+      const shared = (v: View): View => (v.shape[0] === batch ? v : { ...v, shape: [batch, v.shape[1]!, v.shape[2]!], strides: [0, v.strides[1]!, v.strides[2]!] });
+      vals.assign(out, b.batchMatmul(b.convert(vals.view(shared(x)), 'f32'), b.convert(vals.view(shared(y)), 'f32')));
       return;
     }
     case 'im2col': return im2col(vals, ...c.args);
