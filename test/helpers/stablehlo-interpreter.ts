@@ -51,7 +51,7 @@ const SUPPORTED = new Set([
   'constant', 'add', 'subtract', 'multiply', 'divide', 'power', 'maximum', 'minimum', 'and', 'or', 'xor', 'not', 'shift_right_logical',
   'negate', 'abs', 'sign', 'exponential', 'log', 'log_plus_one', 'sqrt', 'rsqrt', 'sine', 'cosine', 'tanh', 'logistic', 'floor',
   'compare', 'select', 'convert', 'reshape', 'broadcast_in_dim', 'transpose', 'slice', 'iota', 'concatenate', 'reduce', 'gather',
-  'scatter', 'dynamic_update_slice', 'dot_general',
+  'scatter', 'dynamic_update_slice', 'dot_general', 'reverse', 'convolution',
 ]);
 
 /** Parses a module; errors name the (1-based) line, as MLIR diagnostics do. */
@@ -327,6 +327,16 @@ function evaluate(op: Op, xs: Tensor[]): Tensor {
       out.set(xs[1]!.data, start);
       return make();
     }
+    case 'reverse': {
+      const dims = ints(op.attrs, 'dimensions'), st = stridesOf(shape);
+      for (let i = 0; i < n; i++) {
+        let src = 0;
+        shape.forEach((d, k) => { const c = Math.floor(i / st[k]!) % d; src += (dims.includes(k) ? d - 1 - c : c) * st[k]!; });
+        out[i] = x.data[src]!;
+      }
+      return make();
+    }
+    case 'convolution': return convolution(op, x, xs[1]!, shape, out, make);
     case 'dot_general': {
       const want = 'lhs_batching_dimensions = [0], rhs_batching_dimensions = [0], lhs_contracting_dimensions = [2], rhs_contracting_dimensions = [1]';
       if (!op.attrs.includes(want)) throw new Error(`dot_general other than a batched [B,M,K]x[B,K,N] product: ${op.attrs}`);
@@ -347,6 +357,43 @@ function evaluate(op: Op, xs: Tensor[]): Tensor {
       return make();
     }
   }
+}
+
+/**
+ * A 2-D convolution by its definition: each output position sums lhs x rhs over the window, in
+ * the input's padded, lhs-dilated coordinates (holes and padding read as zero), for any
+ * arrangement of the batch, feature and spatial axes the dimension numbers name.
+ */
+function convolution(op: Op, lhs: Tensor, rhs: Tensor, shape: number[], out: Data, make: () => Tensor): Tensor {
+  if (!/feature_group_count = 1 :/.test(op.attrs) || !/batch_group_count = 1 :/.test(op.attrs)) throw new Error('grouped convolutions are outside this subset');
+  const m = /#stablehlo\.conv<\[([^\]]*)\]x\[([^\]]*)\]->\[([^\]]*)\]>/.exec(op.attrs);
+  if (!m) throw new Error(`convolution without dimension numbers: ${op.attrs}`);
+  const axes = (spec: string) => { const names = spec.split(',').map((t) => t.trim()); return (name: string) => names.indexOf(name); };
+  const [L, R, O] = [axes(m[1]!), axes(m[2]!), axes(m[3]!)];
+  const pad = /padding = dense<\[\[(-?\d+), (-?\d+)\], \[(-?\d+), (-?\d+)\]\]>/.exec(op.attrs)!.slice(1).map(Number);
+  const stride = ints(op.attrs, 'window_strides'), ld = ints(op.attrs, 'lhs_dilation'), rd = ints(op.attrs, 'rhs_dilation');
+  const ls = stridesOf(lhs.shape), rs = stridesOf(rhs.shape), os = stridesOf(shape);
+  const K = [rhs.shape[R('0')]!, rhs.shape[R('1')]!], C = lhs.shape[L('f')]!;
+  if (rhs.shape[R('i')] !== C) throw new Error(`convolution: ${C} input features against a kernel of ${rhs.shape[R('i')]}`);
+  for (let i = 0; i < out.length; i++) {
+    const at = (axis: number) => Math.floor(i / os[axis]!) % shape[axis]!;
+    const nb = at(O('b')), f = at(O('f')), o0 = at(O('0')), o1 = at(O('1'));
+    let s = 0;
+    for (let k0 = 0; k0 < K[0]!; k0++) {
+      const p0 = o0 * stride[0]! + k0 * rd[0]! - pad[0]!;
+      if (p0 < 0 || p0 % ld[0]! !== 0 || p0 / ld[0]! >= lhs.shape[L('0')]!) continue;
+      for (let k1 = 0; k1 < K[1]!; k1++) {
+        const p1 = o1 * stride[1]! + k1 * rd[1]! - pad[2]!;
+        if (p1 < 0 || p1 % ld[1]! !== 0 || p1 / ld[1]! >= lhs.shape[L('1')]!) continue;
+        for (let c = 0; c < C; c++) {
+          const a = lhs.data[nb * ls[L('b')]! + (p0 / ld[0]!) * ls[L('0')]! + (p1 / ld[1]!) * ls[L('1')]! + c * ls[L('f')]!]!;
+          s += a * rhs.data[k0 * rs[R('0')]! + k1 * rs[R('1')]! + c * rs[R('i')]! + f * rs[R('o')]!]!;
+        }
+      }
+    }
+    out[i] = s;
+  }
+  return make();
 }
 
 /** gather/scatter on a 1-D operand with the index vector as the last axis (the form tessera emits). */

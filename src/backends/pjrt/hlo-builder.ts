@@ -181,6 +181,21 @@ export class HloBuilder {
       'dot_dimension_numbers = #stablehlo.dot<lhs_batching_dimensions = [0], rhs_batching_dimensions = [0], lhs_contracting_dimensions = [2], rhs_contracting_dimensions = [1]>, precision_config = [#stablehlo<precision HIGHEST>, #stablehlo<precision HIGHEST>]');
   }
 
+  reverse(v: Value, dims: readonly number[]): Value {
+    return this.op('reverse', [v], v.shape, v.type, `dimensions = ${i64s(dims)}`);
+  }
+
+  /**
+   * A 2-D convolution. `layout` names each operand's axes as in StableHLO's conv dimension
+   * numbers, e.g. '[b, 0, 1, f]x[0, 1, i, o]->[b, 0, 1, f]'; padding is [[low, high], [low, high]].
+   */
+  convolution(lhs: Value, rhs: Value, shape: readonly number[], c: { layout: string; strides: readonly number[]; padding: readonly (readonly number[])[]; lhsDilation: readonly number[]; rhsDilation: readonly number[] }): Value {
+    return this.op('convolution', [lhs, rhs], shape, 'f32',
+      `batch_group_count = 1 : i64, dimension_numbers = #stablehlo.conv<${c.layout}>, feature_group_count = 1 : i64, lhs_dilation = ${i64s(c.lhsDilation)}, ` +
+      `padding = dense<[${c.padding.map((p) => `[${p.join(', ')}]`).join(', ')}]> : tensor<2x2xi64>, precision_config = [#stablehlo<precision HIGHEST>, #stablehlo<precision HIGHEST>], ` +
+      `rhs_dilation = ${i64s(c.rhsDilation)}, window_strides = ${i64s(c.strides)}`);
+  }
+
   /** The whole module: `@main` takes the arguments made so far and returns `results`; `aliases` maps an argument to the result that may reuse its buffer. */
   module(results: readonly Value[], aliases: ReadonlyMap<number, number> = new Map()): string {
     const args = this.params.map((p, k) => `${p.name}: ${typeOf(p)}${aliases.has(k) ? ` {tf.aliasing_output = ${aliases.get(k)} : i32}` : ''}`).join(', ');

@@ -5,13 +5,14 @@
 import { splitSeed } from '../../core/philox.js';
 import type { PrimitiveCall, Storage, View } from '../backend.js';
 import { HloBuilder, type Value } from './hlo-builder.js';
+import { conv2d, conv2dBackwardFilter, conv2dBackwardInput } from './hlo-conv.js';
 import { ExprLowering } from './hlo-expr.js';
 import { random } from './hlo-random.js';
 import { StorageValues, elemType } from './hlo-views.js';
 import { col2im, im2col, pool2d, pool2dBackward } from './hlo-window.js';
 
-/** The calls a module can hold (all but the optional direct convolutions, which this device does not offer). */
-export type LowerableCall = Exclude<PrimitiveCall, { prim: 'conv2d' | 'conv2dBackwardInput' | 'conv2dBackwardFilter' }>;
+/** The calls a module holds: every primitive. */
+export type LowerableCall = PrimitiveCall;
 
 export interface LoweredModule {
   readonly text: string;
@@ -108,6 +109,9 @@ function lowerCall(vals: StorageValues, c: LowerableCall, param: (k: number) => 
       vals.assign(out, b.batchMatmul(b.convert(vals.view(shared(x)), 'f32'), b.convert(vals.view(shared(y)), 'f32')));
       return;
     }
+    case 'conv2d': return conv2d(vals, ...c.args);
+    case 'conv2dBackwardInput': return conv2dBackwardInput(vals, ...c.args);
+    case 'conv2dBackwardFilter': return conv2dBackwardFilter(vals, ...c.args);
     case 'im2col': return im2col(vals, ...c.args);
     case 'col2im': return col2im(vals, ...c.args);
     case 'pool2d': return pool2d(vals, ...c.args);

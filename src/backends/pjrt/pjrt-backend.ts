@@ -6,7 +6,7 @@ import { type DType, type TypedArray, allocArray, isHalf } from '../../core/dtyp
 import { roundHalfArray } from '../../core/half.js';
 import type { Expr } from '../../core/expr.js';
 import { TesseraError } from '../../core/errors.js';
-import type { Backend, CapturedCall, DeviceInfo, IndexError, KernelTimer, RandomKind, RandomState, ReduceKind, Replayer, Storage, View, WindowGeometry } from '../backend.js';
+import type { Backend, CapturedCall, ConvGeometry, DeviceInfo, IndexError, KernelTimer, RandomKind, RandomState, ReduceKind, Replayer, Storage, View, WindowGeometry } from '../backend.js';
 import type { PjrtClient, PjrtExecutable } from './client.js';
 import { currentOpLabel } from '../trace.js';
 import { elemType } from './hlo-views.js';
@@ -101,6 +101,14 @@ export class PjrtBackend implements Backend {
     this.run([{ prim: 'reduce', args: [kind, expr, inputs, axes, out, params] }]);
   }
   matmul(a: View, b: View, out: View): void { this.run([{ prim: 'matmul', args: [a, b, out] }]); }
+  /** XLA's own convolutions, for float32 (halves go through im2col and a product, as on the CPU). */
+  conv2d(x: View, w: View, out: View, g: ConvGeometry): boolean {
+    if (x.storage.dtype !== 'float32' || w.storage.dtype !== 'float32') return false;
+    this.run([{ prim: 'conv2d', args: [x, w, out, g] }]);
+    return true;
+  }
+  conv2dBackwardInput(dy: View, w: View, dx: View, g: ConvGeometry): void { this.run([{ prim: 'conv2dBackwardInput', args: [dy, w, dx, g] }]); }
+  conv2dBackwardFilter(x: View, dy: View, dw: View, g: ConvGeometry): void { this.run([{ prim: 'conv2dBackwardFilter', args: [x, dy, dw, g] }]); }
   im2col(x: View, out: View, g: WindowGeometry): void { this.run([{ prim: 'im2col', args: [x, out, g] }]); }
   col2im(cols: View, out: View, g: WindowGeometry): void { this.run([{ prim: 'col2im', args: [cols, out, g] }]); }
   pool2d(kind: 'max' | 'avg', x: View, out: View, g: WindowGeometry, argmax?: View): void { this.run([{ prim: 'pool2d', args: [kind, x, out, g, argmax] }]); }
