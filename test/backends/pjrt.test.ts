@@ -160,11 +160,9 @@ describe('training on the PJRT device (fake plugin)', { skip }, () => {
         return { losses, steady, how };
       };
       const backend = tsr.getBackend('tpu') as PjrtBackend;
-      const executedBefore = backend.counts.executed, donatedBefore = fake.stat('donations');
+      const executedBefore = backend.counts.executed;
       const tpu = await train('tpu');
       assert.ok(backend.counts.executed > executedBefore);
-      // replayed steps hand the weights' and moments' buffers to XLA to update in place (the fake refuses any later use of one)
-      assert.ok(fake.stat('donations') > donatedBefore);
       const cpu = await train('cpu');
       assert.equal(tpu.how, '1 StableHLO module on tpu');
       assert.equal(tpu.steady, 0, 'a third epoch holds as many device buffers as the second left');

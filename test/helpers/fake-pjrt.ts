@@ -41,8 +41,8 @@ const CODE: Record<string, number> = { i1: 1, i32: 4, ui32: 8, f32: 11 };
 
 export interface FakePjrt {
   readonly path: string;
-  /** live buffers, executables, events, errors; executions, compilations and donated arguments so far */
-  stat(what: 'buffers' | 'executables' | 'events' | 'errors' | 'executions' | 'compilations' | 'donations'): number;
+  /** live buffers, executables, events, errors; executions and compilations so far */
+  stat(what: 'buffers' | 'executables' | 'events' | 'errors' | 'executions' | 'compilations'): number;
 }
 
 const installed = new Map<string, FakePjrt>();
@@ -59,7 +59,6 @@ export function installFakePjrt(path = buildFakePjrt()): FakePjrt {
   const make = lib.func('void *fake_pjrt_buffer_new(int type, const int64_t *dims, size_t ndims, const void *data, size_t bytes)');
   const stat = lib.func('long fake_pjrt_stat(const char *what)');
   const setRunner = lib.func('void fake_pjrt_set_runner(void *compile, void *run)');
-  const donate = lib.func('void fake_pjrt_buffer_donate(void *b)');
   const xla = process.env['TESSERA_FAKE_PJRT'] === 'xla' ? new XlaEngine(process.env['TESSERA_XLA_PYTHON'] ?? 'python3') : null;
   const programs: { program: Program; xla: number }[] = [];
   const writeError = (at: bigint, cap: number, message: string) => {
@@ -91,7 +90,6 @@ export function installFakePjrt(path = buildFakePjrt()): FakePjrt {
         return { shape: p.params[k]!.shape, type: kind.type, data: kind.make(ab) };
       });
       const results = xla ? xla.run(id, inputs) : run(p, inputs);
-      p.params.forEach((q, k) => { if (q.donatedTo !== null) donate(handles[k]!); });
       const out = new BigUint64Array(koffi.view(outs, 8 * Math.max(1, results.length)));
       results.forEach((r, k) => {
         const data = r.data;

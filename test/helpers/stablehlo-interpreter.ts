@@ -18,8 +18,7 @@ interface Op {
 }
 
 export interface Program {
-  /** donatedTo: the result that may take over this argument's buffer (tf.aliasing_output) */
-  readonly params: { name: string; shape: number[]; type: string; donatedTo: number | null }[];
+  readonly params: { name: string; shape: number[]; type: string }[];
   readonly body: Op[];
   readonly results: string[];
   readonly resultTypes: { shape: number[]; type: string }[];
@@ -71,9 +70,9 @@ function parseLines(lines: string[]): Program {
   const hm = header && /@main\((.*)\) -> \((.*)\) \{$/.exec(header);
   if (!hm) throw new Error('no func.func @main(...) -> (...) found');
   const params = splitTop(hm[1]!).map((p) => {
-    const m = /^(%\w+): (tensor<[^>]*>)(?: \{tf\.aliasing_output = (\d+) : i32\})?$/.exec(p);
+    const m = /^(%\w+): (tensor<[^>]*>)$/.exec(p);
     if (!m) throw new Error(`cannot parse the argument ${p}`);
-    return { name: m[1]!, ...parseType(m[2]!), donatedTo: m[3] === undefined ? null : Number(m[3]) };
+    return { name: m[1]!, ...parseType(m[2]!) };
   });
   const body: Op[] = [];
   let results: string[] = [], resultTypes: { shape: number[]; type: string }[] = [];

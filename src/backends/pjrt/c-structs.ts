@@ -38,6 +38,8 @@ export const STRUCTS = {
   Plugin_Initialize: layout('PJRT_Plugin_Initialize_Args', []),
   Event_Destroy: layout('PJRT_Event_Destroy_Args', [p('event')]),
   Event_Await: layout('PJRT_Event_Await_Args', [p('event')]),
+  Event_IsReady: layout('PJRT_Event_IsReady_Args', [p('event'), ['is_ready', 'bool']]),
+  Event_Error: layout('PJRT_Event_Error_Args', [p('event')]),
   NamedValue: layout('PJRT_NamedValue', [p('name'), z('name_size'), ['type', 'int'], ['value', 'i64'], z('value_size')]),
   Client_Create: layout('PJRT_Client_Create_Args', [
     p('create_options'), z('num_options'), p('kv_get_callback'), p('kv_get_user_arg'), p('kv_put_callback'), p('kv_put_user_arg'),
@@ -85,7 +87,9 @@ export type StructName = keyof typeof STRUCTS;
 export class Args {
   readonly buffer: Buffer;
   constructor(readonly layout: Layout, values: Record<string, bigint | number | boolean> = {}) {
-    this.buffer = Buffer.alloc(layout.bytes);
+    // off the V8 heap: small typed arrays live inside it, where a collection during a call that
+    // runs JavaScript (a plugin callback) could move them while C still writes through the pointer
+    this.buffer = Buffer.from(new ArrayBuffer(layout.bytes));
     this.set('struct_size', layout.structSize);
     for (const [k, v] of Object.entries(values)) this.set(k, v);
   }

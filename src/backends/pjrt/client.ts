@@ -164,7 +164,8 @@ export class PjrtClient {
 
   /** A device buffer of a 1-D array, copied from host memory during the call. */
   upload(data: ArrayBufferView, type: ElemType, length: number): Pointer {
-    const dims = new BigInt64Array([BigInt(length)]);
+    const dims = offHeap64(1, true);
+    dims[0] = BigInt(length);
     const a = this.call('Client_BufferFromHostBuffer', 'Client_BufferFromHostBuffer', {
       client: this.client, data: this.koffi.address(data), type: BUFFER_TYPE[type], dims: this.koffi.address(dims), num_dims: 1,
       host_buffer_semantics: 0, device: this.device,
@@ -174,14 +175,18 @@ export class PjrtClient {
     return a.get('buffer');
   }
 
-  /** Copies a buffer into `into`; resolves when the copy has landed (the wait runs off the main thread). */
+  /** Copies a buffer into `into`; resolves when the copy has landed (a wait runs off the main thread). */
   async download(buffer: Pointer, into: ArrayBufferView): Promise<void> {
     const a = this.call('Buffer_ToHostBuffer', 'Buffer_ToHostBuffer', { src: buffer, dst: this.koffi.address(into), dst_size: into.byteLength });
     const event = a.get('event');
     if (!event) return;
     try {
-      const wait = new Args(STRUCTS.Event_Await, { event });
-      this.check('Event_Await', await this.awaitEvent(wait.buffer));
+      // a copy that has already landed needs no trip to a worker thread
+      if (this.table.has('Event_IsReady') && this.call('Event_IsReady', 'Event_IsReady', { event }).get('is_ready')) {
+        this.check('Event_Error', this.koffi.call(this.fn('Event_Error'), this.proto, new Args(STRUCTS.Event_Error, { event }).buffer) as Pointer);
+      } else {
+        this.check('Event_Await', await this.awaitEvent(new Args(STRUCTS.Event_Await, { event }).buffer));
+      }
     } finally {
       this.call('Event_Destroy', 'Event_Destroy', { event });
     }
@@ -197,16 +202,22 @@ export class PjrtClient {
 
   /** Runs an executable on the device; the outputs are new buffers (ready when PJRT says so). */
   execute(e: PjrtExecutable, args: readonly Pointer[]): Pointer[] {
-    const argList = new BigUint64Array(Math.max(1, args.length));
+    const missing = args.findIndex((b) => !b);
+    if (missing >= 0) throw new TesseraError('pjrt', `argument ${missing} of ${args.length} has no device buffer (a bug in tessera: please report it)`);
+    const argList = offHeap64(Math.max(1, args.length));
     args.forEach((b, k) => { argList[k] = b; });
-    const outList = new BigUint64Array(Math.max(1, e.numOutputs));
-    const argLists = new BigUint64Array([this.koffi.address(argList)]);
-    const outLists = new BigUint64Array([this.koffi.address(outList)]);
+    const outList = offHeap64(Math.max(1, e.numOutputs));
+    const argLists = offHeap64(1);
+    argLists[0] = this.koffi.address(argList);
+    const outLists = offHeap64(1);
+    outLists[0] = this.koffi.address(outList);
     this.call('LoadedExecutable_Execute', 'LoadedExecutable_Execute', {
       executable: e.handle, options: this.koffi.address(this.executeOptions.buffer), argument_lists: this.koffi.address(argLists),
       num_devices: 1, num_args: args.length, output_lists: this.koffi.address(outLists),
     });
-    return [...outList.subarray(0, e.numOutputs)];
+    const outputs = [...outList.subarray(0, e.numOutputs)];
+    if (outputs.some((b) => !b)) throw new TesseraError('pjrt', `PJRT_LoadedExecutable_Execute returned ${outputs.filter((b) => !b).length} of ${outputs.length} outputs without a buffer`);
+    return outputs;
   }
 
   /** Blocks until each buffer's contents exist (the profiler's way to time a program). */
@@ -246,4 +257,12 @@ export function withSourceLine(message: string, text: string): string {
   const m = /:(\d+):(\d+):?\s*error/.exec(message) ?? /loc\("[^"]*":(\d+):(\d+)\)/.exec(message);
   const line = m ? text.split('\n')[Number(m[1]) - 1] : undefined;
   return line === undefined ? message : `${message}\n  at StableHLO line ${m![1]}: ${line.trim()}`;
+}
+
+/** 64-bit words off the V8 heap (see Args), for arrays whose address C keeps during a call. */
+function offHeap64(n: number): BigUint64Array;
+function offHeap64(n: number, signed: true): BigInt64Array;
+function offHeap64(n: number, signed = false): BigUint64Array | BigInt64Array {
+  const memory = new ArrayBuffer(8 * n);
+  return signed ? new BigInt64Array(memory) : new BigUint64Array(memory);
 }

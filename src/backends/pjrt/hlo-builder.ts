@@ -196,9 +196,9 @@ export class HloBuilder {
       `rhs_dilation = ${i64s(c.rhsDilation)}, window_strides = ${i64s(c.strides)}`);
   }
 
-  /** The whole module: `@main` takes the arguments made so far and returns `results`; `aliases` maps an argument to the result that may reuse its buffer. */
-  module(results: readonly Value[], aliases: ReadonlyMap<number, number> = new Map()): string {
-    const args = this.params.map((p, k) => `${p.name}: ${typeOf(p)}${aliases.has(k) ? ` {tf.aliasing_output = ${aliases.get(k)} : i32}` : ''}`).join(', ');
+  /** The whole module: `@main` takes the arguments made so far and returns `results`. */
+  module(results: readonly Value[]): string {
+    const args = this.params.map((p) => `${p.name}: ${typeOf(p)}`).join(', ');
     const types = results.map(typeOf).join(', ');
     return [
       'module @tessera {',

@@ -32,11 +32,8 @@ export interface LoweringHooks {
   uploaded(call: Extract<PrimitiveCall, { prim: 'write' }>): Storage;
 }
 
-/**
- * `scratch`: storages whose final values nobody reads (left out of the results). `donate`: let
- * the plugin reuse an argument's buffer for the result that replaces it (tf.aliasing_output).
- */
-export function lower(calls: readonly LowerableCall[], hooks: LoweringHooks, opts: { scratch?: ReadonlySet<Storage>; donate?: boolean } = {}): LoweredModule {
+/** `scratch`: storages whose final values nobody reads (left out of the results). */
+export function lower(calls: readonly LowerableCall[], hooks: LoweringHooks, scratch: ReadonlySet<Storage> = new Set()): LoweredModule {
   const b = new HloBuilder();
   let floatCount = 0, randomCount = 0;
   for (const c of calls) {
@@ -59,10 +56,8 @@ export function lower(calls: readonly LowerableCall[], hooks: LoweringHooks, opt
       lowerCall(vals, c, param, hooks);
     }
   }
-  const outputs = vals.outputs().filter((o) => !opts.scratch?.has(o.storage));
-  const aliases = new Map<number, number>();
-  if (opts.donate) outputs.forEach((o, k) => { const arg = vals.inputs.indexOf(o.storage); if (arg >= 0) aliases.set(arg + (floats ? 1 : 0) + (words ? 1 : 0), k); });
-  const text = b.module(outputs.map((o) => o.value), aliases);
+  const outputs = vals.outputs().filter((o) => !scratch.has(o.storage));
+  const text = b.module(outputs.map((o) => o.value));
   return {
     text,
     inputs: vals.inputs,

@@ -127,7 +127,7 @@ export class PjrtBackend implements Backend {
       this.write(s, data);
       constants.push(s);
       return s;
-    }, { scratch, donate: true });
+    }, scratch);
     return {
       how: `1 StableHLO module on ${this.device.info.platform}`,
       run: () => this.execute(program),
@@ -142,11 +142,7 @@ export class PjrtBackend implements Backend {
     this.execute(program);
   }
 
-  /**
-   * Eager calls donate nothing: a buffer may still be on its way to the host (data() in flight).
-   * A replayed step donates the storages it replaces (weights, optimizer state), so XLA updates them in place.
-   */
-  private lowered(calls: readonly LowerableCall[], uploaded: LoweringHooks['uploaded'] = () => { throw new Error('a host upload outside a captured step'); }, opts: { scratch?: ReadonlySet<Storage>; donate?: boolean } = {}): { module: LoweredModule; exe: PjrtExecutable | null; checks: Check[] } {
+  private lowered(calls: readonly LowerableCall[], uploaded: LoweringHooks['uploaded'] = () => { throw new Error('a host upload outside a captured step'); }, scratch?: ReadonlySet<Storage>): { module: LoweredModule; exe: PjrtExecutable | null; checks: Check[] } {
     const checks: Check[] = [];
     const module = lower(calls, {
       uploaded,
@@ -156,7 +152,7 @@ export class PjrtBackend implements Backend {
         checks.push({ flag, error: c.args[2], count });
         return flag;
       },
-    }, opts);
+    }, scratch);
     if (module.outputs.length === 0) return { module, exe: null, checks };
     let exe = this.executables.get(module.text);
     if (!exe) {
