@@ -37,7 +37,7 @@ export class PjrtClient {
   private readonly client: Pointer;
   private readonly device: Pointer;
   private readonly executeOptions: Args;
-  private awaitAsync: ((fn: Pointer, args: Buffer) => Promise<Pointer>) | null = null;
+  private awaitAsync: ((args: Buffer) => Promise<Pointer>) | null = null;
 
   constructor(readonly plugin: string, deviceIndex = 0) {
     const m = nodeBuiltin('module');
@@ -195,9 +195,9 @@ export class PjrtClient {
   private awaitEvent(args: Buffer): Promise<Pointer> {
     if (!this.awaitAsync) {
       const fn = this.koffi.decode(this.fn('Event_Await'), this.proto) as { async: (a: Buffer, cb: (e: unknown, r: Pointer) => void) => void };
-      this.awaitAsync = (_f, a) => new Promise((resolve, reject) => fn.async(a, (e, r) => (e ? reject(e) : resolve(r))));
+      this.awaitAsync = (a) => new Promise((resolve, reject) => fn.async(a, (e, r) => (e ? reject(e) : resolve(r))));
     }
-    return this.awaitAsync(0n, args);
+    return this.awaitAsync(args);
   }
 
   /** Runs an executable on the device; the outputs are new buffers (ready when PJRT says so). */

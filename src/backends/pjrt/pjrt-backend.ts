@@ -2,7 +2,7 @@
 // it compiles programs instead of launching kernels. Each primitive call lowers to a StableHLO
 // module, compiled once per shape and cached; a captured training step lowers to one module.
 // Storages are PJRT buffers, replaced by each program's results (PJRT buffers are immutable).
-import { type DType, type TypedArray, allocArray, isHalf } from '../../core/dtype.js';
+import { type DType, type TypedArray, allocArray, bytesPerElement, isHalf, widened } from '../../core/dtype.js';
 import { roundHalfArray } from '../../core/half.js';
 import type { Expr } from '../../core/expr.js';
 import { TesseraError } from '../../core/errors.js';
@@ -223,4 +223,4 @@ export class PjrtBackend implements Backend {
 }
 
 /** Device bytes of a storage (half tensors are kept widened to float32). */
-const bytesOf = (s: PjrtStorage) => s.size * (s.dtype === 'bool' ? 1 : 4);
+const bytesOf = (s: PjrtStorage) => s.size * bytesPerElement(widened(s.dtype));
