@@ -83,10 +83,20 @@ export const STRUCTS = {
 
 export type StructName = keyof typeof STRUCTS;
 
-/** One argument struct in native-readable memory, with struct_size filled in. */
+/** A field's value: a number, or memory (a typed array, another struct) whose address goes in. */
+export type FieldValue = bigint | number | boolean | ArrayBufferView | Args;
+
+/**
+ * One argument struct in native-readable memory, with struct_size filled in. Memory given as a
+ * field value is kept reachable for as long as the struct: holding only its address would let
+ * a collection during the call free it.
+ */
 export class Args {
+  /** how the FFI gives a typed array's address (set by the client that loads koffi) */
+  static addressOf: (memory: ArrayBufferView) => bigint = () => { throw new Error('Args.addressOf is not set'); };
   readonly buffer: Buffer;
-  constructor(readonly layout: Layout, values: Record<string, bigint | number | boolean> = {}) {
+  private readonly held: object[] = [];
+  constructor(readonly layout: Layout, values: Record<string, FieldValue> = {}) {
     // off the V8 heap: small typed arrays live inside it, where a collection during a call that
     // runs JavaScript (a plugin callback) could move them while C still writes through the pointer
     this.buffer = Buffer.from(new ArrayBuffer(layout.bytes));
@@ -100,8 +110,19 @@ export class Args {
     return f;
   }
 
-  set(name: string, value: bigint | number | boolean): this {
+  /** Keeps memory reachable that the struct points at indirectly (through an array of pointers). */
+  hold(...memory: object[]): this {
+    this.held.push(...memory);
+    return this;
+  }
+
+  set(name: string, field: FieldValue): this {
     const { at, type } = this.field(name);
+    let value: bigint | number | boolean;
+    if (typeof field === 'object') {
+      this.held.push(field);
+      value = Args.addressOf(field instanceof Args ? field.buffer : field);
+    } else value = field;
     if (type === 'int') this.buffer.writeInt32LE(Number(value), at);
     else if (type === 'bool') this.buffer.writeUInt8(value ? 1 : 0, at);
     else if (type === 'i64') this.buffer.writeBigInt64LE(BigInt(value), at);

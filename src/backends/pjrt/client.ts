@@ -4,7 +4,7 @@
 // raised with the call's name and the plugin's message.
 import { TesseraError } from '../../core/errors.js';
 import { nodeBuiltin } from '../../core/platform.js';
-import { API_FUNCTIONS, API_FUNCTIONS_AT, API_VERSION_AT, Args, BUFFER_TYPE, HEADER_VERSION, STRUCTS, type ApiFunction, type StructName } from './c-structs.js';
+import { API_FUNCTIONS, API_FUNCTIONS_AT, API_VERSION_AT, Args, BUFFER_TYPE, type FieldValue, HEADER_VERSION, STRUCTS, type ApiFunction, type StructName } from './c-structs.js';
 import type { ElemType } from './hlo-builder.js';
 
 type Koffi = typeof import('koffi');
@@ -43,6 +43,7 @@ export class PjrtClient {
     const m = nodeBuiltin('module');
     if (!m) throw new TesseraError('pjrt', 'PJRT plugins need Node.js (they load through the koffi FFI)');
     const koffi = (this.koffi = m.createRequire(import.meta.url)('koffi') as Koffi);
+    Args.addressOf = (memory) => koffi.address(memory);
     let lib;
     try {
       lib = koffi.load(plugin);
@@ -92,8 +93,8 @@ export class PjrtClient {
   }
 
   /** Calls PJRT_<name> with a fresh argument struct; raises the plugin's error, if any. */
-  private call(name: ApiFunction, struct: StructName, values: Record<string, bigint | number | boolean> = {}): Args {
-    const args = new Args(STRUCTS[struct], values);
+  private call(name: ApiFunction, struct: StructName, values: Record<string, FieldValue> = {}, hold: object[] = []): Args {
+    const args = new Args(STRUCTS[struct], values).hold(...hold);
     this.check(name, this.koffi.call(this.fn(name), this.proto, args.buffer) as Pointer);
     return args;
   }
@@ -121,8 +122,8 @@ export class PjrtClient {
     // plugins may refuse options they do not know, so only it gets one)
     if (!/cuda/i.test(this.plugin.slice(this.plugin.lastIndexOf('/')))) return this.call('Client_Create', 'Client_Create').get('client');
     const name = Buffer.from('preallocate\0');
-    const option = new Args(STRUCTS.NamedValue, { name: this.koffi.address(name), name_size: name.length - 1, type: NAMED_BOOL, value: 0, value_size: 1 });
-    return this.call('Client_Create', 'Client_Create', { create_options: this.koffi.address(option.buffer), num_options: 1 }).get('client');
+    const option = new Args(STRUCTS.NamedValue, { name, name_size: name.length - 1, type: NAMED_BOOL, value: 0, value_size: 1 });
+    return this.call('Client_Create', 'Client_Create', { create_options: option, num_options: 1 }).get('client');
   }
 
   private describe(device: Pointer): PjrtDeviceInfo {
@@ -142,12 +143,11 @@ export class PjrtClient {
 
   compile(text: string): PjrtExecutable {
     const code = Buffer.from(text, 'utf8'), format = Buffer.from('mlir');
-    const program = new Args(STRUCTS.Program, { code: this.koffi.address(code), code_size: code.length, format: this.koffi.address(format), format_size: format.length });
+    const program = new Args(STRUCTS.Program, { code, code_size: code.length, format, format_size: format.length });
     let loaded: Pointer;
     try {
       loaded = this.call('Client_Compile', 'Client_Compile', {
-        client: this.client, program: this.koffi.address(program.buffer),
-        compile_options: this.koffi.address(COMPILE_OPTIONS), compile_options_size: COMPILE_OPTIONS.length,
+        client: this.client, program, compile_options: COMPILE_OPTIONS, compile_options_size: COMPILE_OPTIONS.length,
       }).get('executable');
     } catch (e) {
       throw new TesseraError('pjrt', withSourceLine((e as Error).message.replace(/^pjrt: /, ''), text));
@@ -167,7 +167,7 @@ export class PjrtClient {
     const dims = offHeap64(1, true);
     dims[0] = BigInt(length);
     const a = this.call('Client_BufferFromHostBuffer', 'Client_BufferFromHostBuffer', {
-      client: this.client, data: this.koffi.address(data), type: BUFFER_TYPE[type], dims: this.koffi.address(dims), num_dims: 1,
+      client: this.client, data, type: BUFFER_TYPE[type], dims, num_dims: 1,
       host_buffer_semantics: 0, device: this.device,
     });
     const done = a.get('done_with_host_buffer');
@@ -177,7 +177,7 @@ export class PjrtClient {
 
   /** Copies a buffer into `into`; resolves when the copy has landed (a wait runs off the main thread). */
   async download(buffer: Pointer, into: ArrayBufferView): Promise<void> {
-    const a = this.call('Buffer_ToHostBuffer', 'Buffer_ToHostBuffer', { src: buffer, dst: this.koffi.address(into), dst_size: into.byteLength });
+    const a = this.call('Buffer_ToHostBuffer', 'Buffer_ToHostBuffer', { src: buffer, dst: into, dst_size: into.byteLength });
     const event = a.get('event');
     if (!event) return;
     try {
@@ -212,9 +212,8 @@ export class PjrtClient {
     const outLists = offHeap64(1);
     outLists[0] = this.koffi.address(outList);
     this.call('LoadedExecutable_Execute', 'LoadedExecutable_Execute', {
-      executable: e.handle, options: this.koffi.address(this.executeOptions.buffer), argument_lists: this.koffi.address(argLists),
-      num_devices: 1, num_args: args.length, output_lists: this.koffi.address(outLists),
-    });
+      executable: e.handle, options: this.executeOptions, argument_lists: argLists, num_devices: 1, num_args: args.length, output_lists: outLists,
+    }, [argList, outList]);
     const outputs = [...outList.subarray(0, e.numOutputs)];
     if (outputs.some((b) => !b)) throw new TesseraError('pjrt', `PJRT_LoadedExecutable_Execute returned ${outputs.filter((b) => !b).length} of ${outputs.length} outputs without a buffer`);
     return outputs;
