@@ -20,13 +20,13 @@ const results = (out: string, ranks: number) => Array.from({ length: ranks }, (_
 
 function alone(extra: Record<string, string> = {}): Run {
   const out = mkdtempSync(join(tmpdir(), 'tessera-fit-'));
-  const r = spawnSync(process.execPath, [main], { encoding: 'utf8', env: { ...process.env, TESSERA_TEST_OUT: out, ...extra } });
+  const r = spawnSync(process.execPath, ['--expose-gc', main], { encoding: 'utf8', env: { ...process.env, TESSERA_TEST_OUT: out, ...extra } });
   assert.equal(r.status, 0, r.stderr);
   return results(out, 1)[0]!;
 }
 function twoRanks(extra: Record<string, string> = {}): Run[] {
   const out = mkdtempSync(join(tmpdir(), 'tessera-fit-'));
-  const r = mpirun(2, [process.execPath, main], { TESSERA_TEST_OUT: out, ...extra });
+  const r = mpirun(2, [process.execPath, '--expose-gc', main], { TESSERA_TEST_OUT: out, ...extra });
   assert.equal(r.status, 0, r.stdout + r.stderr);
   return results(out, 2);
 }
@@ -69,7 +69,7 @@ it('rank 0 alone writes the CSV log and the checkpoint, which resumes under two 
 
 it('a rank killed mid-epoch ends the job within seconds, naming the rank, never a hang', { skip, timeout: 150_000 }, () => {
   const t = performance.now();
-  const r = mpirun(2, [process.execPath, main], { TESSERA_TEST_MODE: 'die-mid-epoch', TESSERA_TEST_OUT: mkdtempSync(join(tmpdir(), 'tessera-fit-')) });
+  const r = mpirun(2, [process.execPath, '--expose-gc', main], { TESSERA_TEST_MODE: 'die-mid-epoch', TESSERA_TEST_OUT: mkdtempSync(join(tmpdir(), 'tessera-fit-')) });
   assert.notEqual(r.status, 0);
   assert.match(r.stdout + r.stderr, /process rank 1 .*exited on signal 9/);
   assert.ok(performance.now() - t < 60_000, `the job took ${Math.round(performance.now() - t)} ms to end`);

@@ -44,9 +44,9 @@ describe('NCCL for CUDA gradients, against a fake CUDA and a fake NCCL', { skip 
 
   it('two ranks on cuda sum their gradient buckets through NCCL and end with the weights of one process at batch 64', { timeout: 300_000 }, () => {
     const outOne = mkdtempSync(join(tmpdir(), 'tessera-nccl-one-')), outTwo = mkdtempSync(join(tmpdir(), 'tessera-nccl-two-'));
-    const one = spawnSync(process.execPath, [main], { encoding: 'utf8', env: { ...process.env, ...env, TESSERA_TEST_OUT: outOne } });
+    const one = spawnSync(process.execPath, ['--expose-gc', main], { encoding: 'utf8', env: { ...process.env, ...env, TESSERA_TEST_OUT: outOne } });
     assert.equal(one.status, 0, one.stderr);
-    const two = mpirun(2, [process.execPath, main], { ...env, TESSERA_TEST_OUT: outTwo, TESSERA_TEST_BUCKET_MB: String(200 / 2 ** 20) });
+    const two = mpirun(2, [process.execPath, '--expose-gc', main], { ...env, TESSERA_TEST_OUT: outTwo, TESSERA_TEST_BUCKET_MB: String(200 / 2 ** 20) });
     assert.equal(two.status, 0, two.stdout + two.stderr);
     const read = (dir: string, r: number) => JSON.parse(readFileSync(join(dir, `rank-${r}.json`), 'utf8')) as Run;
     const alone = read(outOne, 0), [r0, r1] = [read(outTwo, 0), read(outTwo, 1)];
