@@ -48,7 +48,14 @@ export interface MemoryInfo {
   /** bytes of device storage those tensors hold */
   numBytes: number;
   devices: Record<string, DeviceUsage>;
+  /**
+   * tensors the garbage collector has freed because they were dropped without dispose(), since
+   * the process started: a loop that leaves this unchanged disposes everything it makes
+   */
+  numCollected: number;
 }
+
+let collected = 0;
 
 /** Live tensors and bytes, in total and per device, with what each device's allocator reserves. */
 export function memory(): MemoryInfo {
@@ -61,13 +68,14 @@ export function memory(): MemoryInfo {
     numTensors += u.tensors;
     numBytes += u.bytes;
   }
-  return { numTensors, numBytes, devices };
+  return { numTensors, numBytes, devices, numCollected: collected };
 }
 
 /** What the finalizer needs to undo one tensor's hold on memory. */
 export interface Hold { ref: StorageRef; device: string }
 
 export const unreachable = new FinalizationRegistry<Hold>((hold) => {
+  collected++;
   usageOf(hold.device).tensors--;
   hold.ref.release();
 });

@@ -65,9 +65,9 @@ describe('webgpu device', { skip }, () => {
       const x = tsr.tidy(() => tsr.rand([64, 8, 8, 1], { seed: 3 }).mul(0.5));
       const y = tsr.randint(0, 2, [64], { seed: 4 });
       const bright = tsr.tidy(() => tsr.add(x, tsr.mul(y.cast('float32').reshape([64, 1, 1, 1]), tsr.pad(tsr.ones([8, 4, 1]), [[0, 0], [0, 4], [0, 0]]))));
-      const seen: number[] = [];
-      const h = await m.fit(bright, y, { epochs: 6, batchSize: 16, verbose: 0, callbacks: [{ onEpochEnd: async () => { seen.push((await settledMemory()).numTensors); } }] });
-      assert.equal(seen[5], seen[0]);
+      const seen: [number, number][] = [];
+      const h = await m.fit(bright, y, { epochs: 6, batchSize: 16, verbose: 0, callbacks: [{ onEpochEnd: async () => { const mem = await settledMemory(); seen.push([mem.numTensors, mem.numCollected]); } }] });
+      assert.deepEqual(seen[5], seen[0]);
       assert.ok(h.history['accuracy']![5]! > 0.9, `accuracy ${h.history['accuracy']}`);
       assert.equal(m.predict(bright).device, 'webgpu');
     } finally {

@@ -36,21 +36,23 @@ const files = dir && !resume ? [tsr.callbacks.csvLogger(`${dir}/log.csv`), new t
 const bucketMB = process.env['TESSERA_TEST_BUCKET_MB'], bucket = bucketMB ? { distributed: { bucketMB: Number(bucketMB) } } : {};
 const history = await model.fit(x, y, { epochs: resume ? 3 : 2, initialEpoch: resume ? 2 : 0, batchSize: 64 / worldSize, seed: 3, verbose: 0, ...bucket, callbacks: [...callbacks, ...files] });
 const steps = model.lastStepStats;
-const weights = await Promise.all(model.getWeights().map(async (w) => [...await w.data()]));
+const copies = model.getWeights(), weights = await Promise.all(copies.map(async (w) => [...await w.data()]));
+for (const w of copies) w.dispose();
 // after the weights are read: in the steady state (after one more epoch), an epoch must leave as
-// many live tensors as it found
-let leaked: number | null = null;
+// many live tensors as it found, and drop none for the GC to free
+let leaked: number | null = null, collected: number | null = null;
 if (!dir && !mode) {
   const [xs, ys] = [x.slice([[0, 320]]), y.slice([[0, 320]])];
   const epoch = () => model.fit(xs, ys, { epochs: 1, batchSize: 64 / worldSize, verbose: 0, ...bucket });
   await epoch();
   // counted once collected tensors are finalized, so the count says what the loop holds, not when the GC last ran
-  const before = (await settledMemory()).numTensors;
+  const before = await settledMemory();
   await epoch();
-  leaked = (await settledMemory()).numTensors - before;
+  const after = await settledMemory();
+  [leaked, collected] = [after.numTensors - before.numTensors, after.numCollected - before.numCollected];
 }
 const fakeNccl = process.env['TESSERA_TEST_FAKE_NCCL'];
 const ncclCalls = fakeNccl ? (createRequire(import.meta.url)('koffi') as typeof import('koffi')).load(fakeNccl).func('int fake_nccl_calls()')() as number : null;
 // one file per rank: mpirun may interleave long lines that two ranks print at once
-writeFileSync(join(process.env['TESSERA_TEST_OUT'] ?? tmpdir(), `rank-${rank}.json`), JSON.stringify({ rank, worldSize, weights, history: history.history, epochs: history.epoch.length, stoppedAt, steps, ncclCalls, leaked }));
+writeFileSync(join(process.env['TESSERA_TEST_OUT'] ?? tmpdir(), `rank-${rank}.json`), JSON.stringify({ rank, worldSize, weights, history: history.history, epochs: history.epoch.length, stoppedAt, steps, ncclCalls, leaked, collected }));
 tsr.distributed.shutdown();

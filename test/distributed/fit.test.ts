@@ -14,7 +14,7 @@ import * as tsr from '../../src/index.js';
 
 const main = fileURLToPath(new URL('./fit-main.js', import.meta.url));
 const skip = noMpirun;
-type Run = { rank: number; worldSize: number; weights: number[][]; history: Record<string, number[]>; epochs: number; steps: tsr.CompileStats | null; leaked: number | null };
+type Run = { rank: number; worldSize: number; weights: number[][]; history: Record<string, number[]>; epochs: number; steps: tsr.CompileStats | null; leaked: number | null; collected: number | null };
 /** Each rank's result, from the file it wrote in `out`. */
 const results = (out: string, ranks: number) => Array.from({ length: ranks }, (_, r) => JSON.parse(readFileSync(join(out, `rank-${r}.json`), 'utf8')) as Run);
 
@@ -46,6 +46,7 @@ for (const [jit, sgd] of [[true, false], [false, false], [true, true], [false, t
       assert.deepEqual(r0!.history[key], r1!.history[key], `every rank logs the job's ${key}`);
     }
     assert.deepEqual([one.leaked, r0!.leaked, r1!.leaked], [0, 0, 0], 'an epoch leaves no tensors behind');
+    assert.deepEqual([one.collected, r0!.collected, r1!.collected], [0, 0, 0], 'an epoch drops no tensor for the GC');
     // 10 steps an epoch: the first two of each run eagerly (made, then captured), the rest replay
     if (jit) assert.ok(r0!.steps && r0!.steps.replays >= 16 && r0!.steps.fallbacks.length === 0, `the data-parallel step replays its plan: ${JSON.stringify(r0!.steps)}`);
     else assert.equal(r0!.steps, null);

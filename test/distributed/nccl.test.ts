@@ -16,7 +16,7 @@ const main = fileURLToPath(new URL('./fit-main.js', import.meta.url));
 const tessera = fileURLToPath(new URL('../../../bin/tessera.js', import.meta.url));
 const gcc = spawnSync('gcc', ['--version'], { stdio: 'ignore' }).status === 0;
 const skip = noMpirun || (gcc ? false : 'gcc is needed to build the fake CUDA and NCCL libraries');
-type Run = { weights: number[][]; ncclCalls: number | null; worldSize: number; leaked: number | null };
+type Run = { weights: number[][]; ncclCalls: number | null; worldSize: number; leaked: number | null; collected: number | null };
 
 describe('NCCL for CUDA gradients, against a fake CUDA and a fake NCCL', { skip }, () => {
   const root = mkdtempSync(join(tmpdir(), 'tessera-fake-nccl-'));
@@ -54,6 +54,7 @@ describe('NCCL for CUDA gradients, against a fake CUDA and a fake NCCL', { skip 
     assert.ok(diff < 1e-5, `max |two ranks - one process| = ${diff}`);
     assert.deepEqual(r0!.weights, r1!.weights);
     assert.deepEqual([alone.leaked, r0!.leaked, r1!.leaked], [0, 0, 0], 'an epoch on cuda leaves no tensors behind');
+    assert.deepEqual([alone.collected, r0!.collected, r1!.collected], [0, 0, 0], 'an epoch on cuda drops no tensor for the GC');
     // 20 steps of 4 buckets of at most 200 bytes (the weights 12, 192, 64 and 512 bytes, last first), then
     // the leak check's two epochs of 5 steps; one process makes no NCCL calls
     assert.equal(alone.ncclCalls, 0);

@@ -72,13 +72,13 @@ for (const device of testDevices()) {
       m.compile({ optimizer: tsr.optimizers.adam({ learningRate: 0.02 }), loss: tsr.losses.sparseCategoricalCrossentropy({ fromLogits: true }), metrics: ['accuracy'], device: target });
       const before = tsr.memory().devices[target]?.bytes ?? 0;
       let most = 0;
-      const live: [number, number][] = [];
+      const live: [number, number, number][] = [];
       const watch = {
         onBatchEnd: () => { most = Math.max(most, (tsr.memory().devices[target]?.bytes ?? 0) - before); },
-        onEpochEnd: async () => { const mem = await settledMemory(); live.push([mem.numTensors, mem.devices[target]?.bytes ?? 0]); },
+        onEpochEnd: async () => { const mem = await settledMemory(); live.push([mem.numTensors, mem.devices[target]?.bytes ?? 0, mem.numCollected]); },
       };
       const h = await m.fit(x, y, { epochs: 4, batchSize: 60, validationSplit: 0.2, verbose: 0, callbacks: [watch] });
-      assert.deepEqual(live[3], live[0], 'no tensor or device buffer leaks from epoch to epoch');
+      assert.deepEqual(live[3], live[0], 'no tensor or device buffer leaks from epoch to epoch, nor is dropped for the GC');
       assert.ok(h.history['val_accuracy']!.at(-1)! > 0.7, `val accuracy ${h.history['val_accuracy']}`);
       assert.equal(x.device, 'cpu');
       assert.ok(most < x.size * 4, `the device held ${most} bytes for the data, the dataset is ${x.size * 4}`);

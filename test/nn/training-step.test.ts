@@ -59,6 +59,7 @@ for (const device of testDevices()) {
       const after200 = await settledMemory();
       assert.equal(after200.numTensors, after1.numTensors);
       assert.equal(after200.numBytes, after1.numBytes);
+      assert.equal(after200.numCollected, after1.numCollected, 'no step drops a tensor for the GC');
       model.dispose();
       opt.dispose();
     });

@@ -177,6 +177,7 @@ for (const device of testDevices()) {
       assert.equal(step.stats.replays, steps - 2);
       assert.equal(at200.numTensors, at10!.numTensors);
       assert.equal(at200.numBytes, at10!.numBytes);
+      assert.equal(at200.numCollected, at10!.numCollected, 'no replay drops a tensor for the GC');
       assert.ok(at200.devices[device]!.planBytes > 0);
       assert.equal(at200.devices[device]!.planBytes, at10!.devices[device]!.planBytes);
       const planBytes = at200.devices[device]!.planBytes;

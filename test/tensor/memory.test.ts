@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tsr from '../../src/index.js';
-import { testDevices } from '../helpers/check.js';
+import { settledMemory, testDevices } from '../helpers/check.js';
 
 for (const device of testDevices()) {
   describe(`memory on ${device}`, () => {
@@ -68,8 +68,10 @@ for (const device of testDevices()) {
       assert.equal(kept!.isDisposed, false);
       kept!.dispose();
     });
-    it('unreachable tensors are freed by the safety net', { skip: typeof globalThis.gc !== 'function' ? 'run node with --expose-gc (npm test does)' : false }, async () => {
-      const before = tsr.memory().numBytes;
+    it('unreachable tensors are freed by the safety net, and counted as collected', { skip: typeof globalThis.gc !== 'function' ? 'run node with --expose-gc (npm test does)' : false }, async () => {
+      // earlier garbage collected first, so only this test's tensors are counted
+      const { numBytes: before, numCollected: collectedBefore } = await settledMemory();
+      tsr.ones([1000], { device }).dispose();
       (() => { for (let i = 0; i < 50; i++) tsr.ones([1000], { device }); })();
       assert.ok(tsr.memory().numBytes >= before + 50 * 4000);
       for (let i = 0; i < 10 && tsr.memory().numBytes > before; i++) {
@@ -77,6 +79,8 @@ for (const device of testDevices()) {
         await new Promise((r) => setTimeout(r, 10));
       }
       assert.equal(tsr.memory().numBytes, before);
+      // the 50 dropped ones, not the disposed one
+      assert.equal(tsr.memory().numCollected - collectedBefore, 50);
     });
   });
 }
