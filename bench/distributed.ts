@@ -1,28 +1,28 @@
 // Data parallelism on this machine, in one run: training samples/s of 2 ranks x 1 BLAS thread
 // against 1 process x 1 thread and 1 process x 2 threads (MLP batch 256, CNN batch 64 per
 // process), with the scaling efficiency; and allreduce through tsr.distributed against
-// MPI_Allreduce called directly from C (the same Open MPI, 2 ranks, the same sizes).
-//   npm run build && node dist/bench/distributed.js   (needs openmpi-bin and mpicc: libopenmpi-dev)
+// MPI_Allreduce called directly from C (the same MPI, 2 ranks, the same sizes), for Open MPI and,
+// where it is installed, MPICH.
+//   npm run build && node dist/bench/distributed.js   (needs openmpi-bin and mpicc: libopenmpi-dev; mpich for its rows)
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MPI_ENV, MPI_FLAGS, mpirun } from '../test/helpers/mpirun.js';
+import { LAUNCHERS, type Launcher, launch, mpirun } from '../test/helpers/mpirun.js';
 import { header, pad } from './harness.js';
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const SIZES = [1 << 10, 1 << 14, 1 << 18, 1 << 20, 1 << 22, 1 << 24];
-const MPIRUN = [...MPI_FLAGS, '-np', '2'];
 
-/** Rank 0's lines "floats seconds..." by size. */
-function run(command: string, args: string[]): Map<number, number[]> {
-  const r = spawnSync(command, args, { encoding: 'utf8', env: { ...process.env, ...MPI_ENV } });
-  if (r.status !== 0) throw new Error(`${command} ${args.join(' ')} failed:\n${r.stdout}${r.stderr}`);
+/** Rank 0's lines "floats seconds..." by size, of `command` as 2 ranks under `using`. */
+function run(using: Launcher, command: string[]): Map<number, number[]> {
+  const r = launch(using, 2, command);
+  if (r.status !== 0) throw new Error(`${using.command} ${command.join(' ')} failed:\n${r.stdout}${r.stderr}`);
   return new Map(r.stdout.trim().split('\n').map((l) => { const [n, ...t] = l.split(' ').map(Number); return [n!, t]; }));
 }
 
-console.log(header('data parallelism: 2 ranks against 1 process; allreduce against MPI_Allreduce from C (Open MPI)'));
+console.log(header('data parallelism: 2 ranks against 1 process; allreduce against MPI_Allreduce from C'));
 
 const threadEnv = (threads: number) => ({ OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads) });
 const rankArgs = (kind: string, batch: number, steps: number, mode = '') => [here('./distributed-fit-rank.js'), kind, String(batch), String(steps), ...(mode ? [mode] : [])];
@@ -62,16 +62,21 @@ console.log('samples/s of the whole job, compiled steps unless eager. 1 x N: one
 console.log('one-thread processes at once (summed: what the machine gives two processes with no communication); 2 ranks:');
 console.log('data-parallel fit, gradients summed between the compiled gradient and update plans; eager: eager steps, each');
 console.log('bucket reduced as backward makes it. efficiency = 2 ranks / (2 x 1 x 1) (goal >= 90% for the CNN); ceiling = 2 apart / (2 x 1 x 1)');
-const exe = join(mkdtempSync(join(tmpdir(), 'tessera-allreduce-')), 'allreduce');
-const cc = spawnSync('mpicc', ['-O2', '-o', exe, here('../../bench/allreduce.c')], { encoding: 'utf8' });
-if (cc.status !== 0) throw new Error(`mpicc failed (install libopenmpi-dev):\n${cc.stderr}`);
-const c = run('mpirun', [...MPIRUN, exe, ...SIZES.map(String)]);
-const ours = run('mpirun', [...MPIRUN, process.execPath, here('./distributed-rank.js'), ...SIZES.map(String)]);
-console.log(`\n${'floats'.padEnd(10)}${pad('C ms', 9)}${pad('C GB/s', 8)}${pad('new ms', 9)}${pad('overhead', 10)}${pad('in place ms', 13)}${pad('GB/s', 7)}${pad('overhead', 10)}`);
+const dir = mkdtempSync(join(tmpdir(), 'tessera-allreduce-'));
 const over = (t: number, c: number) => `${((t / c - 1) * 100).toFixed(0)}%`;
-for (const n of SIZES) {
-  const tc = c.get(n)![0]!, [fresh, inPlace] = ours.get(n)! as [number, number], gb = (s: number) => (n * 4 / s / 1e9).toFixed(2);
-  console.log(`${String(n).padEnd(10)}${pad((tc * 1e3).toFixed(3), 9)}${pad(gb(tc), 8)}${pad((fresh * 1e3).toFixed(3), 9)}${pad(over(fresh, tc), 10)}${pad((inPlace * 1e3).toFixed(3), 13)}${pad(gb(inPlace), 7)}${pad(over(inPlace, tc), 10)}`);
+// each MPI with its own compiler wrapper; Open MPI must be there, MPICH is measured where it is
+for (const [name, using, mpicc] of [['Open MPI', LAUNCHERS.openmpi, 'mpicc.openmpi'], ['MPICH', LAUNCHERS.mpich, 'mpicc.mpich']] as const) {
+  if (using.missing && name !== 'Open MPI') { console.log(`\n${name}: not measured (${using.missing})`); continue; }
+  const exe = join(dir, `allreduce-${using.command}`);
+  const cc = spawnSync(spawnSync(mpicc, ['-show']).status === 0 ? mpicc : 'mpicc', ['-O2', '-o', exe, here('../../bench/allreduce.c')], { encoding: 'utf8' });
+  if (cc.status !== 0) throw new Error(`${mpicc} failed (install libopenmpi-dev, or libmpich-dev):\n${cc.stderr}`);
+  const c = run(using, [exe, ...SIZES.map(String)]);
+  const ours = run(using, [process.execPath, here('./distributed-rank.js'), ...SIZES.map(String)]);
+  console.log(`\n${name}, 2 ranks on this machine\n${'floats'.padEnd(10)}${pad('C ms', 9)}${pad('C GB/s', 8)}${pad('new ms', 9)}${pad('overhead', 10)}${pad('in place ms', 13)}${pad('GB/s', 7)}${pad('overhead', 10)}`);
+  for (const n of SIZES) {
+    const tc = c.get(n)![0]!, [fresh, inPlace] = ours.get(n)! as [number, number], gb = (s: number) => (n * 4 / s / 1e9).toFixed(2);
+    console.log(`${String(n).padEnd(10)}${pad((tc * 1e3).toFixed(3), 9)}${pad(gb(tc), 8)}${pad((fresh * 1e3).toFixed(3), 9)}${pad(over(fresh, tc), 10)}${pad((inPlace * 1e3).toFixed(3), 13)}${pad(gb(inPlace), 7)}${pad(over(inPlace, tc), 10)}`);
+  }
 }
 console.log('\nC: MPI_Allreduce in place from C; new: allReduce(t) giving a new tensor; in place: allReduce(t, \'sum\', { inPlace: true })');
 console.log('(what fit\'s compiled data-parallel steps do with their flat gradient buckets). GB/s = the buffer\'s bytes over the');

@@ -4,8 +4,9 @@
 // each passes it by value to ncclCommInitRank. Collectives are queued on the CUDA backend's
 // compute stream, so what runs after them on that stream sees their result without a host wait.
 import { TesseraError } from '../core/errors.js';
-import { env, nodeBuiltin } from '../core/platform.js';
+import { env } from '../core/platform.js';
 import { nodeHost, searchPath } from '../backends/cuda/discover.js';
+import { loadKoffi } from '../core/ffi.js';
 
 type Koffi = typeof import('koffi');
 type Fn = (...args: unknown[]) => number;
@@ -35,7 +36,7 @@ function candidates(): string[] {
 function load(): { koffi: Koffi; f: Record<keyof typeof PROTOTYPES, Fn>; path: string } | { reason: string } {
   let koffi: Koffi;
   try {
-    koffi = nodeBuiltin('module')!.createRequire(import.meta.url)('koffi') as Koffi;
+    koffi = loadKoffi();
   } catch {
     return { reason: 'NCCL needs Node.js and the koffi package' };
   }

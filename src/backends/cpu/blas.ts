@@ -1,6 +1,7 @@
 // Finds a system BLAS at run time through koffi and exposes cblas_sgemm; no compiler needed.
 import { env, nodeBuiltin } from '../../core/platform.js';
 import { processesOnThisMachine } from '../../distributed/launcher.js';
+import { loadKoffi } from '../../core/ffi.js';
 
 const ROW_MAJOR = 101;
 export const NO_TRANS = 111;
@@ -66,7 +67,7 @@ export function probeBlas(): BlasProbe {
   if (!nodeModule) return (probed = { library: null, tried: [], reason: 'no FFI outside Node.js (browsers use the built-in GEMM)' });
   let koffi: typeof import('koffi');
   try {
-    koffi = nodeModule.createRequire(import.meta.url)('koffi');
+    koffi = loadKoffi();
   } catch (e) {
     return (probed = { library: null, tried: [], reason: `the koffi FFI package could not be loaded (${(e as Error).message})` });
   }

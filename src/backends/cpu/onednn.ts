@@ -6,6 +6,7 @@
 import { env, nodeBuiltin } from '../../core/platform.js';
 import type { ConvGeometry, View } from '../backend.js';
 import { dataOf } from './storage.js';
+import { loadKoffi } from '../../core/ffi.js';
 
 type Koffi = typeof import('koffi');
 type Fn = (...args: unknown[]) => unknown;
@@ -293,7 +294,7 @@ export function probeOneDnn(): OneDnnProbe {
   if (!nodeModule) return (probed = { library: null, tried: [], reason: 'no FFI outside Node.js' });
   let koffi: Koffi;
   try {
-    koffi = nodeModule.createRequire(import.meta.url)('koffi') as Koffi;
+    koffi = loadKoffi();
   } catch (e) {
     return (probed = { library: null, tried: [], reason: `the koffi FFI package could not be loaded (${(e as Error).message})` });
   }

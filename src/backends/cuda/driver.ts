@@ -4,14 +4,15 @@ import { TesseraError } from '../../core/errors.js';
 import { nodeBuiltin } from '../../core/platform.js';
 import type { DType } from '../../core/dtype.js';
 import type { CudaDiscovery } from './discover.js';
+import { loadKoffi } from '../../core/ffi.js';
 
 type Koffi = typeof import('koffi');
 type Fn = (...args: unknown[]) => unknown;
 
-function loadKoffi(): Koffi {
+function cudaKoffi(): Koffi {
   const m = nodeBuiltin('module');
   if (!m) throw new TesseraError('cuda', 'CUDA needs Node.js (it loads libcuda through the koffi FFI)');
-  return m.createRequire(import.meta.url)('koffi') as Koffi;
+  return loadKoffi();
 }
 
 /** Binds C prototypes from one library; a missing symbol is an error naming the file. */
@@ -99,7 +100,7 @@ export class CudaDriver {
   readonly cublas: Record<keyof typeof CUBLAS, Fn>;
 
   constructor(readonly libraries: Required<Pick<CudaDiscovery['found'], 'cuda' | 'nvrtc' | 'cublas'>>) {
-    this.koffi = loadKoffi();
+    this.koffi = cudaKoffi();
     this.cu = bind(this.koffi, libraries.cuda.path, DRIVER) as Record<keyof typeof DRIVER, Fn>;
     this.nvrtc = bind(this.koffi, libraries.nvrtc.path, NVRTC) as Record<keyof typeof NVRTC, Fn>;
     this.cublas = bind(this.koffi, libraries.cublas.path, CUBLAS) as Record<keyof typeof CUBLAS, Fn>;

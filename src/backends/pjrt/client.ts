@@ -6,6 +6,7 @@ import { TesseraError } from '../../core/errors.js';
 import { nodeBuiltin } from '../../core/platform.js';
 import { API_FUNCTIONS, API_FUNCTIONS_AT, API_VERSION_AT, Args, BUFFER_TYPE, type FieldValue, HEADER_VERSION, STRUCTS, type ApiFunction, type StructName } from './c-structs.js';
 import type { ElemType } from './hlo-builder.js';
+import { loadKoffi } from '../../core/ffi.js';
 
 type Koffi = typeof import('koffi');
 type Pointer = bigint;
@@ -42,7 +43,7 @@ export class PjrtClient {
   constructor(readonly plugin: string, deviceIndex = 0) {
     const m = nodeBuiltin('module');
     if (!m) throw new TesseraError('pjrt', 'PJRT plugins need Node.js (they load through the koffi FFI)');
-    const koffi = (this.koffi = m.createRequire(import.meta.url)('koffi') as Koffi);
+    const koffi = (this.koffi = loadKoffi());
     Args.addressOf = (memory) => koffi.address(memory);
     let lib;
     try {

@@ -4,6 +4,7 @@
 // temporary file (dup/dup2 from libc through koffi); those known notices are dropped and
 // anything else written meanwhile is passed on unchanged.
 import { env, nodeBuiltin } from '../../core/platform.js';
+import { loadKoffi } from '../../core/ffi.js';
 
 /** Notices about limits Dawn reduces to fit its own allocation scheme: informational only. */
 const HARMLESS = /^Warning: maxDynamic\w+ artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.$/;
@@ -17,7 +18,7 @@ function loadLibc(): Libc | null {
   const mod = nodeBuiltin('module'), os = nodeBuiltin('os');
   if (!mod || os?.platform() !== 'linux') return libc;
   try {
-    const koffi = mod.createRequire(import.meta.url)('koffi') as typeof import('koffi');
+    const koffi = loadKoffi();
     const lib = koffi.load('libc.so.6');
     libc = { dup: lib.func('int dup(int)'), dup2: lib.func('int dup2(int, int)'), close: lib.func('int close(int)') };
   } catch {
