@@ -3,7 +3,8 @@
 // process), with the scaling efficiency; and allreduce through tsr.distributed against
 // MPI_Allreduce called directly from C (the same MPI, 2 ranks, the same sizes), for Open MPI and,
 // where it is installed, MPICH.
-//   npm run build && node dist/bench/distributed.js   (needs openmpi-bin and mpicc: libopenmpi-dev; mpich for its rows)
+//   npm run build && node dist/bench/distributed.js [allreduce]   (needs openmpi-bin and mpicc: libopenmpi-dev;
+//   mpich and libmpich-dev for its rows; `allreduce`: that part alone)
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -51,17 +52,19 @@ async function twoIndependent(kind: string, batch: number, steps: number): Promi
   return a + b;
 }
 
-console.log(`\n${'workload'.padEnd(22)}${pad('1 x 1', 9)}${pad('1 x 2', 9)}${pad('2 apart', 9)}${pad('2 ranks', 9)}${pad('eager', 9)}${pad('efficiency', 12)}${pad('ceiling', 9)}${pad('vs 1 x 2', 10)}`);
-for (const [kind, batch, steps] of [['mlp', 256, 150], ['cnn', 64, 40]] as const) {
-  const one = oneProcess(1, kind, batch, steps), oneTwo = oneProcess(2, kind, batch, steps);
-  const apart = await twoIndependent(kind, batch, steps), two = twoRanks(kind, batch, steps), eager = twoRanks(kind, batch, steps, 'eager');
-  const pct = (v: number) => `${(v * 100).toFixed(0)}%`;
-  console.log(`${`${kind} batch ${batch}/process`.padEnd(22)}${pad(one.toFixed(0), 9)}${pad(oneTwo.toFixed(0), 9)}${pad(apart.toFixed(0), 9)}${pad(two.toFixed(0), 9)}${pad(eager.toFixed(0), 9)}${pad(pct(two / (2 * one)), 12)}${pad(pct(apart / (2 * one)), 9)}${pad(`${(two / oneTwo).toFixed(2)}x`, 10)}`);
+if (process.argv[2] !== 'allreduce') {
+  console.log(`\n${'workload'.padEnd(22)}${pad('1 x 1', 9)}${pad('1 x 2', 9)}${pad('2 apart', 9)}${pad('2 ranks', 9)}${pad('eager', 9)}${pad('efficiency', 12)}${pad('ceiling', 9)}${pad('vs 1 x 2', 10)}`);
+  for (const [kind, batch, steps] of [['mlp', 256, 150], ['cnn', 64, 40]] as const) {
+    const one = oneProcess(1, kind, batch, steps), oneTwo = oneProcess(2, kind, batch, steps);
+    const apart = await twoIndependent(kind, batch, steps), two = twoRanks(kind, batch, steps), eager = twoRanks(kind, batch, steps, 'eager');
+    const pct = (v: number) => `${(v * 100).toFixed(0)}%`;
+    console.log(`${`${kind} batch ${batch}/process`.padEnd(22)}${pad(one.toFixed(0), 9)}${pad(oneTwo.toFixed(0), 9)}${pad(apart.toFixed(0), 9)}${pad(two.toFixed(0), 9)}${pad(eager.toFixed(0), 9)}${pad(pct(two / (2 * one)), 12)}${pad(pct(apart / (2 * one)), 9)}${pad(`${(two / oneTwo).toFixed(2)}x`, 10)}`);
+  }
+  console.log('samples/s of the whole job, compiled steps unless eager. 1 x N: one process of N BLAS threads; 2 apart: two unrelated');
+  console.log('one-thread processes at once (summed: what the machine gives two processes with no communication); 2 ranks:');
+  console.log('data-parallel fit, gradients summed between the compiled gradient and update plans; eager: eager steps, each');
+  console.log('bucket reduced as backward makes it. efficiency = 2 ranks / (2 x 1 x 1) (goal >= 90% for the CNN); ceiling = 2 apart / (2 x 1 x 1)');
 }
-console.log('samples/s of the whole job, compiled steps unless eager. 1 x N: one process of N BLAS threads; 2 apart: two unrelated');
-console.log('one-thread processes at once (summed: what the machine gives two processes with no communication); 2 ranks:');
-console.log('data-parallel fit, gradients summed between the compiled gradient and update plans; eager: eager steps, each');
-console.log('bucket reduced as backward makes it. efficiency = 2 ranks / (2 x 1 x 1) (goal >= 90% for the CNN); ceiling = 2 apart / (2 x 1 x 1)');
 const dir = mkdtempSync(join(tmpdir(), 'tessera-allreduce-'));
 const over = (t: number, c: number) => `${((t / c - 1) * 100).toFixed(0)}%`;
 // each MPI with its own compiler wrapper; Open MPI must be there, MPICH is measured where it is

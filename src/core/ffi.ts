@@ -6,7 +6,7 @@ import { nodeBuiltin } from './platform.js';
 
 export type Koffi = typeof import('koffi');
 
-const WORKER_STACK_BYTES = 2 << 20;
+export const WORKER_STACK_BYTES = 2 << 20;
 let loaded: Koffi | undefined;
 
 /** koffi, configured; throws outside Node.js or where the package cannot be loaded. */
@@ -15,6 +15,14 @@ export function loadKoffi(): Koffi {
   const m = nodeBuiltin('module');
   if (!m) throw new Error('no FFI outside Node.js');
   const koffi = m.createRequire(import.meta.url)('koffi') as Koffi;
-  koffi.config({ ...koffi.config(), async_stack_size: WORKER_STACK_BYTES });
+  try {
+    koffi.config({ ...koffi.config(), async_stack_size: WORKER_STACK_BYTES });
+  } catch {
+    // the program loaded a library through koffi first: its settings stay, and MPICH's
+    // collectives then run on the main thread (mpi.ts asks workerStacksSized)
+  }
   return (loaded = koffi);
 }
+
+/** Whether koffi's worker threads got the stack loadKoffi asks for (not when the program set koffi up first). */
+export const workerStacksSized = (koffi: Koffi): boolean => (koffi.config().async_stack_size ?? 0) >= WORKER_STACK_BYTES;

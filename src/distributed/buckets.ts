@@ -15,9 +15,9 @@ type Part = { address: Address; output: Output } | { address: Address; buffer: N
 /**
  * Reductions of float tensors over the ranks, one bucket (a list of tensors travelling as one
  * buffer) at a time: each bucket's reduction starts when its tensors exist (`ready`, as backward
- * makes them), in bucket order on every rank, on MPI's worker thread while this one goes on;
- * `finish` waits for them all. For gradients (data parallelism). It holds the job's turn from
- * begin to finish (or cancel); one agreement check covers every bucket.
+ * makes them), in bucket order on every rank (with `overlap`, on MPI's worker thread while this
+ * one goes on); `finish` waits for them all. For gradients (data parallelism). It holds the job's
+ * turn from begin to finish (or cancel); one agreement check covers every bucket.
  */
 export class BucketReduction {
   private readonly parts: Part[] = [];
@@ -30,18 +30,19 @@ export class BucketReduction {
   /** buckets whose lone tensor is reduced in place */
   private readonly consumed = new Set<number>();
 
-  private constructor(private readonly s: State, private readonly op: 'sum' | 'mean', sizes: readonly number[], private readonly release: () => void) {
+  private constructor(private readonly s: State, private readonly op: 'sum' | 'mean', sizes: readonly number[], private readonly overlap: boolean, private readonly release: () => void) {
     this.sizes = [...sizes];
     this.given = sizes.map(() => undefined);
   }
 
   /**
    * Checks that every rank reduces the same buckets (`sizes`: elements per bucket), then takes
-   * them. On `device` 'cuda' a sum goes through NCCL where it is found.
+   * them. On `device` 'cuda' a sum goes through NCCL where it is found. `overlap`: the caller
+   * has work to do here while the buckets travel (backward still going).
    */
-  static async begin(sizes: readonly number[], op: 'sum' | 'mean', device = 'cpu'): Promise<BucketReduction> {
-    const s = ready();
-    if (!s.mpi) return new BucketReduction(s, op, sizes, () => {});
+  static async begin(sizes: readonly number[], op: 'sum' | 'mean', opts: { device?: string; overlap?: boolean } = {}): Promise<BucketReduction> {
+    const s = ready(), device = opts.device ?? 'cpu', overlap = opts.overlap ?? false;
+    if (!s.mpi) return new BucketReduction(s, op, sizes, overlap, () => {});
     const release = await turn(s);
     try {
       // checked as one allReduce of their total size, with the bucket sizes as its shape
@@ -51,7 +52,7 @@ export class BucketReduction {
       release();
       throw e;
     }
-    return new BucketReduction(s, op, sizes, release);
+    return new BucketReduction(s, op, sizes, overlap, release);
   }
 
   /**
@@ -95,7 +96,7 @@ export class BucketReduction {
     const recv = 'output' in part ? part.output.address : part.address;
     const previous = this.calls[k - 1] ?? Promise.resolve();
     // a failed bucket fails finish(); the next ones do not start
-    this.calls.push(previous.then(() => this.s.mpi!.allreduce(send, recv, this.sizes[k]!, 'float', 'sum')));
+    this.calls.push(previous.then(() => this.s.mpi!.allreduce(send, recv, this.sizes[k]!, 'float', 'sum', this.overlap)));
   }
 
   /** Every bucket reduced: new tensors in the buckets' nesting (on each tensor's device). */

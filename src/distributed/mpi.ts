@@ -1,14 +1,18 @@
 // MPI through koffi, loaded at run time (Open MPI, or the MPICH family: mpi-abi.ts tells their
 // handles apart), on native buffers that stay put until a collective completes. The data
 // collectives are MPI's blocking ones (its tuned algorithms: Open MPI's nonblocking ones run 1.6x
-// slower here) called on a worker thread (MPI_THREAD_MULTIPLE), so the event loop, and backward,
-// go on meanwhile; the small allgather that checks every rank made the same call is nonblocking,
-// polled with MPI_Test, so a rank that never comes is a timeout, not a stuck thread.
+// slower here), called on this thread, as PyTorch's are by default: a worker thread costs ~7 us a
+// trip, and 30% of a 16 MB allreduce in page faults (glibc gives it an arena of its own, which MPI's
+// scratch buffers keep shrinking and growing). Only an allreduce that should overlap work still to
+// come on this thread (eager backward) runs on a worker (MPI_THREAD_MULTIPLE). Every rank has
+// already passed the check that they all made the same call (a small nonblocking allgather,
+// polled with MPI_Test, so a rank that never comes is a timeout), so a blocking call cannot wait
+// on a rank that is not coming, unless it dies, and then its launcher ends the job.
 import { TesseraError } from '../core/errors.js';
 import { env } from '../core/platform.js';
 import { launchInfo } from './launcher.js';
 import { MPI_ABIS, type MpiAbi } from './mpi-abi.js';
-import { type Koffi, loadKoffi } from '../core/ffi.js';
+import { type Koffi, loadKoffi, workerStacksSized } from '../core/ffi.js';
 
 type Fn = (...args: unknown[]) => number;
 type Handle = unknown;
@@ -16,6 +20,9 @@ type Handle = unknown;
 const MPI_SUCCESS = 0;
 /** MPI_THREAD_MULTIPLE: any thread may call MPI (the collectives run on koffi's worker threads) */
 const THREAD_MULTIPLE = 3;
+/** A background allreduce this small runs here all the same: the trip would cost what it saves. */
+const MAIN_THREAD_BYTES = 256 << 10;
+const BYTES: Record<MpiDType, number> = { float: 4, int: 4, byte: 1 };
 
 /**
  * The ABIs to try: mpirun's and mpiexec's processes can only join their own MPI; under Slurm (or
@@ -70,8 +77,11 @@ export interface Mpi {
   readonly rank: number;
   readonly size: number;
   allocate(bytes: number): NativeBuffer;
-  /** in place when send is recv; each promise settles when this rank's part is done */
-  allreduce(send: Address, recv: Address, count: number, dtype: MpiDType, op: MpiOp): Promise<void>;
+  /**
+   * In place when send is recv; each promise settles when this rank's part is done. `background`:
+   * on a worker thread, so this one goes on meanwhile.
+   */
+  allreduce(send: Address, recv: Address, count: number, dtype: MpiDType, op: MpiOp, background?: boolean): Promise<void>;
   bcast(buffer: Address, count: number, dtype: MpiDType, root: number): Promise<void>;
   allgather(send: Address, recv: Address, count: number, dtype: MpiDType): Promise<void>;
   /** where a typed array's bytes start (for memory MPI may use in place: the CPU heap), or null where that cannot be told */
@@ -147,7 +157,8 @@ export function openMpi(): MpiProbe {
   check('MPI_Initialized', f.MPI_Initialized(initialized));
   if (!initialized[0]) check('MPI_Init_thread', f.MPI_Init_thread(null, null, THREAD_MULTIPLE, provided));
   else check('MPI_Query_thread', f.MPI_Query_thread(provided));
-  const threaded = provided[0]! >= THREAD_MULTIPLE;
+  // MPICH's collectives overflow a worker's stack unless koffi was set up by loadKoffi
+  const threaded = provided[0]! >= THREAD_MULTIPLE && workerStacksSized(koffi);
   const rank = [0], size = [0];
   check('MPI_Comm_rank', f.MPI_Comm_rank(world, rank));
   check('MPI_Comm_size', f.MPI_Comm_size(world, size));
@@ -159,10 +170,10 @@ export function openMpi(): MpiProbe {
   } catch {
     // not glibc: tensors travel through native buffers instead
   }
-  /** `name` on a worker thread where MPI allows it, else here */
-  const call = (name: 'MPI_Allreduce' | 'MPI_Bcast' | 'MPI_Allgather', ...args: unknown[]): Promise<void> => {
+  /** `name` here, or with `background` on a worker thread where MPI allows it and the call is large */
+  const call = (name: 'MPI_Allreduce' | 'MPI_Bcast' | 'MPI_Allgather', background: boolean, ...args: unknown[]): Promise<void> => {
     const fn = f[name] as Fn & { async: (...a: unknown[]) => void };
-    if (!threaded) return new Promise((resolve) => { check(name, fn(...args)); resolve(); });
+    if (!background || !threaded) return new Promise((resolve) => { check(name, fn(...args)); resolve(); });
     return new Promise((resolve, reject) => fn.async(...args, (err: Error | null, code: number) => {
       if (err) reject(err);
       else try { check(name, code); resolve(); } catch (e) { reject(e); }
@@ -175,9 +186,9 @@ export function openMpi(): MpiProbe {
         const pointer = koffi.alloc('uint8_t', Math.max(1, bytes));
         return { pointer, address: koffi.address(pointer) as Address, bytes: koffi.view(pointer, Math.max(1, bytes)), free: () => koffi.free(pointer) };
       },
-      allreduce: (send, recv, count, dtype, op) => call('MPI_Allreduce', send === recv ? abi.inPlace : send, recv, count, types[dtype], ops[op], world),
-      bcast: (buffer, count, dtype, root) => call('MPI_Bcast', buffer, count, types[dtype], root, world),
-      allgather: (send, recv, count, dtype) => call('MPI_Allgather', send, count, types[dtype], recv, count, types[dtype], world),
+      allreduce: (send, recv, count, dtype, op, background = false) => call('MPI_Allreduce', background && count * BYTES[dtype] > MAIN_THREAD_BYTES, send === recv ? abi.inPlace : send, recv, count, types[dtype], ops[op], world),
+      bcast: (buffer, count, dtype, root) => call('MPI_Bcast', false, buffer, count, types[dtype], root, world),
+      allgather: (send, recv, count, dtype) => call('MPI_Allgather', false, send, count, types[dtype], recv, count, types[dtype], world),
       addressOf: (array) => (startOf ? startOf(array, array, 0) as Address : null),
       iallgather(send, recv, count, dtype) {
         const r = request();

@@ -52,7 +52,7 @@ function eagerStep(model: Trainable, opts: DataParallelStepOptions, scale: numbe
     async run(...batch) {
       const [xs, ys] = split(batch);
       const params = model.parameters(), buckets = gradientBuckets(params, opts.bucketBytes);
-      const reduction = await BucketReduction.begin(buckets.map((b) => b.reduce((n, p) => n + p.size, 0)), 'sum');
+      const reduction = await BucketReduction.begin(buckets.map((b) => b.reduce((n, p) => n + p.size, 0)), 'sum', { overlap: true });
       const bucketOf = new Map<Tensor, number>();
       buckets.forEach((b, k) => b.forEach((p) => bucketOf.set(p, k)));
       const waiting = buckets.map((b) => b.length);
@@ -100,7 +100,7 @@ function compiledStep(model: Trainable, opts: DataParallelStepOptions, scale: nu
     async run(...batch) {
       const flat = gradients(...batch);
       try {
-        const reduction = await BucketReduction.begin(flat.map((t) => t.size), 'sum', flat[0]?.device);
+        const reduction = await BucketReduction.begin(flat.map((t) => t.size), 'sum', { device: flat[0]?.device });
         // each ready() starts that bucket's reduction; the rest of the loop copies the next meanwhile
         // the flat gradients are this step's own: each is summed where it lies
         flat.forEach((t, k) => reduction.ready(k, [t], { consume: true }));

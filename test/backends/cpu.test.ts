@@ -84,6 +84,15 @@ describe('cpu backend', () => {
     assert.match(notice.stderr, /no BLAS found.*apt install libopenblas0-pthread/);
   });
 
+  it('finds its BLAS even when the program loaded a library through koffi first (koffi then refuses new settings)', () => {
+    const index = fileURLToPath(new URL('../../src/index.js', import.meta.url));
+    const script = `require('koffi').load('libc.so.6'); import('${index}').then((t) => { t.matmul(t.ones([100, 100]), t.ones([100, 100])); console.log(t.getBackend('cpu').info().details.blas); })`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /no BLAS found/);
+    assert.equal(r.stdout.trim(), tsr.getBackend('cpu').info().details['blas']);
+  });
+
   it('finds oneDNN (CI installs libdnnl2) and runs convolutions through it', () => {
     const probe = probeOneDnn();
     assert.ok(probe.library, `oneDNN not found: ${probe.reason}`);
