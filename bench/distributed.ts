@@ -84,4 +84,4 @@ for (const [name, using, mpicc] of [['Open MPI', LAUNCHERS.openmpi, 'mpicc.openm
 console.log('\nC: MPI_Allreduce in place from C; new: allReduce(t) giving a new tensor; in place: allReduce(t, \'sum\', { inPlace: true })');
 console.log('(what fit\'s compiled data-parallel steps do with their flat gradient buckets). GB/s = the buffer\'s bytes over the');
 console.log('time per call; overhead = tessera\'s time over C\'s, minus 1 (goal <= 10%); every call first checks, in one small');
-console.log('allgather, that all ranks made the same call (a fixed ~0.03 ms that dominates the smallest sizes)');
+console.log('allgather, that all ranks made the same call (a fixed ~0.02 ms here, which dominates the smallest sizes)');

@@ -83,7 +83,8 @@ function compiledStep(model: Trainable, opts: DataParallelStepOptions, scale: nu
     opts.record(xs, model.gradientStep(xs, ys, scale));
     const params = model.parameters();
     checkEveryGradient('fit (data-parallel)', params);
-    const flat = gradientBuckets(params, opts.bucketBytes).map((b) => concat(b.map((p) => reshape(p.grad!, [-1]))));
+    // a bucket of one is its gradient itself, flattened (a view: no copy)
+    const flat = gradientBuckets(params, opts.bucketBytes).map((b) => (b.length === 1 ? reshape(b[0]!.grad!, [-1]) : concat(b.map((p) => reshape(p.grad!, [-1])))));
     params.forEach((p) => p.zeroGrad());
     return flat;
   }, { name: 'gradientStep', key });

@@ -1,11 +1,14 @@
 // Data parallelism in a loop of one's own: two ranks at batch 32 each, with syncModel and
 // allReduceGradients, end with the weights of one process at batch 64 (20 Adam steps, 1e-5);
-// ranks that built different models fail at the start, naming the weight where they part.
+// ranks that built different models fail at the start, naming the weight where they part; and
+// how gradients are grouped into buckets.
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { mpirun, noMpirun } from '../helpers/mpirun.js';
+import { gradientBuckets } from '../../src/distributed/data-parallel.js';
+import * as tsr from '../../src/index.js';
 
 const main = fileURLToPath(new URL('./ddp-main.js', import.meta.url));
 const skip = noMpirun;
@@ -34,4 +37,15 @@ it('ranks that built different models fail at syncModel, naming the first weight
     const mine = rank === 1 ? '[8, 17]' : '[8, 16]', theirs = rank === 1 ? '[8, 16]' : '[8, 17]';
     assert.equal(error, `syncModel: the ranks built different models (weight 1: rank ${rank} has dense_1.kernel ${mine} float32, rank ${other} has dense_1.kernel ${theirs} float32); every rank must build the same model before training`);
   }
+});
+
+it('gradient buckets: reverse parameter order, about the bucket size each, a gradient of 1 MiB or more alone', () => {
+  const p = (floats: number) => tsr.zeros([floats]);
+  // the CNN's shape: small convolution weights first, a 1.6 MB dense kernel, then small ones
+  const params = [p(288), p(32), p(18432), p(64), p(401408), p(128), p(1280), p(10)];
+  const sizes = (buckets: tsr.Tensor[][]) => buckets.map((b) => b.map((t) => params.indexOf(t)));
+  assert.deepEqual(sizes(gradientBuckets(params)), [[7, 6, 5], [4], [3, 2, 1, 0]]);
+  // 8 KiB buckets: the same order, cut where the next would not fit
+  assert.deepEqual(sizes(gradientBuckets(params, 8192)), [[7, 6, 5], [4], [3], [2], [1, 0]]);
+  params.forEach((t) => t.dispose());
 });
