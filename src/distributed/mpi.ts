@@ -109,6 +109,7 @@ function koffiOrNull(): Koffi | null {
 export function findMpiLibrary(): { koffi: Koffi; lib: ReturnType<Koffi['load']>; path: string; abi: MpiAbi; version: string } | { reason: string; tried: string[] } {
   const koffi = koffiOrNull();
   if (!koffi) return { reason: 'MPI needs Node.js and the koffi package', tried: [] };
+  keepUcxOffTheGarbageCollector();
   const given = env('TESSERA_MPI_LIBRARY'), arch = process.arch === 'arm64' ? 'aarch64-linux-gnu' : 'x86_64-linux-gnu';
   const tried: string[] = [];
   for (const abi of abisToTry()) {
@@ -125,6 +126,16 @@ export function findMpiLibrary(): { koffi: Koffi; lib: ReturnType<Koffi['load']>
     }
   }
   return { reason: `no ${abisToTry().map((abi) => abi.name).join(' or ')} library found (tried ${tried.join(', ')}); ${installHint()}`, tried };
+}
+
+/**
+ * UCX (MPICH's transport, Open MPI's on InfiniBand) hooks mmap and brk to follow memory it has
+ * registered; in Node.js, whose garbage collector maps and unmaps its own memory, two MPICH ranks
+ * crashed in V8 about 1 run in 75 with the hooks (0 in 600 without). Off, unless set already:
+ * read when the library loads.
+ */
+function keepUcxOffTheGarbageCollector(): void {
+  if (process.env['UCX_MEM_EVENTS'] === undefined) process.env['UCX_MEM_EVENTS'] = 'no';
 }
 
 /** The MPI library this process would use and its version, without joining a job. */

@@ -1,8 +1,9 @@
 // tsr.distributed over MPICH, whose ABI (shared by Intel MPI, MVAPICH and Cray MPICH) differs
 // from Open MPI's: handles are integers, MPI_IN_PLACE is -1. Under mpiexec.mpich two ranks run
 // every collective on every dtype, mismatched or missing calls fail as under Open MPI, a killed
-// rank ends the job, and data-parallel fit (both step kinds, so MPI_Iallreduce's integer requests
-// too) ends where one process does.
+// rank ends the job, and data-parallel fit (both step kinds: eager buckets travel on a worker
+// thread, compiled ones on this one) ends where one process does. Every job here runs two ranks of Node.js over UCX, which
+// crashed 1 run in ~75 until tessera turned UCX's memory hooks off (mpi.ts).
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -49,14 +50,11 @@ it('a collective one MPICH rank never makes fails on the other within the timeou
   assert.ok(performance.now() - t < 60_000, `the job took ${Math.round(performance.now() - t)} ms`);
 });
 
-// Hydra names the first process to end badly: the killed one (signal 9), or now and then (1 run
-// in ~200 here) the survivor, which crashed (signal 11, inside UCX) on losing its peer before
-// Hydra's cleanup reached it
-it('an MPICH rank killed mid-epoch ends the job within seconds (Hydra names the process that ended it)', { skip, timeout: 150_000 }, () => {
+it('an MPICH rank killed mid-epoch ends the job within seconds (Hydra names its pid and signal)', { skip, timeout: 150_000 }, () => {
   const t = performance.now();
   const r = launch(LAUNCHERS.mpich, 2, [process.execPath, '--expose-gc', fitMain], { TESSERA_TEST_MODE: 'die-mid-epoch', TESSERA_TEST_OUT: mkdtempSync(join(tmpdir(), 'tessera-mpich-')) });
   assert.notEqual(r.status, 0);
-  assert.match(r.stdout + r.stderr, /BAD TERMINATION OF ONE OF YOUR APPLICATION PROCESSES\s+=\s+PID \d+ RUNNING AT \S+\s+=\s+EXIT CODE: (9|11)\b/);
+  assert.match(r.stdout + r.stderr, /BAD TERMINATION OF ONE OF YOUR APPLICATION PROCESSES\s+=\s+PID \d+ RUNNING AT \S+\s+=\s+EXIT CODE: 9\b/);
   assert.ok(performance.now() - t < 60_000, `the job took ${Math.round(performance.now() - t)} ms to end`);
 });
 
