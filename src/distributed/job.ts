@@ -8,7 +8,7 @@ import { dataOf } from '../backends/cpu/storage.js';
 import { tensor } from '../ops/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { type LaunchInfo, launchInfo } from './launcher.js';
-import { type Mpi, type MpiDType, type MpiOp, openMpi } from './mpi.js';
+import { FINISHED, type Mpi, type MpiDType, type MpiOp, openMpi } from './mpi.js';
 import { type NcclComm, openNccl, probeNccl } from './nccl.js';
 import { Staging } from './staging.js';
 
@@ -103,6 +103,8 @@ async function poll(s: State, request: unknown, what: string): Promise<void> {
 
 /** A collective running on MPI's worker thread, or the job's timeout. */
 export async function within(s: State, work: Promise<void>, what: string): Promise<void> {
+  // made on this thread: over already
+  if (work === FINISHED) return;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(timedOut(s, what)), s.info.timeoutSeconds * 1000); });
   try {

@@ -78,8 +78,8 @@ export interface Mpi {
   readonly size: number;
   allocate(bytes: number): NativeBuffer;
   /**
-   * In place when send is recv; each promise settles when this rank's part is done. `background`:
-   * on a worker thread, so this one goes on meanwhile.
+   * In place when send is recv; each promise settles when this rank's part is done (FINISHED when
+   * done on this thread). `background`: on a worker thread, so this one goes on meanwhile.
    */
   allreduce(send: Address, recv: Address, count: number, dtype: MpiDType, op: MpiOp, background?: boolean): Promise<void>;
   bcast(buffer: Address, count: number, dtype: MpiDType, root: number): Promise<void>;
@@ -91,6 +91,9 @@ export interface Mpi {
   done(request: Handle): boolean;
   finalize(): void;
 }
+
+/** What a collective made on the calling thread returns: it is over when the call returns. */
+export const FINISHED: Promise<void> = Promise.resolve();
 
 export type MpiProbe = { mpi: Mpi } | { reason: string; tried: string[] };
 
@@ -181,10 +184,13 @@ export function openMpi(): MpiProbe {
   } catch {
     // not glibc: tensors travel through native buffers instead
   }
-  /** `name` here, or with `background` on a worker thread where MPI allows it and the call is large */
+  /** `name` here (FINISHED, or it throws), or with `background` on a worker thread where MPI allows it and the call is large */
   const call = (name: 'MPI_Allreduce' | 'MPI_Bcast' | 'MPI_Allgather', background: boolean, ...args: unknown[]): Promise<void> => {
     const fn = f[name] as Fn & { async: (...a: unknown[]) => void };
-    if (!background || !threaded) return new Promise((resolve) => { check(name, fn(...args)); resolve(); });
+    if (!background || !threaded) {
+      check(name, fn(...args));
+      return FINISHED;
+    }
     return new Promise((resolve, reject) => fn.async(...args, (err: Error | null, code: number) => {
       if (err) reject(err);
       else try { check(name, code); resolve(); } catch (e) { reject(e); }
