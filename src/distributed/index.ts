@@ -1,7 +1,8 @@
-// tsr.distributed: the processes of a job and the collectives between them, on Open MPI. A
-// process no launcher started is a world of one and needs no MPI. Every collective first checks
-// that all ranks called the same one on the same shape and dtype, and waits at most the job's
-// timeout, so a mistake is an error that says which rank differs, never a hang or a wrong sum.
+// tsr.distributed: the processes of a job and the collectives between them, on MPI (Open MPI,
+// or MPICH and its kin). A process no launcher started is a world of one and needs no MPI. Every
+// collective first checks that all ranks called the same one on the same shape and dtype, and
+// waits at most the job's timeout, so a mistake is an error that says which rank differs, never
+// a hang or a wrong sum.
 import { fail, shapeStr } from '../core/errors.js';
 import * as E from '../core/expr.js';
 import { assignExpr } from '../ops/apply.js';
