@@ -1,9 +1,9 @@
 // The two MPI ABIs in use, one entry each: Open MPI's, whose handles (MPI_COMM_WORLD, MPI_FLOAT,
 // MPI_SUM) are addresses of objects the library exports, and MPICH's, shared by the MPICH family
 // (Intel MPI, MVAPICH, Cray MPICH), whose handles are fixed integers from its mpi.h.
+import type { Koffi } from '../core/ffi.js';
 import type { MpiDType, MpiOp } from './mpi.js';
 
-type Koffi = typeof import('koffi');
 type Library = ReturnType<Koffi['load']>;
 
 export interface MpiHandles { world: unknown; types: Record<MpiDType, unknown>; ops: Record<MpiOp, unknown> }

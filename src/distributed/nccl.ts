@@ -6,9 +6,8 @@
 import { TesseraError } from '../core/errors.js';
 import { env } from '../core/platform.js';
 import { nodeHost, searchPath } from '../backends/cuda/discover.js';
-import { loadKoffi } from '../core/ffi.js';
+import { type Koffi, loadKoffi } from '../core/ffi.js';
 
-type Koffi = typeof import('koffi');
 type Fn = (...args: unknown[]) => number;
 
 const LIBRARY = 'libnccl.so.2';

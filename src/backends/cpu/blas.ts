@@ -1,7 +1,7 @@
 // Finds a system BLAS at run time through koffi and exposes cblas_sgemm; no compiler needed.
 import { env, nodeBuiltin } from '../../core/platform.js';
 import { processesOnThisMachine } from '../../distributed/launcher.js';
-import { loadKoffi } from '../../core/ffi.js';
+import { type Koffi, loadKoffi } from '../../core/ffi.js';
 
 const ROW_MAJOR = 101;
 export const NO_TRANS = 111;
@@ -65,7 +65,7 @@ export function probeBlas(): BlasProbe {
   if (env('TESSERA_BLAS') === 'none') return (probed = { library: null, tried: [], reason: 'disabled by TESSERA_BLAS=none' });
   const nodeModule = nodeBuiltin('module');
   if (!nodeModule) return (probed = { library: null, tried: [], reason: 'no FFI outside Node.js (browsers use the built-in GEMM)' });
-  let koffi: typeof import('koffi');
+  let koffi: Koffi;
   try {
     koffi = loadKoffi();
   } catch (e) {

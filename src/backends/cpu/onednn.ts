@@ -6,9 +6,8 @@
 import { env, nodeBuiltin } from '../../core/platform.js';
 import type { ConvGeometry, View } from '../backend.js';
 import { dataOf } from './storage.js';
-import { loadKoffi } from '../../core/ffi.js';
+import { type Koffi, loadKoffi } from '../../core/ffi.js';
 
-type Koffi = typeof import('koffi');
 type Fn = (...args: unknown[]) => unknown;
 
 export type ConvPass = 'forward' | 'backwardInput' | 'backwardFilter';

@@ -4,9 +4,8 @@ import { TesseraError } from '../../core/errors.js';
 import { nodeBuiltin } from '../../core/platform.js';
 import type { DType } from '../../core/dtype.js';
 import type { CudaDiscovery } from './discover.js';
-import { loadKoffi } from '../../core/ffi.js';
+import { type Koffi, loadKoffi } from '../../core/ffi.js';
 
-type Koffi = typeof import('koffi');
 type Fn = (...args: unknown[]) => unknown;
 
 function cudaKoffi(): Koffi {

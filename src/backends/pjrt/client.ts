@@ -6,9 +6,8 @@ import { TesseraError } from '../../core/errors.js';
 import { nodeBuiltin } from '../../core/platform.js';
 import { API_FUNCTIONS, API_FUNCTIONS_AT, API_VERSION_AT, Args, BUFFER_TYPE, type FieldValue, HEADER_VERSION, STRUCTS, type ApiFunction, type StructName } from './c-structs.js';
 import type { ElemType } from './hlo-builder.js';
-import { loadKoffi } from '../../core/ffi.js';
+import { type Koffi, loadKoffi } from '../../core/ffi.js';
 
-type Koffi = typeof import('koffi');
 type Pointer = bigint;
 
 /** An executable compiled by the plugin. */
