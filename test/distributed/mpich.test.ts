@@ -2,8 +2,9 @@
 // from Open MPI's: handles are integers, MPI_IN_PLACE is -1. Under mpiexec.mpich two ranks run
 // every collective on every dtype, mismatched or missing calls fail as under Open MPI, a killed
 // rank ends the job, and data-parallel fit (both step kinds: eager buckets travel on a worker
-// thread, compiled ones on this one) ends where one process does. Every job here runs two ranks of Node.js over UCX, which
-// crashed 1 run in ~75 until tessera turned UCX's memory hooks off (mpi.ts).
+// thread, compiled ones on this one) ends where one process does. Every job here runs two ranks
+// of Node.js over UCX, which crashed 1 run in ~75 until tessera turned UCX's memory hooks off
+// (mpi.ts).
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
