@@ -55,7 +55,7 @@ export function init(opts: InitOptions = {}): DistributedInfo {
   if ('reason' in probe) fail('distributed', `${launch.launcher} started this process as rank ${launch.rank} of ${launch.worldSize}, but ${probe.reason}`);
   const { mpi } = probe;
   if (mpi.size !== launch.worldSize || mpi.rank !== launch.rank) {
-    fail('distributed', `${launch.launcher} says rank ${launch.rank} of ${launch.worldSize}, but MPI says rank ${mpi.rank} of ${mpi.size}: was this process started by a different MPI than ${mpi.path}?`);
+    fail('distributed', `${launch.launcher} says rank ${launch.rank} of ${launch.worldSize}, but MPI says rank ${mpi.rank} of ${mpi.size}: was this process started by a different MPI than ${mpi.path}? (TESSERA_MPI_LIBRARY names the launcher's own)`);
   }
   state = { info: { ...launch, mpi: { path: mpi.path, version: mpi.version }, timeoutSeconds }, mpi, staging: new Staging(mpi), broken: null, tail: Promise.resolve() };
   return { ...state.info };

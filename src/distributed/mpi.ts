@@ -114,21 +114,23 @@ export function findMpiLibrary(): { koffi: Koffi; lib: ReturnType<Koffi['load']>
   if (!koffi) return { reason: 'MPI needs Node.js and the koffi package', tried: [] };
   keepUcxOffTheGarbageCollector();
   const given = env('TESSERA_MPI_LIBRARY'), arch = process.arch === 'arm64' ? 'aarch64-linux-gnu' : 'x86_64-linux-gnu';
-  const tried: string[] = [];
+  // each path tried, as the error shows it: one that loads but speaks another ABI with its version
+  const tried = new Map<string, string>();
   for (const abi of abisToTry()) {
     for (const path of given ? [given] : abi.libraries(arch)) {
-      if (!tried.includes(path)) tried.push(path);
       let lib: ReturnType<Koffi['load']>;
       try {
         lib = koffi.load(path, { global: true });
       } catch {
+        if (!tried.has(path)) tried.set(path, path);
         continue;
       }
       const version = libraryVersion(lib.func(LIBRARY_VERSION) as Fn);
       if (abi.speaks(koffi, lib, version)) return { koffi, lib, path, abi, version };
+      if (!tried.has(path)) tried.set(path, `${path} (${version}, not ${abi.name})`);
     }
   }
-  return { reason: `no ${abisToTry().map((abi) => abi.name).join(' or ')} library found (tried ${tried.join(', ')}); ${installHint()}`, tried };
+  return { reason: `no ${abisToTry().map((abi) => abi.name).join(' or ')} library found (tried ${[...tried.values()].join(', ')}); ${installHint()}`, tried: [...tried.keys()] };
 }
 
 /**

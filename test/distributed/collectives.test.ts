@@ -32,6 +32,13 @@ it('launched as one of two ranks with no MPI library: the error says what to ins
   assert.match(r.stderr, /distributed: Open MPI started this process as rank 0 of 2, but no Open MPI library found \(tried \/nonexistent\/libmpi.so\); install Open MPI \(Debian\/Ubuntu: `apt install openmpi-bin libopenmpi3`\)/);
 });
 
+it('a launcher\'s world that MPI does not see (another MPI started it) fails naming both, and the way out', { skip }, () => {
+  // Slurm's variables without srun: Open MPI starts as a world of one
+  const r = spawnSync(process.execPath, [rankMain], { encoding: 'utf8', env: { ...process.env, SLURM_PROCID: '0', SLURM_NTASKS: '2', SLURM_LOCALID: '0' } });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /distributed: Slurm says rank 0 of 2, but MPI says rank 0 of 1: was this process started by a different MPI than \S+\? \(TESSERA_MPI_LIBRARY names the launcher's own\)/);
+});
+
 it('two ranks: allReduce (sum, mean, max), broadcast and allGather on every dtype, and barrier', { skip, timeout: 150_000 }, () => {
   const { reports, status, out } = launch(2);
   assert.equal(status, 0, out);

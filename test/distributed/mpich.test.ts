@@ -27,6 +27,12 @@ it('launched by MPICH with no MPI library: the error says to install MPICH', () 
   assert.match(r.stderr, /distributed: MPICH started this process as rank 0 of 2, but no MPICH library found \(tried \/nonexistent\/libmpich.so\); install MPICH \(Debian\/Ubuntu: `apt install mpich`\)/);
 });
 
+it('launched by MPICH but given Open MPI\'s library: the error names the library and its ABI', { skip: LAUNCHERS.openmpi.missing }, () => {
+  const r = spawnSync(process.execPath, [rankMain], { encoding: 'utf8', env: { ...process.env, PMI_RANK: '1', PMI_SIZE: '2', TESSERA_MPI_LIBRARY: 'libmpi.so.40' } });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /no MPICH library found \(tried libmpi\.so\.40 \(Open MPI v[\d.]+, not MPICH\)\); install MPICH/);
+});
+
 it('two MPICH ranks: allReduce (sum, mean, max), broadcast and allGather on every dtype, and barrier', { skip, timeout: 150_000 }, () => {
   const r = launch(LAUNCHERS.mpich, 2, [process.execPath, rankMain]);
   assert.equal(r.status, 0, r.stdout + r.stderr);
