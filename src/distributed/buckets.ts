@@ -42,7 +42,12 @@ export class BucketReduction {
    */
   static async begin(sizes: readonly number[], op: 'sum' | 'mean', opts: { device?: string; overlap?: boolean } = {}): Promise<BucketReduction> {
     const s = ready(), device = opts.device ?? 'cpu', overlap = opts.overlap ?? false;
-    if (!s.mpi) return new BucketReduction(s, op, sizes, overlap, () => {});
+    if (!s.mpi) {
+      // a world of one (fit with distributed: true): on CUDA the sums still go through NCCL, a
+      // communicator of one, so one GPU runs the data-parallel step as a job's rank does
+      if (device === 'cuda' && op === 'sum' && s.nccl === undefined) s.nccl = await ncclFor(s);
+      return new BucketReduction(s, op, sizes, overlap, () => {});
+    }
     const release = await turn(s);
     try {
       // checked as one allReduce of their total size, with the bucket sizes as its shape
@@ -67,7 +72,7 @@ export class BucketReduction {
     if (size !== this.sizes[k]) fail('allReduce (buckets)', `bucket ${k + 1} was declared with ${this.sizes[k]} elements but given ${size}`);
     this.given[k] = tensors;
     if (opts.consume) this.consumed.add(k);
-    if (!this.s.mpi) return;
+    if (!this.s.mpi && !this.s.nccl) return;
     while (this.calls.length < this.sizes.length && this.given[this.calls.length]?.every((t) => t.backend.readSync)) {
       const j = this.calls.length, bucket = this.given[j]!, staging = this.s.staging!;
       const t = bucket[0]!, lone = bucket.length === 1;
@@ -79,6 +84,8 @@ export class BucketReduction {
         this.calls.push(Promise.resolve());
         continue;
       }
+      // a world of one: finish copies the rest
+      if (!this.s.mpi) break;
       const own = lone && t.dtype === 'float32' ? staging.addressOf(t) : null;
       if (own !== null) {
         this.start(j, own, this.consumed.has(j) ? { address: own, own: t } : { address: own, output: staging.output(t, t.shape) });
@@ -105,7 +112,8 @@ export class BucketReduction {
     try {
       const missing = this.given.findIndex((g) => !g);
       if (missing >= 0) fail('allReduce (buckets)', `bucket ${missing + 1} of ${sizes.length} was never given its tensors`);
-      if (!s.mpi) return await Promise.all(this.given.map((b) => Promise.all(b!.map((t) => copyOf(t)))));
+      // a world of one: what NCCL summed is its own tensor, the rest copies
+      if (!s.mpi) return await Promise.all(this.given.map((b, k) => (k < this.calls.length ? [(this.parts[k] as { own: Tensor }).own] : Promise.all(b!.map((t) => copyOf(t))))));
       const staging = s.staging!;
       // buckets on devices read asynchronously (WebGPU) start here, in order
       for (let k = this.calls.length; k < sizes.length; k++) {

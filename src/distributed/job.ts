@@ -180,10 +180,12 @@ export function divide(values: { length: number; [i: number]: number }, by: numb
 /**
  * The job's NCCL communicator: rank 0's unique id reaches every rank over MPI (called in the
  * job's turn, on every rank at once). Null when no NCCL library loads: CUDA tensors then travel
- * through the host.
+ * through the host. A world of one gets a communicator of one.
  */
 export async function ncclFor(s: State): Promise<NcclComm | null> {
   if ('reason' in probeNccl()) return null;
+  // a world of one keeps its own id
+  if (!s.mpi) return openNccl(0, 1, async (id) => id!);
   return openNccl(s.info.rank, s.info.worldSize, async (id) => {
     const buffer = s.staging!.take(128), bytes = new Uint8Array(buffer.bytes, 0, 128);
     try {
@@ -198,8 +200,11 @@ export async function ncclFor(s: State): Promise<NcclComm | null> {
 
 /** Leaves the job (MPI_Finalize, and NCCL's communicator); later calls fail. A process may leave once only. */
 export function shutdown(): void {
-  if (!state?.mpi) return;
+  if (!state) return;
   state.nccl?.destroy();
+  // a world of one makes another when it next needs one
+  state.nccl = undefined;
+  if (!state.mpi) return;
   if (!state.broken) state.mpi.finalize();
   state.broken = new TesseraError('distributed', 'shutdown() was called: this process has left the job');
 }

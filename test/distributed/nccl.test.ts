@@ -1,7 +1,8 @@
 // NCCL's glue under two ranks, against fakes: the fake CUDA (kernels run on the CPU) and a fake
 // NCCL (test/fixtures/fake-nccl.c) whose ranks meet in shared memory named by the unique id,
 // so a wrong by-value id, a wrong stream or dtype fails. Two ranks of data-parallel fit on the
-// 'cuda' device sum their gradients through it and end where one process at twice the batch does.
+// 'cuda' device sum their gradients through it and end where one process at twice the batch does;
+// one process with data parallelism forced on uses a communicator of one.
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -40,6 +41,24 @@ describe('NCCL for CUDA gradients, against a fake CUDA and a fake NCCL', { skip 
     const r = spawnSync(process.execPath, [tessera, 'devices'], { encoding: 'utf8', env: { ...process.env, ...env } });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`nccl: 2\\.23\\.4 \\(${nccl.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\)`));
+  });
+
+  it('one process with distributed forced on cuda sums through a communicator of one, as a rank would, and ends where fit without it does', { timeout: 300_000 }, () => {
+    const plain = mkdtempSync(join(tmpdir(), 'tessera-nccl-plain-')), forced = mkdtempSync(join(tmpdir(), 'tessera-nccl-forced-'));
+    const run = (out: string, extra: Record<string, string> = {}) => {
+      const r = spawnSync(process.execPath, ['--expose-gc', main], { encoding: 'utf8', env: { ...process.env, ...env, TESSERA_TEST_OUT: out, ...extra } });
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(readFileSync(join(out, 'rank-0.json'), 'utf8')) as Run;
+    };
+    // the bucket option turns data-parallel fit on in a world of one
+    const a = run(plain), b = run(forced, { TESSERA_TEST_BUCKET_MB: String(200 / 2 ** 20) });
+    assert.equal(b.worldSize, 1);
+    const diff = Math.max(...a.weights.flatMap((w, i) => w.map((v, j) => Math.abs(v - b.weights[i]![j]!))));
+    assert.ok(diff < 1e-5, `max |forced - plain| = ${diff}`);
+    assert.equal(a.ncclCalls, 0);
+    // compiled steps: each of 4 buckets summed in place through NCCL, every step (20, then the leak check's 10)
+    assert.equal(b.ncclCalls, 80 + 2 * 20);
+    assert.deepEqual([b.leaked, b.collected], [0, 0], 'an epoch leaves no tensors behind and drops none for the GC');
   });
 
   it('two ranks on cuda sum their gradient buckets through NCCL and end with the weights of one process at batch 64', { timeout: 300_000 }, () => {
