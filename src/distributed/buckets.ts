@@ -112,8 +112,8 @@ export class BucketReduction {
     try {
       const missing = this.given.findIndex((g) => !g);
       if (missing >= 0) fail('allReduce (buckets)', `bucket ${missing + 1} of ${sizes.length} was never given its tensors`);
-      // a world of one: what NCCL summed is its own tensor, the rest copies
-      if (!s.mpi) return await Promise.all(this.given.map((b, k) => (k < this.calls.length ? [(this.parts[k] as { own: Tensor }).own] : Promise.all(b!.map((t) => copyOf(t))))));
+      // a world of one: a consumed bucket is its own sum (NCCL's too), the rest are copied
+      if (!s.mpi) return await Promise.all(this.given.map((b, k) => (this.consumed.has(k) ? [b![0]!] : Promise.all(b!.map((t) => copyOf(t))))));
       const staging = s.staging!;
       // buckets on devices read asynchronously (WebGPU) start here, in order
       for (let k = this.calls.length; k < sizes.length; k++) {

@@ -53,6 +53,15 @@ for (const [jit, sgd] of [[true, false], [false, false], [true, true], [false, t
   });
 }
 
+it('data parallelism forced on in a world of one (distributed: {...}) trains as plain fit does, and leaks nothing', () => {
+  for (const jit of ['1', '0']) {
+    const plain = alone({ TESSERA_TEST_JIT: jit, TESSERA_TEST_SGD: '1' }), forced = alone({ TESSERA_TEST_JIT: jit, TESSERA_TEST_SGD: '1', TESSERA_TEST_BUCKET_MB: String(200 / 2 ** 20) });
+    assert.equal(forced.worldSize, 1);
+    assert.ok(maxDiff(plain.weights, forced.weights) < 1e-6, `jit ${jit}: max |forced - plain| = ${maxDiff(plain.weights, forced.weights)}`);
+    assert.deepEqual([forced.leaked, forced.collected], [0, 0], `jit ${jit}: an epoch leaves no tensors behind and drops none for the GC`);
+  }
+});
+
 it('a callback that stops training on one rank stops every rank at the same epoch', { skip, timeout: 150_000 }, () => {
   assert.deepEqual(twoRanks({ TESSERA_TEST_MODE: 'stop-on-rank-1' }).map((r) => r.epochs), [1, 1]);
 });
