@@ -73,12 +73,18 @@ if (process.argv[2] !== 'allreduce') {
 }
 const dir = mkdtempSync(join(tmpdir(), 'tessera-allreduce-'));
 const over = (t: number, c: number) => `${((t / c - 1) * 100).toFixed(0)}%`;
-// each MPI with its own compiler wrapper; Open MPI must be there, MPICH is measured where it is
-for (const [name, using, mpicc] of [['Open MPI', LAUNCHERS.openmpi, 'mpicc.openmpi'], ['MPICH', LAUNCHERS.mpich, 'mpicc.mpich']] as const) {
-  if (using.missing && name !== 'Open MPI') { console.log(`\n${name}: not measured (${using.missing})`); continue; }
+// each MPI with its own compiler wrapper (a bare mpicc is Open MPI's where Debian's alternatives
+// choose); Open MPI must be there, MPICH is measured where it is
+const MPIS = [
+  { name: 'Open MPI', using: LAUNCHERS.openmpi, compilers: ['mpicc.openmpi', 'mpicc'], dev: 'libopenmpi-dev' },
+  { name: 'MPICH', using: LAUNCHERS.mpich, compilers: ['mpicc.mpich'], dev: 'libmpich-dev' },
+] as const;
+for (const { name, using, compilers, dev } of MPIS) {
+  if (using.missing && name === 'MPICH') { console.log(`\n${name}: not measured (${using.missing})`); continue; }
   const exe = join(dir, `allreduce-${using.command}`);
-  const cc = spawnSync(spawnSync(mpicc, ['-show']).status === 0 ? mpicc : 'mpicc', ['-O2', '-o', exe, here('../../bench/allreduce.c')], { encoding: 'utf8' });
-  if (cc.status !== 0) throw new Error(`${mpicc} failed (install libopenmpi-dev, or libmpich-dev):\n${cc.stderr}`);
+  const mpicc = compilers.find((c) => spawnSync(c, ['-show']).status === 0) ?? compilers[0];
+  const cc = spawnSync(mpicc, ['-O2', '-o', exe, here('../../bench/allreduce.c')], { encoding: 'utf8' });
+  if (cc.status !== 0) throw new Error(`${mpicc} failed (install ${dev}):\n${cc.stderr}${cc.error?.message ?? ''}`);
   const c = run(using, [exe, ...SIZES.map(String)]);
   const ours = run(using, [process.execPath, here('./distributed-rank.js'), ...SIZES.map(String)]);
   console.log(`\n${name}, 2 ranks on this machine\n${'floats'.padEnd(10)}${pad('C ms', 9)}${pad('C GB/s', 8)}${pad('new ms', 9)}${pad('overhead', 10)}${pad('in place ms', 13)}${pad('GB/s', 7)}${pad('overhead', 10)}`);

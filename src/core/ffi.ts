@@ -6,7 +6,7 @@ import { nodeBuiltin } from './platform.js';
 
 export type Koffi = typeof import('koffi');
 
-export const WORKER_STACK_BYTES = 2 << 20;
+const WORKER_STACK_BYTES = 2 << 20;
 let loaded: Koffi | undefined;
 
 /** koffi, configured; throws outside Node.js or where the package cannot be loaded. */

@@ -35,7 +35,7 @@ function abisToTry(): readonly MpiAbi[] {
 }
 
 /** What to install, for the MPI the launcher belongs to. */
-export function installHint(): string {
+function installHint(): string {
   return `install ${abisToTry().map((abi) => abi.install).join(' or ')}, or set TESSERA_MPI_LIBRARY to its library`;
 }
 
@@ -95,23 +95,19 @@ export interface Mpi {
 /** What a collective made on the calling thread returns: it is over when the call returns. */
 export const FINISHED: Promise<void> = Promise.resolve();
 
-export type MpiProbe = { mpi: Mpi } | { reason: string; tried: string[] };
-
-function koffiOrNull(): Koffi | null {
-  try {
-    return loadKoffi();
-  } catch {
-    return null;
-  }
-}
+export type MpiProbe = { mpi: Mpi } | { reason: string };
 
 /**
  * The first MPI library that loads and speaks an ABI tessera knows (RTLD_GLOBAL: its plugins
  * resolve symbols against it), with its version.
  */
-export function findMpiLibrary(): { koffi: Koffi; lib: ReturnType<Koffi['load']>; path: string; abi: MpiAbi; version: string } | { reason: string; tried: string[] } {
-  const koffi = koffiOrNull();
-  if (!koffi) return { reason: 'MPI needs Node.js and the koffi package', tried: [] };
+export function findMpiLibrary(): { koffi: Koffi; lib: ReturnType<Koffi['load']>; path: string; abi: MpiAbi; version: string } | { reason: string } {
+  let koffi: Koffi;
+  try {
+    koffi = loadKoffi();
+  } catch {
+    return { reason: 'MPI needs Node.js and the koffi package' };
+  }
   keepUcxOffTheGarbageCollector();
   const given = env('TESSERA_MPI_LIBRARY'), arch = process.arch === 'arm64' ? 'aarch64-linux-gnu' : 'x86_64-linux-gnu';
   // each path tried, as the error shows it: one that loads but speaks another ABI with its version
@@ -130,7 +126,7 @@ export function findMpiLibrary(): { koffi: Koffi; lib: ReturnType<Koffi['load']>
       if (!tried.has(path)) tried.set(path, `${path} (${version}, not ${abi.name})`);
     }
   }
-  return { reason: `no ${abisToTry().map((abi) => abi.name).join(' or ')} library found (tried ${[...tried.values()].join(', ')}); ${installHint()}`, tried: [...tried.keys()] };
+  return { reason: `no ${abisToTry().map((abi) => abi.name).join(' or ')} library found (tried ${[...tried.values()].join(', ')}); ${installHint()}` };
 }
 
 /**
