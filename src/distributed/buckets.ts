@@ -1,9 +1,12 @@
 // Gradient buckets reduced over the ranks as backward makes them (data parallelism).
 import { fail, shapeStr } from '../core/errors.js';
+import { env } from '../core/platform.js';
 import type { CudaStorage } from '../backends/cuda/launch.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { OPS, type State, agree, copyOf, divide, heapValues, ncclFor, ready, turn, within } from './job.js';
-import type { Address, NativeBuffer } from './mpi.js';
+import { FINISHED, type Address, type NativeBuffer } from './mpi.js';
+import { coresOfThisProcess } from './launcher.js';
+import { probeBlas } from '../backends/cpu/blas.js';
 import type { Output } from './staging.js';
 
 /**
@@ -15,8 +18,8 @@ type Part = { address: Address; output: Output } | { address: Address; buffer: N
 /**
  * Reductions of float tensors over the ranks, one bucket (a list of tensors travelling as one
  * buffer) at a time: each bucket's reduction starts when its tensors exist (`ready`, as backward
- * makes them), in bucket order on every rank (with `overlap`, on MPI's worker thread while this
- * one goes on); `finish` waits for them all. For gradients (data parallelism). It holds the job's
+ * makes them), in bucket order on every rank (with `overlap` and a core to spare, on MPI's worker
+ * thread while this one goes on); `finish` waits for them all. For gradients (data parallelism). It holds the job's
  * turn from begin to finish (or cancel); one agreement check covers every bucket.
  */
 export class BucketReduction {
@@ -30,7 +33,7 @@ export class BucketReduction {
   /** buckets whose lone tensor is reduced in place */
   private readonly consumed = new Set<number>();
 
-  private constructor(private readonly s: State, private readonly op: 'sum' | 'mean', sizes: readonly number[], private readonly overlap: boolean, private readonly release: () => void) {
+  private constructor(private readonly s: State, private readonly op: 'sum' | 'mean', sizes: readonly number[], /** large buckets travel on MPI's worker thread */ private readonly background: boolean, private readonly release: () => void) {
     this.sizes = [...sizes];
     this.given = sizes.map(() => undefined);
   }
@@ -38,15 +41,18 @@ export class BucketReduction {
   /**
    * Checks that every rank reduces the same buckets (`sizes`: elements per bucket), then takes
    * them. On `device` 'cuda' a sum goes through NCCL where it is found. `overlap`: the caller
-   * has work to do here while the buckets travel (backward still going).
+   * has work to do here while the buckets travel (backward still going): a large bucket then
+   * travels on MPI's worker thread, if this process has a core its compute leaves free
+   * (TESSERA_DIST_OVERLAP=1 or 0: always or never).
    */
   static async begin(sizes: readonly number[], op: 'sum' | 'mean', opts: { device?: string; overlap?: boolean } = {}): Promise<BucketReduction> {
-    const s = ready(), device = opts.device ?? 'cpu', overlap = opts.overlap ?? false;
+    const s = ready(), device = opts.device ?? 'cpu', forced = env('TESSERA_DIST_OVERLAP');
+    const background = (opts.overlap ?? false) && (forced === undefined ? coreToSpare(device) : forced === '1');
     if (!s.mpi) {
       // a world of one (fit with distributed: true): on CUDA the sums still go through NCCL, a
       // communicator of one, so one GPU runs the data-parallel step as a job's rank does
       if (device === 'cuda' && op === 'sum' && s.nccl === undefined) s.nccl = await ncclFor(s);
-      return new BucketReduction(s, op, sizes, overlap, () => {});
+      return new BucketReduction(s, op, sizes, background, () => {});
     }
     const release = await turn(s);
     try {
@@ -57,7 +63,7 @@ export class BucketReduction {
       release();
       throw e;
     }
-    return new BucketReduction(s, op, sizes, overlap, release);
+    return new BucketReduction(s, op, sizes, background, release);
   }
 
   /**
@@ -81,7 +87,7 @@ export class BucketReduction {
         const v = t.storageView, at = (v.storage as CudaStorage).ptr + BigInt(v.offset * 4);
         this.s.nccl.allReduceSum(at, at, t.size, (t.backend as unknown as { runtime: { stream: unknown } }).runtime.stream);
         this.parts.push({ address: 0, own: t });
-        this.calls.push(Promise.resolve());
+        this.calls.push(FINISHED);
         continue;
       }
       // a world of one: finish copies the rest
@@ -101,9 +107,22 @@ export class BucketReduction {
   private start(k: number, send: Address, part: Part): void {
     this.parts.push(part);
     const recv = 'output' in part ? part.output.address : part.address;
-    const previous = this.calls[k - 1] ?? Promise.resolve();
-    // a failed bucket fails finish(); the next ones do not start
-    this.calls.push(previous.then(() => this.s.mpi!.allreduce(send, recv, this.sizes[k]!, 'float', 'sum', this.overlap)));
+    const previous = this.calls[k - 1] ?? FINISHED;
+    const reduce = () => this.s.mpi!.allreduce(send, recv, this.sizes[k]!, 'float', 'sum', this.background);
+    // at once when the bucket before is over (backward may still be going); else after it: a
+    // failed bucket fails finish(), and the next ones do not start
+    let call: Promise<void>;
+    if (previous !== FINISHED) call = previous.then(reduce);
+    else {
+      try {
+        call = reduce();
+      } catch (e) {
+        call = Promise.reject(e);
+      }
+    }
+    // finish() waits for each in turn and may stop at a failed one: the rest are handled here
+    call.catch(() => {});
+    this.calls.push(call);
   }
 
   /** Every bucket reduced: new tensors in the buckets' nesting (on each tensor's device). */
@@ -164,6 +183,17 @@ export class BucketReduction {
     }
     this.release();
   }
+}
+
+/**
+ * Whether a reduction on a worker thread would find a core of its own: one this process may use
+ * beyond its compute's (the BLAS threads of a CPU step; one thread driving any other device).
+ * On a core its compute fills, MPI's polling takes turns with the compute and the step slows
+ * (2 ranks x 1 core, the CNN: 10-19% slower than reducing on the calling thread).
+ */
+export function coreToSpare(device: string): boolean {
+  const compute = device === 'cpu' ? Math.max(1, probeBlas().library?.maxThreads ?? 1) : 1;
+  return coresOfThisProcess() > compute;
 }
 
 /** The mean over ranks of every float tensor in `buckets` (new tensors, in the same nesting), each bucket as one buffer. */

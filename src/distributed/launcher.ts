@@ -1,6 +1,6 @@
 // Which process of a job this is, from the launcher's environment: Open MPI's mpirun, Slurm's
 // srun, or MPICH's mpiexec (Hydra). A process no launcher started is a world of one.
-import { env } from '../core/platform.js';
+import { env, nodeBuiltin } from '../core/platform.js';
 
 export interface LaunchInfo {
   rank: number;
@@ -39,4 +39,15 @@ export function processesOnThisMachine(): number {
     if (n !== undefined && n >= 1) return n;
   }
   return 1;
+}
+
+/**
+ * Cores this process may run on: the launcher's binding where it set one (the affinity mask is
+ * smaller than the machine), else its share of the machine's.
+ */
+export function coresOfThisProcess(): number {
+  const os = nodeBuiltin('os');
+  if (!os) return 1;
+  const machine = os.cpus().length, mine = os.availableParallelism?.() ?? machine;
+  return mine < machine ? mine : Math.max(1, Math.floor(machine / processesOnThisMachine()));
 }

@@ -4,7 +4,8 @@
 // slower here), called on this thread, as PyTorch's are by default: a worker thread costs ~7 us a
 // trip, and 30% of a 16 MB allreduce in page faults (glibc gives it an arena of its own, which MPI's
 // scratch buffers keep shrinking and growing). Only an allreduce that should overlap work still to
-// come on this thread (eager backward) runs on a worker (MPI_THREAD_MULTIPLE). Every rank has
+// come on this thread (eager backward, where a core is free for it) runs on a worker
+// (MPI_THREAD_MULTIPLE). Every rank has
 // already passed the check that they all made the same call (a small nonblocking allgather,
 // polled with MPI_Test, so a rank that never comes is a timeout), so a blocking call cannot wait
 // on a rank that is not coming, unless it dies, and then its launcher ends the job.

@@ -1,6 +1,7 @@
 // tsr.distributed over Open MPI: two ranks under mpirun run every collective on every dtype
-// (rank-main.ts checks the values); different calls, and a call one rank never makes, fail
-// with errors that say so within the timeout; a plain process is a world of one without MPI.
+// (rank-main.ts checks the values, and gradient buckets, a large one on MPI's worker thread);
+// different calls, and a call one rank never makes, fail with errors that say so within the
+// timeout; a plain process is a world of one without MPI.
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -40,7 +41,7 @@ it('a launcher\'s world that MPI does not see (another MPI started it) fails nam
 });
 
 it('two ranks: allReduce (sum, mean, max), broadcast and allGather on every dtype, and barrier', { skip, timeout: 150_000 }, () => {
-  const { reports, status, out } = launch(2);
+  const { reports, status, out } = launch(2, { TESSERA_DIST_OVERLAP: '1' });
   assert.equal(status, 0, out);
   assert.deepEqual(reports.map((r) => [r.rank, r.worldSize, r.ok, r.launcher]), [[0, 2, true, 'Open MPI'], [1, 2, true, 'Open MPI']], out);
   assert.match(reports[0]!.mpi!.version, /^Open MPI v\d/);

@@ -1,12 +1,13 @@
 // Data parallelism in a loop of one's own: two ranks at batch 32 each, with syncModel and
 // allReduceGradients, end with the weights of one process at batch 64 (20 Adam steps, 1e-5);
 // ranks that built different models fail at the start, naming the weight where they part; and
-// how gradients are grouped into buckets.
+// how gradients are grouped into buckets, and when a bucket may travel on a worker thread.
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { mpirun, noMpirun } from '../helpers/mpirun.js';
+import { cpus } from 'node:os';
 import { gradientBuckets } from '../../src/distributed/data-parallel.js';
 import * as tsr from '../../src/index.js';
 
@@ -48,4 +49,23 @@ it('gradient buckets: reverse parameter order, about the bucket size each, a gra
   // 8 KiB buckets: the same order, cut where the next would not fit
   assert.deepEqual(sizes(gradientBuckets(params, 8192)), [[7, 6, 5], [4], [3], [2], [1, 0]]);
   params.forEach((t) => t.dispose());
+});
+
+it('a bucket travels on a worker thread only where this process has a core its compute leaves free', () => {
+  /** coreToSpare for a CPU and a CUDA step, in a process with `env` (pinned to core 0 by taskset with `pinned`) */
+  const spare = (env: Record<string, string>, pinned = false) => {
+    const code = `import('${new URL('../../src/distributed/buckets.js', import.meta.url).href}').then((m) => console.log(JSON.stringify([m.coreToSpare('cpu'), m.coreToSpare('cuda')])))`;
+    const node = [process.execPath, '--input-type=module', '-e', code];
+    const [command, ...args] = pinned ? ['taskset', '-c', '0', ...node] : node;
+    const r = spawnSync(command!, args, { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1', ...env } });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as [boolean, boolean];
+  };
+  const machine = cpus().length;
+  // alone with one BLAS thread: every other core is free
+  assert.deepEqual(spare({}), [machine > 1, machine > 1]);
+  // as many processes on the machine as cores: each one's share is its compute's
+  assert.deepEqual(spare({ OMPI_COMM_WORLD_LOCAL_SIZE: String(machine) }), [false, false]);
+  // bound to one core (as mpirun binds two ranks): nothing to spare
+  if (machine > 1 && spawnSync('taskset', ['--version']).status === 0) assert.deepEqual(spare({}, true), [false, false]);
 });

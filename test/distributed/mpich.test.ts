@@ -34,7 +34,7 @@ it('launched by MPICH but given Open MPI\'s library: the error names the library
 });
 
 it('two MPICH ranks: allReduce (sum, mean, max), broadcast and allGather on every dtype, and barrier', { skip, timeout: 150_000 }, () => {
-  const r = launch(LAUNCHERS.mpich, 2, [process.execPath, rankMain]);
+  const r = launch(LAUNCHERS.mpich, 2, [process.execPath, rankMain], { TESSERA_DIST_OVERLAP: '1' });
   assert.equal(r.status, 0, r.stdout + r.stderr);
   const reports = reportsOf(r.stdout);
   assert.deepEqual(reports.map((x) => [x.rank, x.worldSize, x.ok, x.launcher]), [[0, 2, true, 'MPICH'], [1, 2, true, 'MPICH']], r.stdout + r.stderr);
