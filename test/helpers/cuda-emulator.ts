@@ -1,6 +1,6 @@
 // Runs the CUDA backend's generated kernels on the CPU, to check their arithmetic and indexing
-// without a GPU: each kernel's CUDA C is compiled by g++ against a small shim (one OpenMP
-// thread per CUDA thread of a block, so __syncthreads is a barrier), and a stand-in for
+// without a GPU: each kernel's CUDA C is compiled by g++ against a small shim (a block's CUDA
+// threads as fibers on one host thread, so __syncthreads is a barrier), and a stand-in for
 // CudaRuntime moves buffers in and out of the compiled program.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -28,24 +28,23 @@ function harness(src: KernelSource): string {
   const params = parameters(src);
   return `${SHIM}
 ${src.source.replace('extern "C" ', '')}
+static Md md;
+static std::vector<std::vector<char>> bufs;
+static int which[${params.length}];
+static void run_thread(unsigned) { ${src.name}(md, ${params.map((p, i) => `(${p.type}*)bufs[which[${i}]].data()`).join(', ')}); }
 int main(int argc, char** argv) {
   FILE* f = std::fopen(argv[1], "rb");
-  Md md; int metaLen, grid, block, nbuf;
+  int metaLen, grid, block, nbuf;
   std::fread(&metaLen, 4, 1, f); std::memset(&md, 0, sizeof md); std::fread(md.v, 4, metaLen, f);
   std::fread(&grid, 4, 1, f); std::fread(&block, 4, 1, f); std::fread(&nbuf, 4, 1, f);
-  std::vector<std::vector<char>> bufs(nbuf);
+  bufs.resize(nbuf);
   for (auto& b : bufs) { int n; std::fread(&n, 4, 1, f); b.resize(n + 16); std::fread(b.data(), 1, n, f); }
-  int which[${params.length}];
   std::fread(which, 4, ${params.length}, f);
   std::fclose(f);
   blockDim = { (unsigned)block, 1, 1 };
   for (int g = 0; g < grid; g++) {
     blockIdx = { (unsigned)g, 0, 0 };
-    #pragma omp parallel num_threads(block)
-    {
-      threadIdx = { (unsigned)omp_get_thread_num(), 0, 0 };
-      ${src.name}(md, ${params.map((p, i) => `(${p.type}*)bufs[which[${i}]].data()`).join(', ')});
-    }
+    tessera_fibers::run_block((unsigned)block, run_thread);
   }
   f = std::fopen(argv[2], "wb");
   for (auto& b : bufs) std::fwrite(b.data(), 1, b.size() - 16, f);
@@ -80,7 +79,7 @@ export class EmulatedRuntime {
       readFileSync(exe);
     } catch {
       writeFileSync(`${exe}.cpp`, code);
-      const r = spawnSync('g++', ['-O1', '-fopenmp', '-w', '-o', exe, `${exe}.cpp`], { encoding: 'utf8' });
+      const r = spawnSync('g++', ['-O1', '-w', '-o', exe, `${exe}.cpp`], { encoding: 'utf8' });
       if (r.status !== 0) throw new Error(`g++ failed on ${exe}.cpp:\n${r.stderr.slice(0, 3000)}`);
     }
     return { ...src, exe };
@@ -95,7 +94,7 @@ export class EmulatedRuntime {
     parts.push(ints(pointers.map((p) => distinct.indexOf(p))));
     const input = join(this.dir, `in-${process.pid}`), output = join(this.dir, `out-${process.pid}`);
     writeFileSync(input, Buffer.concat(parts));
-    const r = spawnSync(k.exe, [input, output], { encoding: 'utf8', env: { ...process.env, OMP_WAIT_POLICY: 'passive' } });
+    const r = spawnSync(k.exe, [input, output], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`kernel ${k.name} failed: ${r.stderr}`);
     const back = readFileSync(output);
     let at = 0;
