@@ -1,13 +1,17 @@
 // Recording a compiled step: while the step runs eagerly once more, every primitive the devices
 // run is logged with its views, between the allocations and frees around it.
 import { TesseraError } from '../core/errors.js';
-import type { Backend, PrimitiveCall, PrimitiveName, Storage } from './backend.js';
+import type { Backend, PrimitiveCall, PrimitiveName, Storage, View } from './backend.js';
 import { currentOpLabel } from './trace.js';
 
 export type CaptureEvent =
   | { readonly kind: 'alloc'; readonly storage: Storage }
   | { readonly kind: 'free'; readonly storage: Storage }
-  | { readonly kind: 'call'; readonly call: PrimitiveCall; readonly backend: Backend; readonly label: string };
+  | { readonly kind: 'call'; readonly call: PrimitiveCall; readonly backend: Backend; readonly label: string }
+  | { readonly kind: 'host'; readonly step: HostStep };
+
+/** Host work at a point of a step (starting a gradient bucket's reduction), run there at each replay on the views' values then. */
+export interface HostStep { readonly views: readonly View[]; readonly run: (views: readonly View[]) => void }
 
 const RECORDED: readonly PrimitiveName[] = ['elementwise', 'reduce', 'matmul', 'im2col', 'col2im', 'conv2d', 'conv2dBackwardInput', 'conv2dBackwardFilter', 'pool2d', 'pool2dBackward', 'gather', 'scatterAdd', 'checkIndices', 'random', 'write'];
 /** Primitives that may decline (return false, and the op does the work another way): logged only when they ran. */
@@ -108,6 +112,12 @@ let active: Capture | null = null;
 export function beginCapture(backends: readonly Backend[]): Capture {
   if (active) throw new TesseraError('compile', 'a compiled function was called while another one is being captured; compile the outer function only');
   return (active = new Capture(backends));
+}
+
+/** Records a host step at this point of the step being captured; false when none is. */
+export function recordHostStep(step: HostStep): boolean {
+  active?.events.push({ kind: 'host', step });
+  return active !== null;
 }
 
 /**

@@ -2,8 +2,17 @@
 // step's temporaries packed by lifetime into reused slots, and the device's replay of it.
 import { type DType, bytesPerElement } from '../core/dtype.js';
 import type { Backend, CapturedCall, PrimitiveCall, Replayer, Storage, View } from './backend.js';
-import type { CaptureEvent, ChangingParams } from './capture.js';
+import type { CaptureEvent, ChangingParams, HostStep } from './capture.js';
 import { setKernelLabel } from './trace.js';
+
+/** Part of a plan: its calls replayed (null: none), the same call by call for profiles, then its host step. */
+interface Segment { readonly replay: Replayer | null; readonly labelled: Replayer & { readonly calls: number }; readonly host?: HostStep }
+
+/** Whether a host step lies between two events of the step. */
+function hostBetween(events: readonly CaptureEvent[], start: number, end: number): boolean {
+  for (let i = start + 1; i < Math.min(end, events.length); i++) if (events[i]!.kind === 'host') return true;
+  return false;
+}
 
 /** A storage the step allocated: from its allocation to its free (Infinity: it outlives the step). */
 interface Temporary { readonly storage: Storage; readonly start: number; end: number; used: boolean; slot?: Slot; madeBy?: string }
@@ -12,9 +21,8 @@ interface Slot { readonly dtype: DType; size: number; storage?: Storage }
 export class Plan {
   private constructor(
     readonly backend: Backend,
-    private readonly replay: Replayer,
-    /** the same calls one by one through the backend's methods, each under its op's label (for profiles) */
-    private readonly labelled: Replayer,
+    /** the step's device work between its host steps (one part when it has none) */
+    private readonly segments: readonly Segment[],
     private readonly remap: Map<Storage, Storage>,
     private readonly slots: readonly Storage[],
     /** where each replay's arguments are copied */
@@ -48,13 +56,16 @@ export class Plan {
         else if (readOutside.has(e.storage)) return { refusal: `the step frees a tensor made before it that op '${readOutside.get(e.storage)}' reads (for example gradients kept from the call before: clear them inside the step)` };
         else freedOutside.add(e.storage);
       } else {
-        if (backend && e.backend !== backend) return { refusal: `the step runs on two devices ('${backend.name}', then '${e.backend.name}' at op '${e.label}'); compile a step on one device` };
-        backend = e.backend;
-        for (const s of storagesOf(e.call)) {
+        if (e.kind === 'call') {
+          if (backend && e.backend !== backend) return { refusal: `the step runs on two devices ('${backend.name}', then '${e.backend.name}' at op '${e.label}'); compile a step on one device` };
+          backend = e.backend;
+        }
+        const label = e.kind === 'call' ? e.label : 'a host step';
+        for (const s of e.kind === 'call' ? storagesOf(e.call) : e.step.views.map((v) => v.storage)) {
           const t = live.get(s);
-          if (t) { t.used = true; t.madeBy ??= e.label; }
-          else if (freedOutside.has(s)) return { refusal: `op '${e.label}' uses a tensor the step freed` };
-          else if (!readOutside.has(s)) readOutside.set(s, e.label);
+          if (t) { t.used = true; t.madeBy ??= label; }
+          else if (freedOutside.has(s)) return { refusal: `op '${label}' uses a tensor the step freed` };
+          else if (!readOutside.has(s)) readOutside.set(s, label);
         }
       }
     }
@@ -76,25 +87,42 @@ export class Plan {
       return own;
     });
     const changingArrays = new Set<readonly number[]>(changing.map((c) => c.values));
-    const calls: CapturedCall[] = [], labels: string[] = [];
+    // the calls between host steps, each run its own replay, then the host step after it
+    const parts: { calls: CapturedCall[]; labels: string[]; host?: HostStep }[] = [{ calls: [], labels: [] }];
     for (const e of events) {
-      if (e.kind !== 'call') continue;
-      calls.push(remapCall(e.call, remap, changingArrays));
-      labels.push(e.label);
+      if (e.kind === 'host') {
+        parts.at(-1)!.host = { views: e.step.views.map((v) => viewIn(v, remap)), run: e.step.run };
+        parts.push({ calls: [], labels: [] });
+      } else if (e.kind === 'call') {
+        parts.at(-1)!.calls.push(remapCall(e.call, remap, changingArrays));
+        parts.at(-1)!.labels.push(e.label);
+      }
     }
-    let replay: Replayer;
-    try {
-      replay = backend.replayer?.(calls, scratch) ?? callByCall(backend, calls);
-    } catch (e) {
-      // a device that cannot record its replay (a driver without graphs) still replays, call by call
-      replay = callByCall(backend, calls, `${backend.name} could not record the step (${(e as Error).message}); `);
-    }
+    // a slot whose values outlive one part (read across a host step) is no part's scratch
+    const crossing = new Set(temporaries.filter((t) => t.slot && hostBetween(events, t.start, t.end)).map((t) => t.slot!.storage!));
+    const partScratch = parts.length > 1 ? new Set([...scratch].filter((s) => !crossing.has(s))) : scratch;
+    const segments = parts.map((part): Segment => {
+      let replay: Replayer | null = null;
+      if (part.calls.length) {
+        try {
+          replay = backend!.replayer?.(part.calls, partScratch) ?? callByCall(backend!, part.calls);
+        } catch (e) {
+          // a device that cannot record its replay (a driver without graphs) still replays, call by call
+          replay = callByCall(backend!, part.calls, `${backend!.name} could not record the step (${(e as Error).message}); `);
+        }
+      }
+      return { replay, labelled: callByCall(backend!, part.calls, '', part.labels), host: part.host };
+    });
     const bytes = [...slots, ...ownInputs].reduce((n, s) => n + s.size * bytesPerElement(s.dtype), 0);
-    return new Plan(backend, replay, callByCall(backend, calls, '', labels), remap, made, ownInputs, bytes, calls.length);
+    return new Plan(backend, segments, remap, made, ownInputs, bytes, segments.reduce((n, g) => n + g.labelled.calls, 0));
   }
 
   /** How the device replays the step. */
-  get how(): string { return this.replay.how; }
+  get how(): string {
+    const how = this.segments.find((g) => g.replay)?.replay!.how ?? 'no device work';
+    const hosts = this.segments.filter((g) => g.host).length;
+    return hosts ? `${how}, in ${this.segments.length} parts around ${hosts} host step${hosts > 1 ? 's' : ''}` : how;
+  }
 
   /** The view a replay leaves a captured view's values in. */
   viewOf(v: View): View {
@@ -102,11 +130,16 @@ export class Plan {
     return storage ? { ...v, storage } : v;
   }
 
-  /** Replays the step; under a profile, call by call, so each kernel is timed under its op's label. */
-  run(profiled = false): void { (profiled ? this.labelled : this.replay).run(); }
+  /** Replays the step, each host step where it was; under a profile, call by call, so each kernel is timed under its op's label. */
+  run(profiled = false): void {
+    for (const g of this.segments) {
+      (profiled ? g.labelled : g.replay)?.run();
+      g.host?.run(g.host.views);
+    }
+  }
 
   dispose(): void {
-    this.replay.dispose();
+    for (const g of this.segments) g.replay?.dispose();
     for (const s of [...this.slots, ...this.inputs]) this.backend.free(s);
   }
 }
@@ -121,7 +154,7 @@ function assignSlots(events: readonly CaptureEvent[], temporaries: readonly Temp
   const slots: Slot[] = [];
   const free: Slot[] = [];
   for (const e of events) {
-    if (e.kind === 'call') continue;
+    if (e.kind === 'call' || e.kind === 'host') continue;
     const t = byStorage.get(e.storage);
     if (!t || !t.used) continue;
     if (e.kind === 'free') {
@@ -160,11 +193,14 @@ function storagesOf(call: PrimitiveCall): Storage[] {
   return out;
 }
 
+/** The view in the plan's own storage where it has one. */
+function viewIn(v: View, remap: ReadonlyMap<Storage, Storage>): View {
+  const s = remap.get(v.storage);
+  return s ? { storage: s, shape: v.shape, strides: v.strides, offset: v.offset } : v;
+}
+
 function remapCall(call: PrimitiveCall, remap: ReadonlyMap<Storage, Storage>, changing: ReadonlySet<readonly number[]>): CapturedCall {
-  const view = (v: View): View => {
-    const s = remap.get(v.storage);
-    return s ? { storage: s, shape: v.shape, strides: v.strides, offset: v.offset } : v;
-  };
+  const view = (v: View): View => viewIn(v, remap);
   const args = (call.args as readonly unknown[]).map((a, i) => {
     if (call.prim === 'write' && i === 0) return remap.get(a as Storage) ?? a;
     if (isView(a)) return view(a);
@@ -179,7 +215,7 @@ function remapCall(call: PrimitiveCall, remap: ReadonlyMap<Storage, Storage>, ch
  * The replay of devices without their own: each recorded call through the backend's method,
  * looked up at each call (a profiler's timer may wrap it for a while), under its label if given.
  */
-function callByCall(backend: Backend, calls: readonly CapturedCall[], why = '', labels?: readonly string[]): Replayer {
+function callByCall(backend: Backend, calls: readonly CapturedCall[], why = '', labels?: readonly string[]): Replayer & { readonly calls: number } {
   const steps = calls.map((c, i) => {
     const args = c.args as unknown[];
     const label = labels?.[i];
@@ -190,6 +226,7 @@ function callByCall(backend: Backend, calls: readonly CapturedCall[], why = '', 
   });
   return {
     how: `${why}call by call`,
+    calls: calls.length,
     run() { for (const s of steps) s(); },
     dispose() {},
   };

@@ -67,9 +67,11 @@ export class BucketReduction {
   }
 
   /**
-   * Bucket k's tensors exist. Its reduction starts now if every earlier bucket's has and the
-   * device reads synchronously (CPU, CUDA); otherwise in finish(). `consume`: a bucket of one
-   * CPU tensor is reduced where it lies, and finish returns that tensor itself.
+   * Bucket k's tensors exist. Its reduction starts now if it overlaps what this thread does
+   * next (MPI's worker thread, NCCL's stream), every earlier bucket's has, and the device reads
+   * synchronously (CPU, CUDA); otherwise in finish(): summed here, it would make backward wait
+   * for the other ranks at each bucket instead of once. `consume`: a bucket of one CPU tensor
+   * is reduced where it lies, and finish returns that tensor itself.
    */
   ready(k: number, tensors: readonly Tensor[], opts: { consume?: boolean } = {}): void {
     const bad = tensors.find((t) => t.dtype === 'int32' || t.dtype === 'bool');
@@ -78,6 +80,24 @@ export class BucketReduction {
     if (size !== this.sizes[k]) fail('allReduce (buckets)', `bucket ${k + 1} was declared with ${this.sizes[k]} elements but given ${size}`);
     this.given[k] = tensors;
     if (opts.consume) this.consumed.add(k);
+    if (this.overlaps) this.startGiven();
+  }
+
+  /** Whether a bucket's reduction starts when it is ready and runs while this thread goes on: on MPI's worker thread, or NCCL's stream. */
+  get overlaps(): boolean { return this.background || !!this.s.nccl; }
+
+  /**
+   * Whether a compiled step should hand a bucket of one float32 tensor on `device` over in the
+   * middle of its replay: its sum starts there and overlaps the rest (`overlaps`), where it lies
+   * with no read through the host (CPU memory, NCCL on CUDA).
+   */
+  startsInReplay(device: string): boolean {
+    if (!this.overlaps) return false;
+    return device === 'cpu' ? this.s.mpi !== null : device === 'cuda' && !!this.s.nccl && this.op === 'sum';
+  }
+
+  /** Starts the given buckets, in order, up to the first not given or on a device read asynchronously. */
+  private startGiven(): void {
     if (!this.s.mpi && !this.s.nccl) return;
     while (this.calls.length < this.sizes.length && this.given[this.calls.length]?.every((t) => t.backend.readSync)) {
       const j = this.calls.length, bucket = this.given[j]!, staging = this.s.staging!;
@@ -109,8 +129,8 @@ export class BucketReduction {
     const recv = 'output' in part ? part.output.address : part.address;
     const previous = this.calls[k - 1] ?? FINISHED;
     const reduce = () => this.s.mpi!.allreduce(send, recv, this.sizes[k]!, 'float', 'sum', this.background);
-    // at once when the bucket before is over (backward may still be going); else after it: a
-    // failed bucket fails finish(), and the next ones do not start
+    // at once when the bucket before is over; else after it: a failed bucket fails finish(),
+    // and the next ones do not start
     let call: Promise<void>;
     if (previous !== FINISHED) call = previous.then(reduce);
     else {
@@ -134,6 +154,7 @@ export class BucketReduction {
       // a world of one: a consumed bucket is its own sum (NCCL's too), the rest are copied
       if (!s.mpi) return await Promise.all(this.given.map((b, k) => (this.consumed.has(k) ? [b![0]!] : Promise.all(b!.map((t) => copyOf(t))))));
       const staging = s.staging!;
+      this.startGiven();
       // buckets on devices read asynchronously (WebGPU) start here, in order
       for (let k = this.calls.length; k < sizes.length; k++) {
         const buffer = staging.take(sizes[k]! * 4);

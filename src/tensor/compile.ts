@@ -5,7 +5,7 @@ import { TesseraError, fail, shapeStr } from '../core/errors.js';
 import { env } from '../core/platform.js';
 import * as E from '../core/expr.js';
 import type { View } from '../backends/backend.js';
-import { beginCapture } from '../backends/capture.js';
+import { beginCapture, recordHostStep } from '../backends/capture.js';
 import { Plan } from '../backends/plan.js';
 import { availableDevices, getBackend } from '../backends/registry.js';
 import { activeCollector, noteOp } from '../backends/trace.js';
@@ -13,7 +13,7 @@ import { empty } from '../ops/util.js';
 import { isGradEnabled } from './autograd.js';
 import { usageOf } from './memory.js';
 import { tidy } from './scope.js';
-import { Tensor, nextTensorId, observeViews } from './tensor.js';
+import { Tensor, lentTensor, nextTensorId, observeViews } from './tensor.js';
 
 export interface CompileOptions {
   /** shown in warnings and the profile (default: the function's name) */
@@ -45,9 +45,37 @@ export interface CompileStats {
 
 export interface CompiledFunction<A extends Tensor[], R> {
   (...args: A): R;
+  /**
+   * Runs the step's device work and its host steps (atReplay) now, and gives a function that
+   * copies out what it returns: call that once work its host steps started on the returned
+   * tensors is over (a gradient bucket's reduction in place).
+   */
+  launch(...args: A): () => R;
   readonly stats: CompileStats;
   /** Frees the plans (their inputs and temporaries). */
   dispose(): void;
+}
+
+/** Tensors lent to host steps during the replay in progress: disposed when its results are taken. */
+let lentNow: Tensor[] | null = null;
+
+/**
+ * Host work at this point of a function being compiled: `hook(tensors)` runs now, and in each
+ * replay at the same point of the step, on tensors holding what these hold then (for example,
+ * starting a gradient bucket's reduction while the rest of backward runs). Work the hook leaves
+ * running may only use tensors the function returns: the plan reuses the rest's memory.
+ */
+export function atReplay(tensors: readonly Tensor[], hook: (tensors: readonly Tensor[]) => void): void {
+  const backends = tensors.map((t) => t.backend);
+  recordHostStep({
+    views: tensors.map((t) => t.storageView),
+    run: (views) => {
+      const lent = views.map((v, i) => lentTensor(backends[i]!, v));
+      lentNow?.push(...lent);
+      hook(lent);
+    },
+  });
+  hook(tensors);
 }
 
 /** A result's tensors in order, and a way to rebuild the same structure around other tensors. */
@@ -172,7 +200,8 @@ export function compile<A extends Tensor[], R>(fn: (...args: A) => R, opts: Comp
     return result;
   };
 
-  const replay = (e: Entry, args: A): R => {
+  /** Replays the plan; the function it returns copies out the results. */
+  const replay = (e: Entry, args: A): (() => R) => {
     const plan = e.plan!;
     for (const t of e.outside!) {
       if (t.isDisposed) {
@@ -186,20 +215,28 @@ export function compile<A extends Tensor[], R>(fn: (...args: A) => R, opts: Comp
     noteOp(`${name} (compiled)`, plan.backend.name);
     const backend = plan.backend;
     args.forEach((a, i) => backend.elementwise([copy(a.dtype)], [a.storageView], [{ storage: plan.inputs[i]!, shape: a.shape, strides: contiguousStrides(a.shape), offset: 0 }]));
-    plan.run(activeCollector() !== null);
-    let k = 0;
-    const result = e.rebuild!(() => {
-      const o = e.outputs![k++]!;
-      const t = empty(backend, o.shape, o.dtype);
-      backend.elementwise([copy(o.dtype)], [o.view], [t.storageView]);
-      return t;
-    }) as R;
+    const lent: Tensor[] = [];
+    lentNow = lent;
+    try {
+      plan.run(activeCollector() !== null);
+    } finally {
+      lentNow = null;
+    }
     stats.replays++;
     totals.replays++;
-    return result;
+    return () => {
+      lent.forEach((t) => t.dispose());
+      let k = 0;
+      return e.rebuild!(() => {
+        const o = e.outputs![k++]!;
+        const t = empty(backend, o.shape, o.dtype);
+        backend.elementwise([copy(o.dtype)], [o.view], [t.storageView]);
+        return t;
+      }) as R;
+    };
   };
 
-  const compiled = ((...args: A): R => {
+  const launch = (...args: A): (() => R) => {
     const key = signature(args);
     let e = entries.get(key);
     if (e) {
@@ -220,11 +257,17 @@ export function compile<A extends Tensor[], R>(fn: (...args: A) => R, opts: Comp
     }
     e.calls++;
     if (e.plan) return replay(e, args);
-    if (e.calls === 2 && !e.refusal) return capture(e, args);
-    stats.eager++;
-    totals.eager++;
-    return tidy(() => fn(...args));
-  }) as CompiledFunction<A, R>;
+    let result: R;
+    if (e.calls === 2 && !e.refusal) result = capture(e, args);
+    else {
+      stats.eager++;
+      totals.eager++;
+      result = tidy(() => fn(...args));
+    }
+    return () => result;
+  };
+  const compiled = ((...args: A): R => launch(...args)()) as CompiledFunction<A, R>;
+  compiled.launch = launch;
   Object.defineProperty(compiled, 'stats', { get: () => ({ ...stats, fallbacks: [...stats.fallbacks] }) });
   compiled.dispose = () => { for (const [k, e] of [...entries]) drop(k, e); };
   return compiled;

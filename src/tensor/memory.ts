@@ -7,15 +7,17 @@ import { availableDevices, getBackend } from '../backends/registry.js';
 export class StorageRef {
   refs = 0;
   readonly bytes: number;
-  constructor(readonly backend: Backend, readonly storage: Storage) {
+  /** `lent`: a storage someone else owns and counts (a compiled step's plan), never freed here */
+  constructor(readonly backend: Backend, readonly storage: Storage, private readonly lent = false) {
     this.bytes = storage.size * bytesPerElement(storage.dtype);
+    if (lent) return;
     const u = usageOf(backend.name);
     u.storages++;
     u.bytes += this.bytes;
   }
   retain(): void { this.refs++; }
   release(): void {
-    if (--this.refs > 0) return;
+    if (--this.refs > 0 || this.lent) return;
     const u = usageOf(this.backend.name);
     u.storages--;
     u.bytes -= this.bytes;

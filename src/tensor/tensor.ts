@@ -5,7 +5,7 @@ import { contiguousStrides, sizeOf } from '../core/shape.js';
 import type { Backend, View } from '../backends/backend.js';
 import * as ops from '../ops/index.js';
 import { type GradNode, runBackward } from './autograd.js';
-import { type StorageRef, unreachable, usageOf } from './memory.js';
+import { StorageRef, unreachable, usageOf } from './memory.js';
 import { track } from './scope.js';
 
 let nextId = 1;
@@ -16,6 +16,11 @@ let viewObserver: ((t: Tensor) => void) | null = null;
 export function observeViews(fn: ((t: Tensor) => void) | null): void { viewObserver = fn; }
 /** @internal the id the next tensor will get: tensors below it already exist */
 export function nextTensorId(): number { return nextId; }
+
+/** @internal a tensor over a view of storage another owner keeps (a plan's), for a moment: disposing it frees nothing */
+export function lentTensor(backend: Backend, v: View): Tensor {
+  return new Tensor(new StorageRef(backend, v.storage, true), v.shape, v.strides, v.offset, v.storage.dtype);
+}
 
 export class Tensor {
   readonly id = nextId++;

@@ -1,15 +1,17 @@
 // fit's data-parallel step: each rank's gradients on its shard, summed over the ranks in
 // buckets, then the optimizer's update. The loss is divided by the world size before backward,
-// so the sum is the mean. Eager steps start each bucket's reduction as soon as backward has
-// made its last gradient; compiled steps (jit) replay two plans, the gradients (returned as one
-// flat tensor per bucket) and the update, with the reduction between them.
+// so the sum is the mean. Where a bucket's reduction overlaps what follows (MPI's worker thread
+// on a spare core, NCCL's stream), it starts as soon as backward has made its last gradient:
+// eagerly, or in compiled steps (jit) at that point of the gradients' replay; elsewhere every
+// bucket once backward is over. The update is replayed once every bucket is summed.
 import { BucketReduction } from '../distributed/buckets.js';
 import { checkEveryGradient, gradientBuckets } from '../distributed/data-parallel.js';
 import { layerWeightsVersion } from '../nn/layer.js';
 import { concat } from '../ops/join.js';
 import { reshape, slice } from '../ops/views.js';
 import { onGradReady } from '../tensor/autograd.js';
-import { type CompileStats, compile } from '../tensor/compile.js';
+import { keep } from '../tensor/scope.js';
+import { type CompileStats, atReplay, compile } from '../tensor/compile.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { StepResult } from './model.js';
 
@@ -78,13 +80,27 @@ function eagerStep(model: Trainable, opts: DataParallelStepOptions, scale: numbe
 function compiledStep(model: Trainable, opts: DataParallelStepOptions, scale: number, split: Split): DataParallelStep {
   // the parameters it updates are part of the signature (freezing a layer captures again)
   const key = () => String(layerWeightsVersion());
+  /** this step's reduction while the gradients run, and the tensor each bucket was handed as */
+  let reduction: BucketReduction | null = null;
+  let handed: Tensor[] = [];
   const gradients = compile((...batch: Tensor[]): Tensor[] => {
     const [xs, ys] = split(batch);
-    opts.record(xs, model.gradientStep(xs, ys, scale));
-    const params = model.parameters();
+    const params = model.parameters(), buckets = gradientBuckets(params, opts.bucketBytes);
+    const bucketOf = new Map<Tensor, number>();
+    buckets.forEach((b, k) => b.forEach((p) => bucketOf.set(p, k)));
+    const waiting = buckets.map((b) => b.length), flat: Tensor[] = [];
+    const r = onGradReady((leaf) => {
+      const k = bucketOf.get(leaf);
+      if (k === undefined || --waiting[k]! > 0) return;
+      // a bucket of one is its gradient itself, flattened (a view: no copy); made inside
+      // backward's scope, kept past it as the step's result
+      const b = buckets[k]!, t = (flat[k] = keep(b.length === 1 ? reshape(b[0]!.grad!, [-1]) : concat(b.map((p) => reshape(p.grad!, [-1])))));
+      // where the sum overlaps the rest of backward with no read through the host, it starts
+      // here, in each replay too; elsewhere once the replay is over
+      if (reduction!.startsInReplay(t.device)) atReplay([t], ([lent]) => { handed[k] = lent!; reduction!.ready(k, [lent!], { consume: true }); });
+    }, () => model.gradientStep(xs, ys, scale));
+    opts.record(xs, r);
     checkEveryGradient('fit (data-parallel)', params);
-    // a bucket of one is its gradient itself, flattened (a view: no copy)
-    const flat = gradientBuckets(params, opts.bucketBytes).map((b) => (b.length === 1 ? reshape(b[0]!.grad!, [-1]) : concat(b.map((p) => reshape(p.grad!, [-1])))));
     params.forEach((p) => p.zeroGrad());
     return flat;
   }, { name: 'gradientStep', key });
@@ -99,15 +115,35 @@ function compiledStep(model: Trainable, opts: DataParallelStepOptions, scale: nu
     get stats() { return gradients.stats; },
     dispose() { gradients.dispose(); update.dispose(); },
     async run(...batch) {
-      const flat = gradients(...batch);
+      const params = model.parameters(), device = params[0]?.device ?? 'cpu';
+      const r = (reduction = await BucketReduction.begin(gradientBuckets(params, opts.bucketBytes).map((b) => b.reduce((n, p) => n + p.size, 0)), 'sum', { device, overlap: true }));
+      handed = [];
+      let flat: Tensor[] = [], sums: Tensor[][];
       try {
-        const reduction = await BucketReduction.begin(flat.map((t) => t.size), 'sum', { device: flat[0]?.device });
-        // each ready() starts that bucket's reduction; the rest of the loop copies the next meanwhile
-        // the flat gradients are this step's own: each is summed where it lies
-        flat.forEach((t, k) => reduction.ready(k, [t], { consume: true }));
-        update(...await reduction.finish().then((b) => b.map((ts) => ts[0]!)));
-      } finally {
+        const take = gradients.launch(...batch);
+        if (r.startsInReplay(device)) {
+          // the replay started every bucket: its results are copied out once they are sums
+          sums = await r.finish();
+          flat = take();
+        } else {
+          // every bucket starts from the step's results, once backward is over
+          flat = take();
+          flat.forEach((t, k) => r.ready(k, [t], { consume: true }));
+          sums = await r.finish();
+        }
+      } catch (e) {
         flat.forEach((t) => t.dispose());
+        await r.cancel();
+        throw e;
+      } finally {
+        reduction = null;
+      }
+      // a bucket summed where it lay is the step's own result; one that went through the host, a new tensor
+      const summed = sums.map(([t], k) => (t === handed[k] || t === flat[k] ? flat[k]! : (flat[k]!.dispose(), t!)));
+      try {
+        update(...summed);
+      } finally {
+        summed.forEach((t) => t.dispose());
       }
     },
   };

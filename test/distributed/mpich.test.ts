@@ -74,7 +74,7 @@ for (const jit of [true, false]) {
     const aloneOut = mkdtempSync(join(tmpdir(), 'tessera-mpich-')), jobOut = mkdtempSync(join(tmpdir(), 'tessera-mpich-'));
     const one = spawnSync(process.execPath, ['--expose-gc', fitMain], { encoding: 'utf8', env: { ...process.env, ...mode, TESSERA_TEST_OUT: aloneOut } });
     assert.equal(one.status, 0, one.stderr);
-    // 200-byte buckets: the model's 195 weights travel in 3 reductions a step
+    // 200-byte buckets: the model's 195 weights travel in 4 reductions a step
     const two = launch(LAUNCHERS.mpich, 2, [process.execPath, '--expose-gc', fitMain], { ...mode, TESSERA_TEST_OUT: jobOut, TESSERA_TEST_BUCKET_MB: String(200 / 2 ** 20) });
     assert.equal(two.status, 0, two.stdout + two.stderr);
     const [a, r0, r1] = [weightsOf(aloneOut, 0), weightsOf(jobOut, 0), weightsOf(jobOut, 1)];

@@ -40,13 +40,14 @@ async function collectives(): Promise<Record<string, unknown>> {
   assert.ok(sum.every((v) => v === w * (w + 1) / 2));
   await tsr.distributed.allReduce(big, 'mean', { inPlace: true });
   assert.ok((await big.data()).every((v) => v === (w + 1) / 2), 'a large mean in place');
-  // a bucket's reduction starts when its tensors are given (backward still going), not in finish
+  // with overlap on (the tests set TESSERA_DIST_OVERLAP=1), a bucket's reduction starts when its
+  // tensors are given (backward still going), not in finish
   const bucket = tsr.tensor([r + 1, 1]);
   const reduction = await BucketReduction.begin([2], 'sum', { overlap: true });
   reduction.ready(0, [bucket], { consume: true });
   assert.deepEqual([...bucket.dataSync()], [w * (w + 1) / 2, w], 'a bucket summed as soon as given');
   assert.equal((await reduction.finish())[0]![0], bucket, 'a consumed bucket is its own sum');
-  // a large one on MPI's worker thread (the tests set TESSERA_DIST_OVERLAP=1), in place
+  // a large one on MPI's worker thread, in place
   const large = tsr.full([1 << 17], r + 1), onWorker = await BucketReduction.begin([1 << 17], 'sum', { overlap: true });
   onWorker.ready(0, [large], { consume: true });
   await onWorker.finish();

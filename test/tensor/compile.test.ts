@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import * as tsr from '../../src/index.js';
 import type { Backend, Storage } from '../../src/backends/backend.js';
 import { registerBackend } from '../../src/backends/registry.js';
+import { dataOf } from '../../src/backends/cpu/storage.js';
+import { atReplay } from '../../src/tensor/compile.js';
 import { settledMemory, testDevices } from '../helpers/check.js';
 
 after(() => tsr.releaseDevices());
@@ -222,6 +224,41 @@ for (const device of testDevices()) {
     });
   });
 }
+
+describe('host steps', () => {
+  /** Adds `by` to a CPU tensor's values where they lie (no device call: allowed inside a capture). */
+  const bump = (t: tsr.Tensor, by: number) => {
+    const v = t.storageView, values = dataOf(v) as Float32Array;
+    for (let i = v.offset; i < v.offset + t.size; i++) values[i]! += by;
+  };
+
+  it('run at their point of every call (eager, captured, replayed) on the values there; launch copies the results out when asked', async () => {
+    const x = tsr.tensor([1, 2, 3]);
+    let handed: tsr.Tensor | null = null;
+    const step = tsr.compile((input: tsr.Tensor) => {
+      const doubled = input.mul(2);
+      // in place, between the device work before and after it
+      atReplay([doubled], ([t]) => { handed = t!; bump(t!, 100); });
+      return [doubled, doubled.add(1)];
+    });
+    const before = tsr.memory().numTensors;
+    for (let call = 1; call <= 4; call++) {
+      const take = step.launch(x);
+      // work the host step started on a returned tensor, over before the results are taken
+      bump(handed!, 1000);
+      const [doubled, after] = take();
+      assert.deepEqual([...await doubled!.data()], [1102, 1104, 1106], `call ${call}: the returned tensor, taken after the host step's work`);
+      assert.deepEqual([...await after!.data()], [103, 105, 107], `call ${call}: device work after the host step sees what it did`);
+      doubled!.dispose();
+      after!.dispose();
+    }
+    assert.equal(tsr.memory().numTensors, before, 'the tensors lent to host steps are given back');
+    assert.equal(step.stats.replays, 2);
+    assert.match(step.stats.how, /in 2 parts around 1 host step$/);
+    step.dispose();
+    x.dispose();
+  });
+});
 
 describe('the memory plan', () => {
   /** The CPU under another name, counting the bytes it holds and the most it held. */
