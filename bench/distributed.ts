@@ -71,10 +71,10 @@ if (process.argv[2] !== 'allreduce') {
   console.log([
     'samples/s of the whole job, compiled steps unless eager. 1 x N: one process of N BLAS threads; 2 apart: two unrelated',
     'one-thread processes at once (summed: what the machine gives two processes with no communication); 2 ranks:',
-    'data-parallel fit, gradients summed between the compiled gradient and update plans; eager: eager steps, each bucket',
-    'reduced as backward makes it, on the calling thread; st, eager st: the same under `node --single-threaded` (no V8',
-    'background threads taking a rank\'s core); eager ovl: eager, large buckets on MPI\'s worker thread overlapping backward',
-    'on the rank\'s one core (TESSERA_DIST_OVERLAP=1; by default only a rank with a core to spare does that).',
+    'data-parallel fit, gradients summed between the compiled gradient and update plans; eager: eager steps, the buckets',
+    'summed after backward; st, eager st: the same under `node --single-threaded` (no V8 background threads taking a',
+    'rank\'s core); eager ovl: eager, each bucket started as backward makes it, large ones on MPI\'s worker thread',
+    'overlapping backward on the rank\'s one core (TESSERA_DIST_OVERLAP=1; by default only a rank with a core to spare).',
     'efficiency = 2 ranks / (2 x 1 x 1) (goal >= 90% for the CNN); ceiling = 2 apart / (2 x 1 x 1)',
   ].join('\n'));
 }

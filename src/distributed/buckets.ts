@@ -17,10 +17,11 @@ type Part = { address: Address; output: Output } | { address: Address; buffer: N
 
 /**
  * Reductions of float tensors over the ranks, one bucket (a list of tensors travelling as one
- * buffer) at a time: each bucket's reduction starts when its tensors exist (`ready`, as backward
- * makes them), in bucket order on every rank (with `overlap` and a core to spare, on MPI's worker
- * thread while this one goes on); `finish` waits for them all. For gradients (data parallelism). It holds the job's
- * turn from begin to finish (or cancel); one agreement check covers every bucket.
+ * buffer) at a time, in bucket order on every rank: a bucket whose sum overlaps this thread's
+ * work (MPI's worker thread on a spare core, NCCL's stream) starts when its tensors exist
+ * (`ready`, as backward makes them), the others in `finish`, which waits for them all. For
+ * gradients (data parallelism). It holds the job's turn from begin to finish (or cancel); one
+ * agreement check covers every bucket.
  */
 export class BucketReduction {
   private readonly parts: Part[] = [];
