@@ -4,6 +4,7 @@ import { env } from '../core/platform.js';
 import type { CudaStorage } from '../backends/cuda/launch.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { OPS, type State, agree, copyOf, divide, heapValues, ncclFor, ready, turn, within } from './job.js';
+import { probeNccl } from './nccl.js';
 import { FINISHED, type Address, type NativeBuffer } from './mpi.js';
 import { coresOfThisProcess } from './launcher.js';
 import { probeBlas } from '../backends/cpu/blas.js';
@@ -47,8 +48,7 @@ export class BucketReduction {
    * (TESSERA_DIST_OVERLAP=1 or 0: always or never).
    */
   static async begin(sizes: readonly number[], op: 'sum' | 'mean', opts: { device?: string; overlap?: boolean } = {}): Promise<BucketReduction> {
-    const s = ready(), device = opts.device ?? 'cpu', forced = env('TESSERA_DIST_OVERLAP');
-    const background = (opts.overlap ?? false) && (forced === undefined ? coreToSpare(device) : forced === '1');
+    const s = ready(), device = opts.device ?? 'cpu', background = (opts.overlap ?? false) && onWorker(device);
     if (!s.mpi) {
       // a world of one (fit with distributed: true): on CUDA the sums still go through NCCL, a
       // communicator of one, so one GPU runs the data-parallel step as a job's rank does
@@ -88,13 +88,20 @@ export class BucketReduction {
   get overlaps(): boolean { return this.background || !!this.s.nccl; }
 
   /**
-   * Whether a compiled step should hand a bucket of one float32 tensor on `device` over in the
-   * middle of its replay: its sum starts there and overlaps the rest (`overlaps`), where it lies
-   * with no read through the host (CPU memory, NCCL on CUDA).
+   * Whether a compiled step on `device` should hand its buckets (each one float32 tensor) to an
+   * overlapping sum in the middle of its replay: where the sum starts there, overlaps the rest
+   * (`overlaps`) and needs no read through the host (CPU memory, NCCL on CUDA). Asked before
+   * the step's `begin`, which a step that sums after backward makes after its compute.
    */
-  startsInReplay(device: string): boolean {
-    if (!this.overlaps) return false;
-    return device === 'cpu' ? this.s.mpi !== null : device === 'cuda' && !!this.s.nccl && this.op === 'sum';
+  static startsInReplay(device: string): boolean {
+    return device === 'cuda' ? ncclThere() : device === 'cpu' && ready().mpi !== null && onWorker(device);
+  }
+
+  /** Whether buckets on `device` would start as they are given and overlap what follows (an eager backward): on NCCL, or MPI's worker thread. */
+  static overlapsOn(device: string): boolean {
+    if (device === 'cuda' && ncclThere()) return true;
+    // WebGPU reads asynchronously: its buckets start in finish
+    return (device === 'cpu' || device === 'cuda') && ready().mpi !== null && onWorker(device);
   }
 
   /** Starts the given buckets, in order, up to the first not given or on a device read asynchronously. */
@@ -216,6 +223,18 @@ export class BucketReduction {
 export function coreToSpare(device: string): boolean {
   const compute = device === 'cpu' ? Math.max(1, probeBlas().library?.maxThreads ?? 1) : 1;
   return coresOfThisProcess() > compute;
+}
+
+/** Whether the job sums CUDA gradients through NCCL (known once a reduction has begun; until then, whether NCCL loads). */
+function ncclThere(): boolean {
+  const s = ready();
+  return s.nccl === undefined ? !('reason' in probeNccl()) : !!s.nccl;
+}
+
+/** Whether an overlapping reduction's large buckets go to MPI's worker thread: where a core is free, or as TESSERA_DIST_OVERLAP says. */
+function onWorker(device: string): boolean {
+  const forced = env('TESSERA_DIST_OVERLAP');
+  return forced === undefined ? coreToSpare(device) : forced === '1';
 }
 
 /** The mean over ranks of every float tensor in `buckets` (new tensors, in the same nesting), each bucket as one buffer. */

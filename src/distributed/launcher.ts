@@ -43,11 +43,14 @@ export function processesOnThisMachine(): number {
 
 /**
  * Cores this process may run on: the launcher's binding where it set one (the affinity mask is
- * smaller than the machine), else its share of the machine's.
+ * smaller than the machine), else its share of the machine's. Read once.
  */
 export function coresOfThisProcess(): number {
+  if (cores !== undefined) return cores;
   const os = nodeBuiltin('os');
-  if (!os) return 1;
+  if (!os) return (cores = 1);
   const machine = os.cpus().length, mine = os.availableParallelism?.() ?? machine;
-  return mine < machine ? mine : Math.max(1, Math.floor(machine / processesOnThisMachine()));
+  return (cores = mine < machine ? mine : Math.max(1, Math.floor(machine / processesOnThisMachine())));
 }
+/** os.cpus() reads /proc each call, and data-parallel steps ask at each step */
+let cores: number | undefined;

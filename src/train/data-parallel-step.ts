@@ -53,20 +53,30 @@ function eagerStep(model: Trainable, opts: DataParallelStepOptions, scale: numbe
     dispose() {},
     async run(...batch) {
       const [xs, ys] = split(batch);
-      const params = model.parameters(), buckets = gradientBuckets(params, opts.bucketBytes);
-      const reduction = await BucketReduction.begin(buckets.map((b) => b.reduce((n, p) => n + p.size, 0)), 'sum', { overlap: true });
-      const bucketOf = new Map<Tensor, number>();
-      buckets.forEach((b, k) => b.forEach((p) => bucketOf.set(p, k)));
-      const waiting = buckets.map((b) => b.length);
-      let r: StepResult;
+      const params = model.parameters(), buckets = gradientBuckets(params, opts.bucketBytes), device = params[0]?.device ?? 'cpu';
+      const sizes = buckets.map((b) => b.reduce((n, p) => n + p.size, 0));
+      let reduction: BucketReduction | null = null, r: StepResult;
       try {
-        r = onGradReady((leaf) => {
-          const k = bucketOf.get(leaf);
-          if (k !== undefined && --waiting[k]! === 0) reduction.ready(k, buckets[k]!.map((p) => p.grad!));
-        }, () => model.gradientStep(xs, ys, scale));
-        checkEveryGradient('fit (data-parallel)', params);
+        if (BucketReduction.overlapsOn(device)) {
+          // each bucket starts as soon as backward has made its last gradient
+          reduction = await BucketReduction.begin(sizes, 'sum', { device, overlap: true });
+          const bucketOf = new Map<Tensor, number>();
+          buckets.forEach((b, k) => b.forEach((p) => bucketOf.set(p, k)));
+          const waiting = buckets.map((b) => b.length);
+          r = onGradReady((leaf) => {
+            const k = bucketOf.get(leaf);
+            if (k !== undefined && --waiting[k]! === 0) reduction!.ready(k, buckets[k]!.map((p) => p.grad!));
+          }, () => model.gradientStep(xs, ys, scale));
+          checkEveryGradient('fit (data-parallel)', params);
+        } else {
+          // every bucket once backward is over: the agreement check then waits for the other ranks
+          r = model.gradientStep(xs, ys, scale);
+          checkEveryGradient('fit (data-parallel)', params);
+          reduction = await BucketReduction.begin(sizes, 'sum', { device, overlap: true });
+          buckets.forEach((b, k) => reduction!.ready(k, b.map((p) => p.grad!)));
+        }
       } catch (e) {
-        await reduction.cancel();
+        await reduction?.cancel();
         throw e;
       }
       const sums = await reduction.finish();
@@ -80,7 +90,7 @@ function eagerStep(model: Trainable, opts: DataParallelStepOptions, scale: numbe
 function compiledStep(model: Trainable, opts: DataParallelStepOptions, scale: number, split: Split): DataParallelStep {
   // the parameters it updates are part of the signature (freezing a layer captures again)
   const key = () => String(layerWeightsVersion());
-  /** this step's reduction while the gradients run, and the tensor each bucket was handed as */
+  /** this step's reduction while the gradients run when they hand it their buckets, and the tensor each bucket was handed as */
   let reduction: BucketReduction | null = null;
   let handed: Tensor[] = [];
   const gradients = compile((...batch: Tensor[]): Tensor[] => {
@@ -97,7 +107,7 @@ function compiledStep(model: Trainable, opts: DataParallelStepOptions, scale: nu
       const b = buckets[k]!, t = (flat[k] = keep(b.length === 1 ? reshape(b[0]!.grad!, [-1]) : concat(b.map((p) => reshape(p.grad!, [-1])))));
       // where the sum overlaps the rest of backward with no read through the host, it starts
       // here, in each replay too; elsewhere once the replay is over
-      if (reduction!.startsInReplay(t.device)) atReplay([t], ([lent]) => { handed[k] = lent!; reduction!.ready(k, [lent!], { consume: true }); });
+      if (reduction) atReplay([t], ([lent]) => { if (reduction) reduction.ready(k, [(handed[k] = lent!)], { consume: true }); });
     }, () => model.gradientStep(xs, ys, scale));
     opts.record(xs, r);
     checkEveryGradient('fit (data-parallel)', params);
@@ -116,24 +126,27 @@ function compiledStep(model: Trainable, opts: DataParallelStepOptions, scale: nu
     dispose() { gradients.dispose(); update.dispose(); },
     async run(...batch) {
       const params = model.parameters(), device = params[0]?.device ?? 'cpu';
-      const r = (reduction = await BucketReduction.begin(gradientBuckets(params, opts.bucketBytes).map((b) => b.reduce((n, p) => n + p.size, 0)), 'sum', { device, overlap: true }));
+      const sizes = gradientBuckets(params, opts.bucketBytes).map((b) => b.reduce((n, p) => n + p.size, 0));
       handed = [];
-      let flat: Tensor[] = [], sums: Tensor[][];
+      let flat: Tensor[] = [], sums: Tensor[][], r: BucketReduction | null = null;
       try {
-        const take = gradients.launch(...batch);
-        if (r.startsInReplay(device)) {
-          // the replay started every bucket: its results are copied out once they are sums
+        if (BucketReduction.startsInReplay(device)) {
+          // the replay starts every bucket; its results are copied out once they are sums
+          r = reduction = await BucketReduction.begin(sizes, 'sum', { device, overlap: true });
+          const take = gradients.launch(...batch);
           sums = await r.finish();
           flat = take();
         } else {
-          // every bucket starts from the step's results, once backward is over
-          flat = take();
-          flat.forEach((t, k) => r.ready(k, [t], { consume: true }));
+          // every bucket once backward is over: the agreement check then waits for the other
+          // ranks, and the sums run in step
+          flat = gradients(...batch);
+          r = await BucketReduction.begin(sizes, 'sum', { device, overlap: true });
+          flat.forEach((t, k) => r!.ready(k, [t], { consume: true }));
           sums = await r.finish();
         }
       } catch (e) {
         flat.forEach((t) => t.dispose());
-        await r.cancel();
+        await r?.cancel();
         throw e;
       } finally {
         reduction = null;
