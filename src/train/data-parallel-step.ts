@@ -47,6 +47,17 @@ export function dataParallelStep(model: Trainable, opts: DataParallelStepOptions
 
 type Split = (batch: Tensor[]) => readonly [Tensor[], Tensor[]];
 
+/** An onGradReady listener that calls `done(k)` when backward has made bucket k's last gradient. */
+function onBucketDone(buckets: readonly (readonly Tensor[])[], done: (k: number) => void): (leaf: Tensor) => void {
+  const bucketOf = new Map<Tensor, number>();
+  buckets.forEach((b, k) => b.forEach((p) => bucketOf.set(p, k)));
+  const waiting = buckets.map((b) => b.length);
+  return (leaf) => {
+    const k = bucketOf.get(leaf);
+    if (k !== undefined && --waiting[k]! === 0) done(k);
+  };
+}
+
 function eagerStep(model: Trainable, opts: DataParallelStepOptions, scale: number, split: Split): DataParallelStep {
   return {
     stats: null,
@@ -59,14 +70,8 @@ function eagerStep(model: Trainable, opts: DataParallelStepOptions, scale: numbe
       try {
         if (BucketReduction.overlapsOn(device)) {
           // each bucket starts as soon as backward has made its last gradient
-          reduction = await BucketReduction.begin(sizes, 'sum', { device, overlap: true });
-          const bucketOf = new Map<Tensor, number>();
-          buckets.forEach((b, k) => b.forEach((p) => bucketOf.set(p, k)));
-          const waiting = buckets.map((b) => b.length);
-          r = onGradReady((leaf) => {
-            const k = bucketOf.get(leaf);
-            if (k !== undefined && --waiting[k]! === 0) reduction!.ready(k, buckets[k]!.map((p) => p.grad!));
-          }, () => model.gradientStep(xs, ys, scale));
+          const started = (reduction = await BucketReduction.begin(sizes, 'sum', { device, overlap: true }));
+          r = onGradReady(onBucketDone(buckets, (k) => started.ready(k, buckets[k]!.map((p) => p.grad!))), () => model.gradientStep(xs, ys, scale));
           checkEveryGradient('fit (data-parallel)', params);
         } else {
           // every bucket once backward is over: the agreement check then waits for the other ranks
@@ -96,19 +101,15 @@ function compiledStep(model: Trainable, opts: DataParallelStepOptions, scale: nu
   const gradients = compile((...batch: Tensor[]): Tensor[] => {
     const [xs, ys] = split(batch);
     const params = model.parameters(), buckets = gradientBuckets(params, opts.bucketBytes);
-    const bucketOf = new Map<Tensor, number>();
-    buckets.forEach((b, k) => b.forEach((p) => bucketOf.set(p, k)));
-    const waiting = buckets.map((b) => b.length), flat: Tensor[] = [];
-    const r = onGradReady((leaf) => {
-      const k = bucketOf.get(leaf);
-      if (k === undefined || --waiting[k]! > 0) return;
+    const flat: Tensor[] = [];
+    const r = onGradReady(onBucketDone(buckets, (k) => {
       // a bucket of one is its gradient itself, flattened (a view: no copy); made inside
       // backward's scope, kept past it as the step's result
       const b = buckets[k]!, t = (flat[k] = keep(b.length === 1 ? reshape(b[0]!.grad!, [-1]) : concat(b.map((p) => reshape(p.grad!, [-1])))));
       // where the sum overlaps the rest of backward with no read through the host, it starts
       // here, in each replay too; elsewhere once the replay is over
       if (reduction) atReplay([t], ([lent]) => { if (reduction) reduction.ready(k, [(handed[k] = lent!)], { consume: true }); });
-    }, () => model.gradientStep(xs, ys, scale));
+    }), () => model.gradientStep(xs, ys, scale));
     opts.record(xs, r);
     checkEveryGradient('fit (data-parallel)', params);
     params.forEach((p) => p.zeroGrad());
