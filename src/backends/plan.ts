@@ -8,11 +8,6 @@ import { setKernelLabel } from './trace.js';
 /** Part of a plan: its calls replayed (null: none), the same call by call for profiles, then its host step. */
 interface Segment { readonly replay: Replayer | null; readonly labelled: Replayer & { readonly calls: number }; readonly host?: HostStep }
 
-/** Whether a host step lies between two events of the step. */
-function hostBetween(events: readonly CaptureEvent[], start: number, end: number): boolean {
-  for (let i = start + 1; i < Math.min(end, events.length); i++) if (events[i]!.kind === 'host') return true;
-  return false;
-}
 
 /** A storage the step allocated: from its allocation to its free (Infinity: it outlives the step). */
 interface Temporary { readonly storage: Storage; readonly start: number; end: number; used: boolean; slot?: Slot; madeBy?: string }
@@ -99,7 +94,8 @@ export class Plan {
       }
     }
     // a slot whose values outlive one part (read across a host step) is no part's scratch
-    const crossing = new Set(temporaries.filter((t) => t.slot && hostBetween(events, t.start, t.end)).map((t) => t.slot!.storage!));
+    const hostAt = events.flatMap((e, i) => (e.kind === 'host' ? [i] : []));
+    const crossing = new Set(temporaries.filter((t) => t.slot && hostAt.some((h) => t.start < h && h < t.end)).map((t) => t.slot!.storage!));
     const partScratch = parts.length > 1 ? new Set([...scratch].filter((s) => !crossing.has(s))) : scratch;
     const segments = parts.map((part): Segment => {
       let replay: Replayer | null = null;
