@@ -80,8 +80,18 @@ export function hint(name: string): string {
 /** Images in the official training and test splits (MNIST and Fashion-MNIST alike). */
 const FULL_SPLITS = [60000, 10000];
 
+/**
+ * The four files, read at once; when several fail, the error is the first file's in FILES order,
+ * not whichever failed first, so one broken set always gives one message.
+ */
+async function allInFileOrder(reads: Promise<IdxArray>[]): Promise<[IdxArray, IdxArray, IdxArray, IdxArray]> {
+  const settled = await Promise.allSettled(reads);
+  for (const s of settled) if (s.status === 'rejected') throw s.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<IdxArray>).value) as [IdxArray, IdxArray, IdxArray, IdxArray];
+}
+
 async function read(files: string[], source: string, found: boolean, device: string | undefined, classNames: readonly string[]): Promise<ImageDataset> {
-  const [trainX, trainY, testX, testY] = await Promise.all(files.map(readIdx)) as [IdxArray, IdxArray, IdxArray, IdxArray];
+  const [trainX, trainY, testX, testY] = await allInFileOrder(files.map(readIdx));
   // a folder given with --data may hold the shipped sample or a subset: full means the real split sizes
   const full = found && trainX.shape[0] === FULL_SPLITS[0] && testX.shape[0] === FULL_SPLITS[1];
   return { train: toSplit(trainX, trainY, device), test: toSplit(testX, testY, device), source, full, classNames };
@@ -96,7 +106,7 @@ async function fetched(url: string, device: string | undefined, classNames: read
   } catch {
     throw new TesseraError('datasets', `'${url}' is not a URL (outside a web page it must be absolute, e.g. http://host/data/)`);
   }
-  const [trainX, trainY, testX, testY] = await Promise.all(urls.map(fetchIdx)) as [IdxArray, IdxArray, IdxArray, IdxArray];
+  const [trainX, trainY, testX, testY] = await allInFileOrder(urls.map(fetchIdx));
   const full = trainX.shape[0] === FULL_SPLITS[0] && testX.shape[0] === FULL_SPLITS[1];
   return { train: toSplit(trainX, trainY, device), test: toSplit(testX, testY, device), source: base, full, classNames };
 }
