@@ -7,7 +7,7 @@ import { fail, shapeStr } from '../core/errors.js';
 import * as E from '../core/expr.js';
 import { assignExpr } from '../ops/apply.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { OPS, type ReduceOp, WIRE, agree, copyOf, divide, heapValues, inTurn, ready, within } from './job.js';
+import { OPS, type ReduceOp, type State, WIRE, afterAgreement, agree, copyOf, divide, heapValues, inTurn, ready, within } from './job.js';
 
 export { type DistributedInfo, type InitOptions, type ReduceOp, init, localRank, rank, shutdown, worldSize } from './job.js';
 export { meanInBuckets } from './buckets.js';
@@ -25,22 +25,31 @@ export interface AllReduceOptions {
  * device, or t itself with inPlace; GPU tensors travel through the host). Booleans reduce with
  * max only (a logical or).
  */
-export async function allReduce(t: Tensor, op: ReduceOp = 'sum', opts: AllReduceOptions = {}): Promise<Tensor> {
-  if (!(op in OPS)) fail('allReduce', `op must be 'sum', 'mean' or 'max', got ${JSON.stringify(op)}`);
-  if (t.dtype === 'bool' && op !== 'max') fail('allReduce', `a bool tensor reduces with 'max' (a logical or), not '${op}'`);
-  if (t.dtype === 'int32' && op === 'mean') fail('allReduce', `'mean' of an int32 tensor is not whole: cast it to float32 first`);
-  const s = ready();
-  if (!s.mpi) return opts.inPlace ? t : copyOf(t);
-  const what = `allReduce of ${t.dtype} ${shapeStr(t.shape)}`;
-  const own = opts.inPlace && t.dtype !== 'float16' && t.dtype !== 'bfloat16' ? s.staging!.addressOf(t) : null;
-  if (own !== null) {
-    return inTurn(s, async () => {
-      await agree(s, 'allReduce', t, Object.keys(OPS).indexOf(op));
-      await within(s, s.mpi!.allreduce(own, own, t.size, WIRE[t.dtype], OPS[op]), what);
-      if (op === 'mean') divide(heapValues(t), s.info.worldSize);
-      return t;
-    });
+export function allReduce(t: Tensor, op: ReduceOp = 'sum', opts: AllReduceOptions = {}): Promise<Tensor> {
+  try {
+    if (!(op in OPS)) fail('allReduce', `op must be 'sum', 'mean' or 'max', got ${JSON.stringify(op)}`);
+    if (t.dtype === 'bool' && op !== 'max') fail('allReduce', `a bool tensor reduces with 'max' (a logical or), not '${op}'`);
+    if (t.dtype === 'int32' && op === 'mean') fail('allReduce', `'mean' of an int32 tensor is not whole: cast it to float32 first`);
+    const s = ready();
+    if (!s.mpi) return opts.inPlace ? Promise.resolve(t) : copyOf(t);
+    const own = opts.inPlace && t.dtype !== 'float16' && t.dtype !== 'bfloat16' ? s.staging!.addressOf(t) : null;
+    // reduced where it lies, on this thread: no promise waits unless another collective is in progress or a rank is late
+    if (own !== null) {
+      return inTurn(s, () => afterAgreement(agree(s, 'allReduce', t, Object.keys(OPS).indexOf(op)), () => {
+        s.mpi!.allreduce(own, own, t.size, WIRE[t.dtype], OPS[op]);
+        if (op === 'mean') divide(heapValues(t), s.info.worldSize);
+        return t;
+      }));
+    }
+    return allReduceStaged(s, t, op, opts);
+  } catch (e) {
+    return Promise.reject(e);
   }
+}
+
+/** allReduce through a native buffer or into a new tensor: anything but a contiguous CPU tensor in place. */
+async function allReduceStaged(s: State, t: Tensor, op: ReduceOp, opts: AllReduceOptions): Promise<Tensor> {
+  const what = `allReduce of ${t.dtype} ${shapeStr(t.shape)}`;
   const result = await inTurn(s, async () => {
     await agree(s, 'allReduce', t, Object.keys(OPS).indexOf(op));
     const staging = s.staging!, input = await staging.input(t), output = staging.output(t, t.shape);
@@ -101,7 +110,7 @@ export async function allGather(t: Tensor): Promise<Tensor> {
 export async function barrier(): Promise<void> {
   const s = ready();
   if (!s.mpi) return;
-  await inTurn(s, () => agree(s, 'barrier', null, 0));
+  await inTurn(s, async () => agree(s, 'barrier', null, 0));
 }
 
 export { syncModel, allReduceGradients } from './data-parallel.js';

@@ -8,7 +8,7 @@ import { dataOf } from '../backends/cpu/storage.js';
 import { tensor } from '../ops/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { type LaunchInfo, launchInfo } from './launcher.js';
-import { FINISHED, type Mpi, type MpiDType, type MpiOp, openMpi } from './mpi.js';
+import { FINISHED, type Mpi, type MpiDType, type MpiOp, type NativeBuffer, openMpi } from './mpi.js';
 import { type NcclComm, openNccl, probeNccl } from './nccl.js';
 import { Staging } from './staging.js';
 
@@ -28,11 +28,35 @@ export type ReduceOp = 'sum' | 'mean' | 'max';
 
 export interface State {
   info: DistributedInfo; mpi: Mpi | null; staging: Staging | null; broken: TesseraError | null;
-  /** settles when the collective in progress is done: MPI wants one at a time, in the same order on every rank */
-  tail: Promise<void>;
+  /** MPI wants one collective at a time, in the same order on every rank */
+  turns: Turns;
+  /** where the agreement check's headers go, made once (every collective checks) */
+  check: Check | null;
   /** the job's NCCL communicator, made when CUDA gradients are first reduced; null: NCCL is not there */
   nccl?: NcclComm | null;
 }
+
+/** The collectives waiting for the one in progress, first come first served. */
+class Turns {
+  private busy = false;
+  private readonly waiting: (() => void)[] = [];
+  readonly release = (): void => {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.busy = false;
+  };
+
+  /** The turn, at once when no collective is in progress; `release` hands it on. */
+  take(): Promise<void> | undefined {
+    if (!this.busy) {
+      this.busy = true;
+      return undefined;
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+}
+
+interface Check { send: NativeBuffer; recv: NativeBuffer; mine: Int32Array; all: Int32Array }
 let state: State | null = null;
 
 /**
@@ -48,7 +72,7 @@ export function init(opts: InitOptions = {}): DistributedInfo {
   }
   const launch = launchInfo();
   if (launch.worldSize === 1) {
-    state = { info: { ...launch, mpi: null, timeoutSeconds }, mpi: null, staging: null, broken: null, tail: Promise.resolve() };
+    state = { info: { ...launch, mpi: null, timeoutSeconds }, mpi: null, staging: null, broken: null, turns: new Turns(), check: null };
     return { ...state.info };
   }
   const probe = openMpi();
@@ -57,7 +81,9 @@ export function init(opts: InitOptions = {}): DistributedInfo {
   if (mpi.size !== launch.worldSize || mpi.rank !== launch.rank) {
     fail('distributed', `${launch.launcher} says rank ${launch.rank} of ${launch.worldSize}, but MPI says rank ${mpi.rank} of ${mpi.size}: was this process started by a different MPI than ${mpi.path}? (TESSERA_MPI_LIBRARY names the launcher's own)`);
   }
-  state = { info: { ...launch, mpi: { path: mpi.path, version: mpi.version }, timeoutSeconds }, mpi, staging: new Staging(mpi), broken: null, tail: Promise.resolve() };
+  const send = mpi.allocate(HEADER * 4), recv = mpi.allocate(HEADER * 4 * mpi.size);
+  const check = { send, recv, mine: new Int32Array(send.bytes, 0, HEADER), all: new Int32Array(recv.bytes, 0, HEADER * mpi.size) };
+  state = { info: { ...launch, mpi: { path: mpi.path, version: mpi.version }, timeoutSeconds }, mpi, staging: new Staging(mpi), broken: null, turns: new Turns(), check };
   return { ...state.info };
 }
 
@@ -87,18 +113,21 @@ function timedOut(s: State, what: string): TesseraError {
   return s.broken;
 }
 
-/** Polls a nonblocking request to its end, or to the job's timeout. */
-async function poll(s: State, request: unknown, what: string): Promise<void> {
+/** Polls the nonblocking call in flight to its end, or to the job's timeout: here when it ends within SPIN_MS (a collective's usual case), else in a promise. */
+function poll(s: State, what: string): Promise<void> | undefined {
   const mpi = s.mpi!;
+  // MPI progresses only while polled: poll flat out for a while (as a blocking call would),
+  // then give the event loop a turn
+  for (let i = 0; i < 64; i++) if (mpi.done()) return undefined;
   const deadline = performance.now() + s.info.timeoutSeconds * 1000;
-  for (;;) {
-    // MPI progresses only while polled: poll flat out for a while (as a blocking call would),
-    // then give the event loop a turn
-    const until = performance.now() + SPIN_MS;
-    do if (mpi.done(request)) return; while (performance.now() < until);
-    if (performance.now() > deadline) throw timedOut(s, what);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
+  return (async () => {
+    for (;;) {
+      const until = performance.now() + SPIN_MS;
+      do if (mpi.done()) return; while (performance.now() < until);
+      if (performance.now() > deadline) throw timedOut(s, what);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  })();
 }
 
 /** A collective running on MPI's worker thread, or the job's timeout. */
@@ -116,21 +145,31 @@ export async function within(s: State, work: Promise<void>, what: string): Promi
 
 /** Waits for the collective in progress, then holds the job's turn until the returned release is called. */
 export async function turn(s: State): Promise<() => void> {
-  const previous = s.tail;
-  let release!: () => void;
-  s.tail = new Promise<void>((resolve) => { release = resolve; });
-  await previous;
-  return release;
+  await s.turns.take();
+  return s.turns.release;
 }
 
-/** `fn` in the job's turn. */
-export async function inTurn<T>(s: State, fn: () => Promise<T>): Promise<T> {
-  const release = await turn(s);
-  try {
-    return await fn();
-  } finally {
-    release();
-  }
+/** `fn` in the job's turn: run at once when no collective is in progress (a synchronous `fn` then makes no promise wait). */
+export function inTurn<T>(s: State, fn: () => T | Promise<T>): Promise<T> {
+  const run = (): Promise<T> => {
+    let result: T | Promise<T>;
+    try {
+      result = fn();
+    } catch (e) {
+      s.turns.release();
+      return Promise.reject(e);
+    }
+    if (result instanceof Promise) return result.finally(s.turns.release);
+    s.turns.release();
+    return Promise.resolve(result);
+  };
+  const waiting = s.turns.take();
+  return waiting ? waiting.then(run) : run();
+}
+
+/** `then` once the agreement check `waiting` (from agree) has passed: at once when it passed here. */
+export function afterAgreement<T>(waiting: Promise<void> | undefined, then: () => T | Promise<T>): T | Promise<T> {
+  return waiting ? waiting.then(then) : then();
 }
 
 /** The job, checked usable: a world of one has no MPI, and a timed-out job none any more. */
@@ -140,24 +179,34 @@ export function ready(): State {
   return state!;
 }
 
-/** Every rank states its call; a rank that differs fails them all, each naming what every rank asked. */
-export async function agree(s: State, call: Call, t: Pick<Tensor, 'dtype' | 'rank' | 'size' | 'shape'> | null, argument: number): Promise<void> {
-  const mpi = s.mpi!, size = s.info.worldSize;
-  const staging = s.staging!, send = staging.take(HEADER * 4), recv = staging.take(HEADER * 4 * size);
-  try {
-    const mine = new Int32Array(send.bytes, 0, HEADER);
-    mine.set([CALLS.indexOf(call), t ? DTYPE_CODES.indexOf(t.dtype) : 0, t?.rank ?? 0, t?.size ?? 0, argument, ...(t?.shape.slice(0, 7) ?? [])]);
-    await poll(s, mpi.iallgather(send, recv, HEADER, 'int'), `${call} (checking that every rank made it)`);
-    const all = new Int32Array(recv.bytes, 0, HEADER * size);
-    const differs = Array.from({ length: size }, (_, r) => r).filter((r) => all.subarray(r * HEADER, (r + 1) * HEADER).some((v, i) => v !== mine[i]));
-    if (differs.length) {
-      const asked = Array.from({ length: size }, (_, r) => `rank ${r}: ${describe(all, r * HEADER)}`).join('; ');
-      fail('distributed', `${call}: the ranks made different calls (${asked}); every rank must call the same collective on the same shape and dtype`);
-    }
-  } finally {
-    staging.give(send);
-    staging.give(recv);
+/**
+ * Every rank states its call; a rank that differs fails them all, each naming what every rank
+ * asked. Done here when the other ranks are there already (undefined), else a promise.
+ */
+export function agree(s: State, call: Call, t: Pick<Tensor, 'dtype' | 'rank' | 'size' | 'shape'> | null, argument: number): Promise<void> | undefined {
+  const { send, recv, mine, all } = s.check!;
+  mine.fill(0);
+  mine[0] = CALLS.indexOf(call);
+  if (t) {
+    mine[1] = DTYPE_CODES.indexOf(t.dtype); mine[2] = t.rank; mine[3] = t.size;
+    for (let d = 0; d < Math.min(t.rank, 7); d++) mine[5 + d] = t.shape[d]!;
   }
+  mine[4] = argument;
+  s.mpi!.iallgather(send.address, recv.address, HEADER, 'int');
+  const compare = () => {
+    for (let i = 0; i < all.length; i++) {
+      if (all[i] !== mine[i % HEADER]) {
+        const asked = Array.from({ length: s.info.worldSize }, (_, r) => `rank ${r}: ${describe(all, r * HEADER)}`).join('; ');
+        fail('distributed', `${call}: the ranks made different calls (${asked}); every rank must call the same collective on the same shape and dtype`);
+      }
+    }
+  };
+  const waiting = poll(s, `${call} (checking that every rank made it)`);
+  if (!waiting) {
+    compare();
+    return undefined;
+  }
+  return waiting.then(compare);
 }
 
 /** In a world of one every collective gives back the tensor's own values, as a new tensor. */

@@ -16,8 +16,6 @@ export interface MpiAbi {
   libraries(arch: string): string[];
   /** C type of MPI_Comm, MPI_Datatype and MPI_Op */
   readonly handle: 'void *' | 'int';
-  /** C type of MPI_Request */
-  readonly request: 'void *' | 'int';
   /** MPI_IN_PLACE and MPI_STATUS_IGNORE, as addresses */
   readonly inPlace: number;
   readonly statusIgnore: number;
@@ -34,7 +32,6 @@ export const MPI_ABIS: readonly MpiAbi[] = [
     install: 'Open MPI (Debian/Ubuntu: `apt install openmpi-bin libopenmpi3`)',
     libraries: (arch) => ['libmpi.so.40', 'libmpi.so', `/usr/lib/${arch}/libmpi.so.40`, `/usr/lib/${arch}/openmpi/lib/libmpi.so.40`, '/opt/openmpi/lib/libmpi.so.40', '/usr/local/lib/libmpi.so.40'],
     handle: 'void *',
-    request: 'void *',
     inPlace: 1,
     statusIgnore: 0,
     speaks(koffi, lib) {
@@ -56,7 +53,6 @@ export const MPI_ABIS: readonly MpiAbi[] = [
     install: 'MPICH (Debian/Ubuntu: `apt install mpich`)',
     libraries: (arch) => ['libmpich.so.12', `/usr/lib/${arch}/libmpich.so.12`, 'libmpi.so.12', '/opt/mpich/lib/libmpich.so.12', '/usr/local/lib/libmpich.so.12'],
     handle: 'int',
-    request: 'int',
     inPlace: -1,
     statusIgnore: 1,
     speaks: (_koffi, _lib, version) => /MPICH|Intel\(R\) MPI|MVAPICH/.test(version),

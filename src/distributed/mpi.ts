@@ -16,7 +16,6 @@ import { MPI_ABIS, type MpiAbi } from './mpi-abi.js';
 import { type Koffi, loadKoffi, workerStacksSized } from '../core/ffi.js';
 
 type Fn = (...args: unknown[]) => number;
-type Handle = unknown;
 
 const MPI_SUCCESS = 0;
 /** MPI_THREAD_MULTIPLE: any thread may call MPI (the collectives run on koffi's worker threads) */
@@ -42,7 +41,7 @@ function installHint(): string {
 
 /** The calls tessera makes, written for an ABI's handle and request types. */
 function prototypes(abi: MpiAbi) {
-  const H = abi.handle, R = abi.request;
+  const H = abi.handle;
   return {
     MPI_Initialized: 'int MPI_Initialized(_Out_ int *flag)',
     MPI_Query_thread: 'int MPI_Query_thread(_Out_ int *provided)',
@@ -56,8 +55,9 @@ function prototypes(abi: MpiAbi) {
     MPI_Allreduce: `int MPI_Allreduce(intptr_t send, intptr_t recv, int count, ${H} dtype, ${H} op, ${H} comm)`,
     MPI_Bcast: `int MPI_Bcast(intptr_t buffer, int count, ${H} dtype, int root, ${H} comm)`,
     MPI_Allgather: `int MPI_Allgather(intptr_t send, int sendCount, ${H} sendType, intptr_t recv, int recvCount, ${H} recvType, ${H} comm)`,
-    MPI_Iallgather: `int MPI_Iallgather(void *send, int sendCount, ${H} sendType, void *recv, int recvCount, ${H} recvType, ${H} comm, _Out_ ${R} *request)`,
-    MPI_Test: `int MPI_Test(_Inout_ ${R} *request, _Out_ int *flag, intptr_t status)`,
+    // the request and its flag live in a native slot: addresses cost koffi least to pass
+    MPI_Iallgather: `int MPI_Iallgather(intptr_t send, int sendCount, ${H} sendType, intptr_t recv, int recvCount, ${H} recvType, ${H} comm, intptr_t request)`,
+    MPI_Test: 'int MPI_Test(intptr_t request, intptr_t flag, intptr_t status)',
   } as const;
 }
 /** the same in every ABI, and callable before MPI_Init */
@@ -87,9 +87,10 @@ export interface Mpi {
   allgather(send: Address, recv: Address, count: number, dtype: MpiDType): Promise<void>;
   /** where a typed array's bytes start (for memory MPI may use in place: the CPU heap), or null where that cannot be told */
   addressOf(array: ArrayBufferView): Address | null;
-  /** nonblocking, for polling with done() */
-  iallgather(send: NativeBuffer, recv: NativeBuffer, count: number, dtype: MpiDType): Handle;
-  done(request: Handle): boolean;
+  /** nonblocking, for polling with done(); one at a time */
+  iallgather(send: Address, recv: Address, count: number, dtype: MpiDType): void;
+  /** whether the iallgather in flight has completed here */
+  done(): boolean;
   finalize(): void;
 }
 
@@ -175,7 +176,9 @@ export function openMpi(): MpiProbe {
   const rank = [0], size = [0];
   check('MPI_Comm_rank', f.MPI_Comm_rank(world, rank));
   check('MPI_Comm_size', f.MPI_Comm_size(world, size));
-  const request = () => [abi.request === 'int' ? 0 : null] as unknown[];
+  // the nonblocking call's MPI_Request (a pointer or an int: 8 bytes hold either) and MPI_Test's flag
+  const slot = koffi.alloc('uint8_t', 16), request = Number(koffi.address(slot)), flag = new Int32Array(koffi.view(slot, 16), 8, 1);
+  const flagAddress = request + 8;
   // memmove(p, p, 0) returns p: koffi passes a typed array's own bytes, so this is their address
   let startOf: Fn | null = null;
   try {
@@ -207,13 +210,10 @@ export function openMpi(): MpiProbe {
       allgather: (send, recv, count, dtype) => call('MPI_Allgather', false, send, count, types[dtype], recv, count, types[dtype], world),
       addressOf: (array) => (startOf ? startOf(array, array, 0) as Address : null),
       iallgather(send, recv, count, dtype) {
-        const r = request();
-        check('MPI_Iallgather', f.MPI_Iallgather(send.pointer, count, types[dtype], recv.pointer, count, types[dtype], world, r));
-        return r;
+        check('MPI_Iallgather', f.MPI_Iallgather(send, count, types[dtype], recv, count, types[dtype], world, request));
       },
-      done(r) {
-        const flag = [0];
-        check('MPI_Test', f.MPI_Test(r, flag, abi.statusIgnore));
+      done() {
+        check('MPI_Test', f.MPI_Test(request, flagAddress, abi.statusIgnore));
         return flag[0] !== 0;
       },
       finalize: () => check('MPI_Finalize', f.MPI_Finalize()),
