@@ -1,7 +1,9 @@
 // Gradient buckets reduced over the ranks as backward makes them (data parallelism).
 import { fail, shapeStr } from '../core/errors.js';
 import { env } from '../core/platform.js';
+import type { CudaBackend } from '../backends/cuda/cuda-backend.js';
 import type { CudaStorage } from '../backends/cuda/launch.js';
+import type { CudaRuntime } from '../backends/cuda/runtime.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { OPS, type State, agree, copyOf, divide, heapValues, ncclFor, ready, turn, within } from './job.js';
 import { probeNccl } from './nccl.js';
@@ -34,6 +36,8 @@ export class BucketReduction {
   private taken = false;
   /** buckets whose lone tensor is reduced in place */
   private readonly consumed = new Set<number>();
+  /** the GPU whose collectives' stream holds this reduction's NCCL sums */
+  private gpu: CudaRuntime | null = null;
 
   private constructor(private readonly s: State, private readonly op: 'sum' | 'mean', sizes: readonly number[], /** large buckets travel on MPI's worker thread */ private readonly background: boolean, private readonly release: () => void) {
     this.sizes = [...sizes];
@@ -111,9 +115,13 @@ export class BucketReduction {
       const j = this.calls.length, bucket = this.given[j]!, staging = this.s.staging!;
       const t = bucket[0]!, lone = bucket.length === 1;
       if (this.s.nccl && this.consumed.has(j) && lone && t.device === 'cuda' && t.dtype === 'float32' && this.op === 'sum') {
-        // in place on the GPU, queued on the compute stream: what runs next there sees the sum
-        const v = t.storageView, at = (v.storage as CudaStorage).ptr + BigInt(v.offset * 4);
-        this.s.nccl.allReduceSum(at, at, t.size, (t.backend as unknown as { runtime: { stream: unknown } }).runtime.stream);
+        // in place on the GPU, on the collectives' own stream once the compute stream has made
+        // the bucket, so the rest of backward runs beside it; end() makes the compute stream
+        // wait for every sum before what follows the step
+        const v = t.storageView, at = (v.storage as CudaStorage).ptr + BigInt(v.offset * 4), runtime = (t.backend as CudaBackend).runtime;
+        runtime.handOff(runtime.stream, runtime.commStream);
+        this.s.nccl.allReduceSum(at, at, t.size, runtime.commStream);
+        this.gpu = runtime;
         this.parts.push({ address: 0, own: t });
         this.calls.push(FINISHED);
         continue;
@@ -203,6 +211,9 @@ export class BucketReduction {
 
   /** Frees what the buckets used (their outputs too, unless finish gave them out), except after a timeout: MPI may still write there. */
   private end(): void {
+    // what the compute stream runs next (the update, the next step's backward) sees the sums
+    if (this.gpu) this.gpu.handOff(this.gpu.commStream, this.gpu.stream);
+    this.gpu = null;
     const parts = this.parts.splice(0);
     if (!this.s.broken) {
       for (const p of parts) {

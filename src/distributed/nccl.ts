@@ -1,8 +1,9 @@
 // NCCL for CUDA tensors, loaded at run time like the CUDA libraries (TESSERA_NCCL_LIBRARY, the
 // CUDA search path, which holds Python's nvidia-nccl-* wheels, then the loader's own path). One
 // communicator per job: rank 0 makes the 128-byte unique id, MPI carries it to every rank, and
-// each passes it by value to ncclCommInitRank. Collectives are queued on the CUDA backend's
-// compute stream, so what runs after them on that stream sees their result without a host wait.
+// each passes it by value to ncclCommInitRank. The gradient buckets' sums are queued on a stream
+// of their own (buckets.ts), beside the compute stream's backward, with device-side waits between
+// the two: the host never waits for them.
 import { TesseraError } from '../core/errors.js';
 import { env } from '../core/platform.js';
 import { nodeHost, searchPath } from '../backends/cuda/discover.js';

@@ -10,7 +10,7 @@ import { layerWeightsVersion } from '../nn/layer.js';
 import { concat } from '../ops/join.js';
 import { reshape, slice } from '../ops/views.js';
 import { onGradReady } from '../tensor/autograd.js';
-import { keep } from '../tensor/scope.js';
+import { keep, tidy } from '../tensor/scope.js';
 import { type CompileStats, atReplay, compile } from '../tensor/compile.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { StepResult } from './model.js';
@@ -58,6 +58,30 @@ function onBucketDone(buckets: readonly (readonly Tensor[])[], done: (k: number)
   };
 }
 
+/** A bucket's gradients as one flat tensor (a lone gradient's own storage, viewed; else a concatenation), kept past backward's scope. */
+function flatGradients(bucket: readonly Tensor[]): Tensor {
+  return keep(bucket.length === 1 ? reshape(bucket[0]!.grad!, [-1]) : concat(bucket.map((p) => reshape(p.grad!, [-1]))));
+}
+
+/** Each parameter's gradient becomes its part of its bucket's sum (a view: no copy), replacing what was there. */
+function gradientsFrom(buckets: readonly (readonly Tensor[])[], sums: readonly Tensor[]): void {
+  buckets.forEach((b, k) => {
+    let at = 0;
+    for (const p of b) {
+      p.grad?.dispose();
+      const from = at;
+      // the slice between is disposed here, not left to the GC
+      p.grad = tidy(() => reshape(slice(sums[k]!, [[from, from + p.size]]), p.shape));
+      at += p.size;
+    }
+  });
+}
+
+/** The buckets' sums, one tensor each: a bucket summed where it lay is its own tensor (disposed by the caller); one that went through the host, a new tensor. */
+function summedBuckets(sums: readonly Tensor[][], flat: readonly Tensor[], handed: readonly Tensor[] = []): Tensor[] {
+  return sums.map(([t], k) => (t === handed[k] || t === flat[k] ? flat[k]! : (flat[k]!.dispose(), t!)));
+}
+
 function eagerStep(model: Trainable, opts: DataParallelStepOptions, scale: number, split: Split): DataParallelStep {
   return {
     stats: null,
@@ -66,26 +90,30 @@ function eagerStep(model: Trainable, opts: DataParallelStepOptions, scale: numbe
       const [xs, ys] = split(batch);
       const params = model.parameters(), buckets = gradientBuckets(params, opts.bucketBytes), device = params[0]?.device ?? 'cpu';
       const sizes = buckets.map((b) => b.reduce((n, p) => n + p.size, 0));
-      let reduction: BucketReduction | null = null, r: StepResult;
+      // each bucket travels as one flat tensor on its device (NCCL sums it there), summed in place
+      let reduction: BucketReduction | null = null, r: StepResult, flat: Tensor[] = [];
       try {
         if (BucketReduction.overlapsOn(device)) {
           // each bucket starts as soon as backward has made its last gradient
           const started = (reduction = await BucketReduction.begin(sizes, 'sum', { device, overlap: true }));
-          r = onGradReady(onBucketDone(buckets, (k) => started.ready(k, buckets[k]!.map((p) => p.grad!))), () => model.gradientStep(xs, ys, scale));
+          r = onGradReady(onBucketDone(buckets, (k) => started.ready(k, [(flat[k] = flatGradients(buckets[k]!))], { consume: true })), () => model.gradientStep(xs, ys, scale));
           checkEveryGradient('fit (data-parallel)', params);
         } else {
           // every bucket once backward is over: the agreement check then waits for the other ranks
           r = model.gradientStep(xs, ys, scale);
           checkEveryGradient('fit (data-parallel)', params);
+          flat = buckets.map(flatGradients);
           reduction = await BucketReduction.begin(sizes, 'sum', { device, overlap: true });
-          buckets.forEach((b, k) => reduction!.ready(k, b.map((p) => p.grad!)));
+          flat.forEach((t, k) => reduction!.ready(k, [t], { consume: true }));
         }
       } catch (e) {
+        flat.forEach((t) => t?.dispose());
         await reduction?.cancel();
         throw e;
       }
-      const sums = await reduction.finish();
-      buckets.forEach((b, k) => b.forEach((p, i) => { p.grad!.dispose(); p.grad = sums[k]![i]!; }));
+      const summed = summedBuckets(await reduction.finish(), flat);
+      gradientsFrom(buckets, summed);
+      summed.forEach((t) => t.dispose());
       model.applyGradients();
       opts.record(xs, r);
     },
@@ -105,7 +133,7 @@ function compiledStep(model: Trainable, opts: DataParallelStepOptions, scale: nu
     const r = onGradReady(onBucketDone(buckets, (k) => {
       // a bucket of one is its gradient itself, flattened (a view: no copy); made inside
       // backward's scope, kept past it as the step's result
-      const b = buckets[k]!, t = (flat[k] = keep(b.length === 1 ? reshape(b[0]!.grad!, [-1]) : concat(b.map((p) => reshape(p.grad!, [-1])))));
+      const t = (flat[k] = flatGradients(buckets[k]!));
       // where the sum overlaps the rest of backward with no read through the host, it starts
       // here, in each replay too; elsewhere once the replay is over
       if (reduction) atReplay([t], ([lent]) => { if (reduction) reduction.ready(k, [(handed[k] = lent!)], { consume: true }); });
@@ -116,10 +144,7 @@ function compiledStep(model: Trainable, opts: DataParallelStepOptions, scale: nu
     return flat;
   }, { name: 'gradientStep', key });
   const update = compile((...sums: Tensor[]): void => {
-    gradientBuckets(model.parameters(), opts.bucketBytes).forEach((b, k) => {
-      let at = 0;
-      for (const p of b) { p.grad = reshape(slice(sums[k]!, [[at, at + p.size]]), p.shape); at += p.size; }
-    });
+    gradientsFrom(gradientBuckets(model.parameters(), opts.bucketBytes), sums);
     model.applyGradients();
   }, { name: 'applyGradients', key });
   return {
@@ -152,8 +177,7 @@ function compiledStep(model: Trainable, opts: DataParallelStepOptions, scale: nu
       } finally {
         reduction = null;
       }
-      // a bucket summed where it lay is the step's own result; one that went through the host, a new tensor
-      const summed = sums.map(([t], k) => (t === handed[k] || t === flat[k] ? flat[k]! : (flat[k]!.dispose(), t!)));
+      const summed = summedBuckets(sums, flat, handed);
       try {
         update(...summed);
       } finally {

@@ -4,7 +4,7 @@
 // from that checkpoint instead. TESSERA_TEST_JIT=0: eager steps (else compiled);
 // TESSERA_TEST_BUCKET_MB: gradient buckets of that size; TESSERA_TEST_SGD=1: SGD (which, unlike Adam,
 // sees a gradient's scale); TESSERA_TEST_DEVICE: train there; TESSERA_TEST_FAKE_NCCL: that fake NCCL
-// library's count of collectives goes in the result.
+// library's count of collectives, and the fake CUDA's count of waits between its streams, go in the result.
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,8 +51,12 @@ if (!dir && !mode) {
   const after = await settledMemory();
   [leaked, collected] = [after.numTensors - before.numTensors, after.numCollected - before.numCollected];
 }
-const fakeNccl = process.env['TESSERA_TEST_FAKE_NCCL'];
-const ncclCalls = fakeNccl ? (createRequire(import.meta.url)('koffi') as typeof import('koffi')).load(fakeNccl).func('int fake_nccl_calls()')() as number : null;
+const fakeNccl = process.env['TESSERA_TEST_FAKE_NCCL'], koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
+const ncclCalls = fakeNccl ? koffi.load(fakeNccl).func('int fake_nccl_calls()')() as number : null;
+// the fake CUDA's two streams: how often the collectives' stream waited for the compute stream and
+// the other way round, and the sums still queued (never used: each must be waited for)
+const fakeCuda = fakeNccl ? koffi.load(`${process.env['TESSERA_CUDA_PATH']}/lib64/libcuda.so.1`) : null;
+const streams = fakeCuda ? { waitsForCompute: fakeCuda.func('int fake_stream_waits(int)')(0) as number, waitsForSums: fakeCuda.func('int fake_stream_waits(int)')(1) as number, pending: fakeCuda.func('int fake_comm_pending()')() as number } : null;
 // one file per rank: mpirun may interleave long lines that two ranks print at once
-writeFileSync(join(process.env['TESSERA_TEST_OUT'] ?? tmpdir(), `rank-${rank}.json`), JSON.stringify({ rank, worldSize, weights, history: history.history, epochs: history.epoch.length, stoppedAt, steps, ncclCalls, leaked, collected }));
+writeFileSync(join(process.env['TESSERA_TEST_OUT'] ?? tmpdir(), `rank-${rank}.json`), JSON.stringify({ rank, worldSize, weights, history: history.history, epochs: history.epoch.length, stoppedAt, steps, ncclCalls, streams, leaked, collected }));
 tsr.distributed.shutdown();

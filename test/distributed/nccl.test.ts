@@ -17,7 +17,14 @@ const main = fileURLToPath(new URL('./fit-main.js', import.meta.url));
 const tessera = fileURLToPath(new URL('../../../bin/tessera.js', import.meta.url));
 const gcc = spawnSync('gcc', ['--version'], { stdio: 'ignore' }).status === 0;
 const skip = noMpirun || (gcc ? false : 'gcc is needed to build the fake CUDA and NCCL libraries');
-type Run = { weights: number[][]; ncclCalls: number | null; worldSize: number; leaked: number | null; collected: number | null };
+type Run = {
+  weights: number[][]; ncclCalls: number | null; worldSize: number; leaked: number | null; collected: number | null;
+  streams: { waitsForCompute: number; waitsForSums: number; pending: number } | null;
+};
+/** 20 steps of 4 buckets (of at most 200 bytes: the weights 12, 192, 64 and 512 bytes, last first), then the leak check's two epochs of 5 */
+const STEPS = 20 + 2 * 5, BUCKETS = 4;
+/** Each bucket summed on the collectives' stream once it waited for the compute stream, which waited once a step for the sums, all used. */
+const STREAMS = { waitsForCompute: STEPS * BUCKETS, waitsForSums: STEPS, pending: 0 };
 
 describe('NCCL for CUDA gradients, against a fake CUDA and a fake NCCL', { skip }, () => {
   const root = mkdtempSync(join(tmpdir(), 'tessera-fake-nccl-'));
@@ -33,7 +40,7 @@ describe('NCCL for CUDA gradients, against a fake CUDA and a fake NCCL', { skip 
       const r = spawnSync('gcc', ['-shared', '-fPIC', '-O1', '-o', join(root, 'lib64', name), fixture('fake-cuda.c'), '-ldl'], { encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
     }
-    const r = spawnSync('gcc', ['-shared', '-fPIC', '-O1', '-o', nccl, fixture('fake-nccl.c'), '-lrt'], { encoding: 'utf8' });
+    const r = spawnSync('gcc', ['-shared', '-fPIC', '-O1', '-o', nccl, fixture('fake-nccl.c'), '-lrt', '-ldl'], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
   });
 
@@ -57,27 +64,44 @@ describe('NCCL for CUDA gradients, against a fake CUDA and a fake NCCL', { skip 
     assert.ok(diff < 1e-5, `max |forced - plain| = ${diff}`);
     assert.equal(a.ncclCalls, 0);
     // compiled steps: each of 4 buckets summed in place through NCCL, every step (20, then the leak check's 10)
-    assert.equal(b.ncclCalls, 80 + 2 * 20);
+    assert.equal(b.ncclCalls, STEPS * BUCKETS);
+    assert.deepEqual(b.streams, STREAMS);
     assert.deepEqual([b.leaked, b.collected], [0, 0], 'an epoch leaves no tensors behind and drops none for the GC');
   });
 
-  it('two ranks on cuda sum their gradient buckets through NCCL and end with the weights of one process at batch 64', { timeout: 300_000 }, () => {
-    const outOne = mkdtempSync(join(tmpdir(), 'tessera-nccl-one-')), outTwo = mkdtempSync(join(tmpdir(), 'tessera-nccl-two-'));
+  /** Rank 0's and rank 1's results of fit-main under two ranks on cuda, buckets of 200 bytes. */
+  const twoRanks = (extra: Record<string, string> = {}): [Run, Run] => {
+    const out = mkdtempSync(join(tmpdir(), 'tessera-nccl-two-'));
+    const two = mpirun(2, [process.execPath, '--expose-gc', main], { ...env, TESSERA_TEST_OUT: out, TESSERA_TEST_BUCKET_MB: String(200 / 2 ** 20), ...extra });
+    assert.equal(two.status, 0, two.stdout + two.stderr);
+    const read = (r: number) => JSON.parse(readFileSync(join(out, `rank-${r}.json`), 'utf8')) as Run;
+    return [read(0), read(1)];
+  };
+  let alone: Run;
+  const againstAlone = ([r0, r1]: [Run, Run]) => {
+    const diff = Math.max(...alone.weights.flatMap((w, i) => w.map((v, j) => Math.abs(v - r0.weights[i]![j]!))));
+    assert.ok(diff < 1e-5, `max |two ranks - one process| = ${diff}`);
+    assert.deepEqual(r0.weights, r1.weights);
+    assert.deepEqual([r0.leaked, r1.leaked], [0, 0], 'an epoch on cuda leaves no tensors behind');
+    assert.deepEqual([r0.collected, r1.collected], [0, 0], 'an epoch on cuda drops no tensor for the GC');
+    for (const r of [r0, r1]) {
+      assert.equal(r.ncclCalls, STEPS * BUCKETS);
+      assert.deepEqual(r.streams, STREAMS);
+    }
+  };
+
+  it('two ranks on cuda sum their gradient buckets through NCCL, on a stream of its own, and end with the weights of one process at batch 64', { timeout: 300_000 }, () => {
+    const outOne = mkdtempSync(join(tmpdir(), 'tessera-nccl-one-'));
     const one = spawnSync(process.execPath, ['--expose-gc', main], { encoding: 'utf8', env: { ...process.env, ...env, TESSERA_TEST_OUT: outOne } });
     assert.equal(one.status, 0, one.stderr);
-    const two = mpirun(2, [process.execPath, '--expose-gc', main], { ...env, TESSERA_TEST_OUT: outTwo, TESSERA_TEST_BUCKET_MB: String(200 / 2 ** 20) });
-    assert.equal(two.status, 0, two.stdout + two.stderr);
-    const read = (dir: string, r: number) => JSON.parse(readFileSync(join(dir, `rank-${r}.json`), 'utf8')) as Run;
-    const alone = read(outOne, 0), [r0, r1] = [read(outTwo, 0), read(outTwo, 1)];
-    const diff = Math.max(...alone.weights.flatMap((w, i) => w.map((v, j) => Math.abs(v - r0!.weights[i]![j]!))));
-    assert.ok(diff < 1e-5, `max |two ranks - one process| = ${diff}`);
-    assert.deepEqual(r0!.weights, r1!.weights);
-    assert.deepEqual([alone.leaked, r0!.leaked, r1!.leaked], [0, 0, 0], 'an epoch on cuda leaves no tensors behind');
-    assert.deepEqual([alone.collected, r0!.collected, r1!.collected], [0, 0, 0], 'an epoch on cuda drops no tensor for the GC');
-    // 20 steps of 4 buckets of at most 200 bytes (the weights 12, 192, 64 and 512 bytes, last first), then
-    // the leak check's two epochs of 5 steps; one process makes no NCCL calls
+    alone = JSON.parse(readFileSync(join(outOne, 'rank-0.json'), 'utf8')) as Run;
+    assert.deepEqual([alone.leaked, alone.collected], [0, 0]);
+    // one process makes no NCCL calls
     assert.equal(alone.ncclCalls, 0);
-    assert.equal(r0!.ncclCalls, 80 + 2 * 20);
-    assert.equal(r1!.ncclCalls, 80 + 2 * 20);
+    againstAlone(twoRanks());
+  });
+
+  it('eager steps on cuda: each bucket, flattened on the GPU, is summed through NCCL as backward makes it', { timeout: 300_000 }, () => {
+    againstAlone(twoRanks({ TESSERA_TEST_JIT: '0' }));
   });
 });

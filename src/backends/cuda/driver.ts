@@ -50,6 +50,7 @@ const DRIVER = {
   cuStreamSynchronize: 'int cuStreamSynchronize(void *stream)',
   cuEventCreate: 'int cuEventCreate(_Out_ void **event, unsigned int flags)',
   cuEventRecord: 'int cuEventRecord(void *event, void *stream)',
+  cuStreamWaitEvent: 'int cuStreamWaitEvent(void *stream, void *event, unsigned int flags)',
   cuEventQuery: 'int cuEventQuery(void *event)',
   cuEventSynchronize: 'int cuEventSynchronize(void *event)',
   cuEventElapsedTime: 'int cuEventElapsedTime(_Out_ float *ms, void *start, void *end)',
@@ -91,6 +92,8 @@ export const CUDA_DATA_TYPE: Partial<Record<DType, number>> = { float32: 0, floa
 export const CUBLAS_OP_N = 0, CUBLAS_OP_T = 1, CUBLAS_COMPUTE_32F = 68, CUBLAS_COMPUTE_32F_FAST_TF32 = 77, CUBLAS_GEMM_DEFAULT = -1;
 export const CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
 const CUDA_ERROR_OUT_OF_MEMORY = 2;
+/** cuEventCreate's flag for an event used only for ordering: no timestamps to take */
+export const CU_EVENT_DISABLE_TIMING = 2;
 
 export class CudaDriver {
   readonly koffi: Koffi;

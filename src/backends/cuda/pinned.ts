@@ -4,13 +4,13 @@
 // The copy is queued on the compute stream (as PyTorch's non_blocking copies are), and each
 // block is reused once the event recorded after its copy has completed.
 import { sizeClass } from './size-class.js';
-import type { CudaDriver } from './driver.js';
+import { CU_EVENT_DISABLE_TIMING, type CudaDriver } from './driver.js';
 
 /** Smaller uploads are staged by the driver at once; pinning them gains nothing. */
 export const PINNED_MIN_BYTES = 16384;
 /** Pinned memory held for uploads before an upload waits for a block instead of pinning more. */
 const PINNED_CAP_BYTES = 256 << 20;
-const CUDA_ERROR_NOT_READY = 600, CU_EVENT_DISABLE_TIMING = 2;
+const CUDA_ERROR_NOT_READY = 600;
 
 interface PinnedBlock { host: unknown; bytes: Uint8Array; event: unknown }
 

@@ -4,7 +4,7 @@ import { TesseraError } from '../../core/errors.js';
 import { env, nodeBuiltin } from '../../core/platform.js';
 import type { KernelTimer } from '../backend.js';
 import { currentOpLabel } from '../trace.js';
-import { CudaDriver } from './driver.js';
+import { CU_EVENT_DISABLE_TIMING, CudaDriver } from './driver.js';
 import type { KernelSource } from './kernels.js';
 import { PINNED_MIN_BYTES, PinnedUploads } from './pinned.js';
 import { sizeClass } from './size-class.js';
@@ -51,6 +51,31 @@ export class CudaRuntime {
     this.argBase = d.koffi.address(this.args);
     this.timer = this.eventTimer();
     this.pinned = new PinnedUploads(d, this.stream);
+  }
+
+  private comm: unknown = null;
+  private handOffEvent: unknown = null;
+
+  /** A second stream, for collectives (NCCL) that run beside the compute stream's work; made when first asked for. */
+  get commStream(): unknown {
+    if (this.comm === null) {
+      const stream: unknown[] = [null];
+      this.driver.check('cuStreamCreate', stream, 0);
+      this.comm = stream[0];
+    }
+    return this.comm;
+  }
+
+  /** Makes stream `to` wait, on the device, for what is queued on stream `from` so far; the host goes on at once. */
+  handOff(from: unknown, to: unknown): void {
+    if (this.handOffEvent === null) {
+      const event: unknown[] = [null];
+      this.driver.check('cuEventCreate', event, CU_EVENT_DISABLE_TIMING);
+      this.handOffEvent = event[0];
+    }
+    // a wait takes the event as last recorded when the wait is queued: one event serves every hand-off
+    this.driver.check('cuEventRecord', this.handOffEvent, from);
+    this.driver.check('cuStreamWaitEvent', to, this.handOffEvent, 0);
   }
 
   /** Host bytes held page-locked for uploads. */
