@@ -28,6 +28,7 @@ console.log(header('data parallelism: 2 ranks against 1 process; allreduce again
 
 const threadEnv = (threads: number) => ({ OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads) });
 const rankArgs = (kind: string, batch: number, steps: number, mode = '') => [here('./distributed-fit-rank.js'), kind, String(batch), String(steps), ...(mode ? [mode] : [])];
+/** the job's samples/s, the last line a run prints */
 const speedOf = (r: { status: number | null; stdout: string; stderr: string }, what: string) => {
   if (r.status !== 0) throw new Error(`${what} failed:\n${r.stdout}${r.stderr}`);
   return Number(r.stdout.trim().split('\n').pop());
@@ -40,11 +41,14 @@ const oneProcess = (threads: number, kind: string, batch: number, steps: number)
 /**
  * The job's samples/s of data-parallel fit on 2 ranks of one thread; mode 'eager' for eager
  * steps; `nodeFlags` for node (--single-threaded: V8's compiler and GC threads then stay off
- * the cores the ranks fill); `extra`: more environment for the ranks.
+ * the cores the ranks fill); `extra`: more environment for the ranks. `shares`: where the ranks'
+ * time went, rank 0's/rank 1's share waiting for the other at the agreement checks, then in MPI's data calls.
  */
 const twoRanks = (kind: string, batch: number, steps: number, mode = '', nodeFlags: string[] = [], extra: Record<string, string> = {}) => {
   const env = { ...threadEnv(1), ...extra };
-  return speedOf(mpirun(2, [process.execPath, ...nodeFlags, ...rankArgs(kind, batch, steps, mode)], env, Object.keys(env).flatMap((k) => ['-x', k])), `${kind} on 2 ranks ${mode} ${nodeFlags.join(' ')}`);
+  const r = mpirun(2, [process.execPath, ...nodeFlags, ...rankArgs(kind, batch, steps, mode)], env, Object.keys(env).flatMap((k) => ['-x', k]));
+  const shares = /^wait% (\S+) (\S+) transfer% (\S+) (\S+)$/m.exec(r.stdout);
+  return { speed: speedOf(r, `${kind} on 2 ranks ${mode} ${nodeFlags.join(' ')}`), shares: shares ? `${shares[1]}/${shares[2]} ${shares[3]}/${shares[4]}` : '?' };
 };
 
 /** The machine's own ceiling: two unrelated one-thread processes at once, their samples/s summed. */
@@ -60,22 +64,24 @@ async function twoIndependent(kind: string, batch: number, steps: number): Promi
 }
 
 if (process.argv[2] !== 'allreduce') {
-  console.log(`\n${'workload'.padEnd(22)}${pad('1 x 1', 9)}${pad('1 x 2', 9)}${pad('2 apart', 9)}${pad('2 ranks', 9)}${pad('eager', 9)}${pad('st', 9)}${pad('eager st', 10)}${pad('eager ovl', 11)}${pad('efficiency', 12)}${pad('ceiling', 9)}${pad('vs 1 x 2', 10)}`);
+  console.log(`\n${'workload'.padEnd(22)}${pad('1 x 1', 9)}${pad('1 x 2', 9)}${pad('2 apart', 9)}${pad('2 ranks', 9)}${pad('wait, MPI %', 16)}${pad('eager', 9)}${pad('st', 9)}${pad('eager st', 10)}${pad('eager ovl', 11)}${pad('efficiency', 12)}${pad('ceiling', 9)}${pad('vs 1 x 2', 10)}`);
   for (const [kind, batch, steps] of [['mlp', 256, 150], ['cnn', 64, 40]] as const) {
     const one = oneProcess(1, kind, batch, steps), oneTwo = oneProcess(2, kind, batch, steps);
-    const apart = await twoIndependent(kind, batch, steps), two = twoRanks(kind, batch, steps), eager = twoRanks(kind, batch, steps, 'eager');
-    const st = twoRanks(kind, batch, steps, '', ['--single-threaded']), eagerSt = twoRanks(kind, batch, steps, 'eager', ['--single-threaded']);
-    const eagerOverlap = twoRanks(kind, batch, steps, 'eager', [], { TESSERA_DIST_OVERLAP: '1' });
+    const apart = await twoIndependent(kind, batch, steps), two = twoRanks(kind, batch, steps), eager = twoRanks(kind, batch, steps, 'eager').speed;
+    const st = twoRanks(kind, batch, steps, '', ['--single-threaded']).speed, eagerSt = twoRanks(kind, batch, steps, 'eager', ['--single-threaded']).speed;
+    const eagerOverlap = twoRanks(kind, batch, steps, 'eager', [], { TESSERA_DIST_OVERLAP: '1' }).speed;
     const pct = (v: number) => `${(v * 100).toFixed(0)}%`;
-    console.log(`${`${kind} batch ${batch}/process`.padEnd(22)}${pad(one.toFixed(0), 9)}${pad(oneTwo.toFixed(0), 9)}${pad(apart.toFixed(0), 9)}${pad(two.toFixed(0), 9)}${pad(eager.toFixed(0), 9)}${pad(st.toFixed(0), 9)}${pad(eagerSt.toFixed(0), 10)}${pad(eagerOverlap.toFixed(0), 11)}${pad(pct(two / (2 * one)), 12)}${pad(pct(apart / (2 * one)), 9)}${pad(`${(two / oneTwo).toFixed(2)}x`, 10)}`);
+    console.log(`${`${kind} batch ${batch}/process`.padEnd(22)}${pad(one.toFixed(0), 9)}${pad(oneTwo.toFixed(0), 9)}${pad(apart.toFixed(0), 9)}${pad(two.speed.toFixed(0), 9)}${pad(two.shares, 16)}${pad(eager.toFixed(0), 9)}${pad(st.toFixed(0), 9)}${pad(eagerSt.toFixed(0), 10)}${pad(eagerOverlap.toFixed(0), 11)}${pad(pct(two.speed / (2 * one)), 12)}${pad(pct(apart / (2 * one)), 9)}${pad(`${(two.speed / oneTwo).toFixed(2)}x`, 10)}`);
   }
   console.log([
     'samples/s of the whole job, compiled steps unless eager. 1 x N: one process of N BLAS threads; 2 apart: two unrelated',
     'one-thread processes at once (summed: what the machine gives two processes with no communication); 2 ranks:',
-    'data-parallel fit, gradients summed between the compiled gradient and update plans; eager: eager steps, the buckets',
-    'summed after backward; st, eager st: the same under `node --single-threaded` (no V8 background threads taking a',
-    'rank\'s core); eager ovl: eager, each bucket started as backward makes it, large ones on MPI\'s worker thread',
-    'overlapping backward on the rank\'s one core (TESSERA_DIST_OVERLAP=1; by default only a rank with a core to spare).',
+    'data-parallel fit, gradients summed between the compiled gradient and update plans; wait, MPI %: the share of',
+    'rank 0\'s/rank 1\'s time in that run spent waiting for the other rank at the step\'s agreement check, then inside',
+    'MPI\'s data calls (tsr.distributed.stats()); eager: eager steps, the buckets summed after backward; st, eager st: the',
+    'same under `node --single-threaded` (no V8 background threads taking a rank\'s core); eager ovl: eager, each bucket',
+    'started as backward makes it, large ones on MPI\'s worker thread overlapping backward on the rank\'s one core',
+    '(TESSERA_DIST_OVERLAP=1; by default only a rank with a core to spare).',
     'efficiency = 2 ranks / (2 x 1 x 1) (goal >= 90% for the CNN); ceiling = 2 apart / (2 x 1 x 1)',
   ].join('\n'));
 }

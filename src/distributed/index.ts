@@ -9,7 +9,7 @@ import { assignExpr } from '../ops/apply.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { OPS, type ReduceOp, type State, WIRE, afterAgreement, agree, copyOf, divide, heapValues, inTurn, ready, within } from './job.js';
 
-export { type DistributedInfo, type InitOptions, type ReduceOp, init, localRank, rank, shutdown, worldSize } from './job.js';
+export { type CollectiveStats, type DistributedInfo, type InitOptions, type ReduceOp, init, localRank, rank, shutdown, stats, worldSize } from './job.js';
 export { meanInBuckets } from './buckets.js';
 
 export interface AllReduceOptions {

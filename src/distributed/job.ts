@@ -32,6 +32,9 @@ export interface State {
   turns: Turns;
   /** where the agreement check's headers go, made once (every collective checks) */
   check: Check | null;
+  /** collectives made, and ms spent at their agreement checks waiting for the other ranks */
+  calls: number;
+  waitMs: number;
   /** the job's NCCL communicator, made when CUDA gradients are first reduced; null: NCCL is not there */
   nccl?: NcclComm | null;
 }
@@ -72,7 +75,7 @@ export function init(opts: InitOptions = {}): DistributedInfo {
   }
   const launch = launchInfo();
   if (launch.worldSize === 1) {
-    state = { info: { ...launch, mpi: null, timeoutSeconds }, mpi: null, staging: null, broken: null, turns: new Turns(), check: null };
+    state = { info: { ...launch, mpi: null, timeoutSeconds }, mpi: null, staging: null, broken: null, turns: new Turns(), check: null, calls: 0, waitMs: 0 };
     return { ...state.info };
   }
   const probe = openMpi();
@@ -83,7 +86,7 @@ export function init(opts: InitOptions = {}): DistributedInfo {
   }
   const send = mpi.allocate(HEADER * 4), recv = mpi.allocate(HEADER * 4 * mpi.size);
   const check = { send, recv, mine: new Int32Array(send.bytes, 0, HEADER), all: new Int32Array(recv.bytes, 0, HEADER * mpi.size) };
-  state = { info: { ...launch, mpi: { path: mpi.path, version: mpi.version }, timeoutSeconds }, mpi, staging: new Staging(mpi), broken: null, turns: new Turns(), check };
+  state = { info: { ...launch, mpi: { path: mpi.path, version: mpi.version }, timeoutSeconds }, mpi, staging: new Staging(mpi), broken: null, turns: new Turns(), check, calls: 0, waitMs: 0 };
   return { ...state.info };
 }
 
@@ -192,8 +195,11 @@ export function agree(s: State, call: Call, t: Pick<Tensor, 'dtype' | 'rank' | '
     for (let d = 0; d < Math.min(t.rank, 7); d++) mine[5 + d] = t.shape[d]!;
   }
   mine[4] = argument;
+  const start = performance.now();
   s.mpi!.iallgather(send.address, recv.address, HEADER, 'int');
   const compare = () => {
+    s.calls++;
+    s.waitMs += performance.now() - start;
     for (let i = 0; i < all.length; i++) {
       if (all[i] !== mine[i % HEADER]) {
         const asked = Array.from({ length: s.info.worldSize }, (_, r) => `rank ${r}: ${describe(all, r * HEADER)}`).join('; ');
@@ -207,6 +213,25 @@ export function agree(s: State, call: Call, t: Pick<Tensor, 'dtype' | 'rank' | '
     return undefined;
   }
   return waiting.then(compare);
+}
+
+export interface CollectiveStats {
+  /** collectives this process has made (a data-parallel step's gradient buckets count as one) */
+  calls: number;
+  /**
+   * ms spent at their agreement checks, which end when the last rank arrives: mostly waiting for
+   * ranks that are behind (a slower rank, one whose step took longer this time)
+   */
+  waitMs: number;
+  /** ms this thread spent inside MPI's data calls, moving and summing the data */
+  transferMs: number;
+}
+
+/** Where this process's time in collectives went, since it joined the job (counters: take the difference of two calls). */
+export function stats(): CollectiveStats {
+  init();
+  const s = state!;
+  return { calls: s.calls, waitMs: s.waitMs, transferMs: s.mpi?.blockedMs ?? 0 };
 }
 
 /** In a world of one every collective gives back the tensor's own values, as a new tensor. */

@@ -87,6 +87,8 @@ export interface Mpi {
   allgather(send: Address, recv: Address, count: number, dtype: MpiDType): Promise<void>;
   /** where a typed array's bytes start (for memory MPI may use in place: the CPU heap), or null where that cannot be told */
   addressOf(array: ArrayBufferView): Address | null;
+  /** ms this thread has spent inside MPI's blocking data collectives (moving and summing data) */
+  readonly blockedMs: number;
   /** nonblocking, for polling with done(); one at a time */
   iallgather(send: Address, recv: Address, count: number, dtype: MpiDType): void;
   /** whether the iallgather in flight has completed here */
@@ -186,11 +188,15 @@ export function openMpi(): MpiProbe {
   } catch {
     // not glibc: tensors travel through native buffers instead
   }
+  let blockedMs = 0;
   /** `name` here (FINISHED, or it throws), or with `background` on a worker thread where MPI allows it and the call is large */
   const call = (name: 'MPI_Allreduce' | 'MPI_Bcast' | 'MPI_Allgather', background: boolean, ...args: unknown[]): Promise<void> => {
     const fn = f[name] as Fn & { async: (...a: unknown[]) => void };
     if (!background || !threaded) {
-      check(name, fn(...args));
+      const start = performance.now();
+      const code = fn(...args);
+      blockedMs += performance.now() - start;
+      check(name, code);
       return FINISHED;
     }
     return new Promise((resolve, reject) => fn.async(...args, (err: Error | null, code: number) => {
@@ -201,6 +207,7 @@ export function openMpi(): MpiProbe {
   return {
     mpi: {
       path, version, rank: rank[0]!, size: size[0]!,
+      get blockedMs() { return blockedMs; },
       allocate(bytes) {
         const pointer = koffi.alloc('uint8_t', Math.max(1, bytes));
         return { pointer, address: koffi.address(pointer) as Address, bytes: koffi.view(pointer, Math.max(1, bytes)), free: () => koffi.free(pointer) };

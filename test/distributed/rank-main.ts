@@ -53,6 +53,16 @@ async function collectives(): Promise<Record<string, unknown>> {
   await onWorker.finish();
   assert.ok(large.dataSync().every((v) => v === w * (w + 1) / 2), 'a large bucket summed on the worker');
   await tsr.distributed.barrier();
+  // stats: one call per collective; rank 1 comes 300 ms late, which rank 0 spends waiting at the check
+  const before = tsr.distributed.stats();
+  if (r === 1) await new Promise((resolve) => setTimeout(resolve, 300));
+  await tsr.distributed.allReduce(big, 'sum', { inPlace: true });
+  const after = tsr.distributed.stats();
+  assert.equal(after.calls - before.calls, w > 1 ? 1 : 0, 'one collective counted');
+  if (w > 1) {
+    assert.ok(r === 0 ? after.waitMs - before.waitMs >= 250 : after.waitMs - before.waitMs < 250, `rank ${r} waited ${after.waitMs - before.waitMs} ms`);
+    assert.ok(after.transferMs > before.transferMs, 'time in MPI_Allreduce counted');
+  }
   // what loading MPI set for UCX (absent in a world of one)
   return { ucxMemEvents: process.env['UCX_MEM_EVENTS'] };
 }
