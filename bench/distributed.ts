@@ -48,7 +48,7 @@ const twoRanks = (kind: string, batch: number, steps: number, mode = '', nodeFla
   const env = { ...threadEnv(1), ...extra };
   const r = mpirun(2, [process.execPath, ...nodeFlags, ...rankArgs(kind, batch, steps, mode)], env, Object.keys(env).flatMap((k) => ['-x', k]));
   const shares = /^wait% (\S+) (\S+) transfer% (\S+) (\S+)$/m.exec(r.stdout);
-  return { speed: speedOf(r, `${kind} on 2 ranks ${mode} ${nodeFlags.join(' ')}`), shares: shares ? `${shares[1]}/${shares[2]} ${shares[3]}/${shares[4]}` : '?' };
+  return { speed: speedOf(r, `${kind} on 2 ranks ${mode} ${nodeFlags.join(' ')}`), shares: shares ? `${Math.round(Number(shares[1]))}/${Math.round(Number(shares[2]))}, ${Math.round(Number(shares[3]))}/${Math.round(Number(shares[4]))}` : '?' };
 };
 
 /** The machine's own ceiling: two unrelated one-thread processes at once, their samples/s summed. */
@@ -64,14 +64,14 @@ async function twoIndependent(kind: string, batch: number, steps: number): Promi
 }
 
 if (process.argv[2] !== 'allreduce') {
-  console.log(`\n${'workload'.padEnd(22)}${pad('1 x 1', 9)}${pad('1 x 2', 9)}${pad('2 apart', 9)}${pad('2 ranks', 9)}${pad('wait, MPI %', 16)}${pad('eager', 9)}${pad('st', 9)}${pad('eager st', 10)}${pad('eager ovl', 11)}${pad('efficiency', 12)}${pad('ceiling', 9)}${pad('vs 1 x 2', 10)}`);
+  console.log(`\n${'workload'.padEnd(22)}${pad('1 x 1', 9)}${pad('1 x 2', 9)}${pad('2 apart', 9)}${pad('2 ranks', 9)}${pad('wait, MPI %', 14)}${pad('eager', 9)}${pad('st', 9)}${pad('eager st', 10)}${pad('eager ovl', 11)}${pad('efficiency', 12)}${pad('ceiling', 9)}${pad('vs 1 x 2', 10)}`);
   for (const [kind, batch, steps] of [['mlp', 256, 150], ['cnn', 64, 40]] as const) {
     const one = oneProcess(1, kind, batch, steps), oneTwo = oneProcess(2, kind, batch, steps);
     const apart = await twoIndependent(kind, batch, steps), two = twoRanks(kind, batch, steps), eager = twoRanks(kind, batch, steps, 'eager').speed;
     const st = twoRanks(kind, batch, steps, '', ['--single-threaded']).speed, eagerSt = twoRanks(kind, batch, steps, 'eager', ['--single-threaded']).speed;
     const eagerOverlap = twoRanks(kind, batch, steps, 'eager', [], { TESSERA_DIST_OVERLAP: '1' }).speed;
     const pct = (v: number) => `${(v * 100).toFixed(0)}%`;
-    console.log(`${`${kind} batch ${batch}/process`.padEnd(22)}${pad(one.toFixed(0), 9)}${pad(oneTwo.toFixed(0), 9)}${pad(apart.toFixed(0), 9)}${pad(two.speed.toFixed(0), 9)}${pad(two.shares, 16)}${pad(eager.toFixed(0), 9)}${pad(st.toFixed(0), 9)}${pad(eagerSt.toFixed(0), 10)}${pad(eagerOverlap.toFixed(0), 11)}${pad(pct(two.speed / (2 * one)), 12)}${pad(pct(apart / (2 * one)), 9)}${pad(`${(two.speed / oneTwo).toFixed(2)}x`, 10)}`);
+    console.log(`${`${kind} batch ${batch}/process`.padEnd(22)}${pad(one.toFixed(0), 9)}${pad(oneTwo.toFixed(0), 9)}${pad(apart.toFixed(0), 9)}${pad(two.speed.toFixed(0), 9)}${pad(two.shares, 14)}${pad(eager.toFixed(0), 9)}${pad(st.toFixed(0), 9)}${pad(eagerSt.toFixed(0), 10)}${pad(eagerOverlap.toFixed(0), 11)}${pad(pct(two.speed / (2 * one)), 12)}${pad(pct(apart / (2 * one)), 9)}${pad(`${(two.speed / oneTwo).toFixed(2)}x`, 10)}`);
   }
   console.log([
     'samples/s of the whole job, compiled steps unless eager. 1 x N: one process of N BLAS threads; 2 apart: two unrelated',
