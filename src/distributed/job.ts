@@ -116,7 +116,7 @@ function timedOut(s: State, what: string): TesseraError {
   return s.broken;
 }
 
-/** Polls the nonblocking call in flight to its end, or to the job's timeout: here when it ends within SPIN_MS (a collective's usual case), else in a promise. */
+/** Polls the nonblocking call in flight to its end, or to the job's timeout: undefined when it ended in the first few polls (every rank was there already), else a promise. */
 function poll(s: State, what: string): Promise<void> | undefined {
   const mpi = s.mpi!;
   // MPI progresses only while polled: poll flat out for a while (as a blocking call would),
