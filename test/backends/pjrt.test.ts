@@ -152,7 +152,7 @@ describe('training on the PJRT device (fake plugin)', { skip }, () => {
         // the models end in logits; Adam with a larger epsilon: at 1e-7 it turns the float32 noise of
         // gradients that are ~0 (as a conv bias's is ahead of batch norm) into full-size steps, and
         // the CNN's losses on the two backends drifted 1e-4 apart on an AVX2 CPU (other summation
-        // orders) but not on an AVX-512 one; with 1e-3 (or SGD) they agree to 1e-7 on both
+        // orders) but not on an AVX-512 one; with 1e-3 (or SGD) they agree to 1e-7 on the AVX2 one
         m.compile({ optimizer: tsr.optimizers.adam({ learningRate: 0.01, epsilon: 1e-3 }), loss: tsr.losses.sparseCategoricalCrossentropy({ fromLogits: true }) });
         const losses: number[] = [];
         await m.fit(x, y, { epochs: 2, batchSize: 8, verbose: 0, shuffle: false, callbacks: [{ onBatchEnd: (_b, logs) => { losses.push(logs!['loss']!); } }] });
