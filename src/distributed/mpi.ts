@@ -70,7 +70,7 @@ export type MpiOp = 'sum' | 'max' | 'min';
 export type Address = number | bigint;
 
 /** A native buffer the collectives read and write, with a typed view over it. */
-export interface NativeBuffer { readonly pointer: unknown; readonly address: Address; readonly bytes: ArrayBuffer; free(): void }
+export interface NativeBuffer { readonly address: Address; readonly bytes: ArrayBuffer; free(): void }
 
 export interface Mpi {
   readonly path: string;
@@ -210,7 +210,7 @@ export function openMpi(): MpiProbe {
       get blockedMs() { return blockedMs; },
       allocate(bytes) {
         const pointer = koffi.alloc('uint8_t', Math.max(1, bytes));
-        return { pointer, address: koffi.address(pointer) as Address, bytes: koffi.view(pointer, Math.max(1, bytes)), free: () => koffi.free(pointer) };
+        return { address: koffi.address(pointer) as Address, bytes: koffi.view(pointer, Math.max(1, bytes)), free: () => koffi.free(pointer) };
       },
       allreduce: (send, recv, count, dtype, op, background = false) => call('MPI_Allreduce', background && count * BYTES[dtype] > MAIN_THREAD_BYTES, send === recv ? abi.inPlace : send, recv, count, types[dtype], ops[op], world),
       bcast: (buffer, count, dtype, root) => call('MPI_Bcast', false, buffer, count, types[dtype], root, world),
