@@ -7,7 +7,7 @@ import { fail, shapeStr } from '../core/errors.js';
 import * as E from '../core/expr.js';
 import { assignExpr } from '../ops/apply.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { OPS, type ReduceOp, type State, WIRE, afterAgreement, agree, copyOf, divide, heapValues, inTurn, ready, within } from './job.js';
+import { OPS, type ReduceOp, type State, WIRE, agree, copyOf, divide, heapValues, inTurn, ready, within } from './job.js';
 
 export { type CollectiveStats, type DistributedInfo, type InitOptions, type ReduceOp, init, localRank, rank, shutdown, stats, worldSize } from './job.js';
 export { meanInBuckets } from './buckets.js';
@@ -35,11 +35,15 @@ export function allReduce(t: Tensor, op: ReduceOp = 'sum', opts: AllReduceOption
     const own = opts.inPlace && t.dtype !== 'float16' && t.dtype !== 'bfloat16' ? s.staging!.addressOf(t) : null;
     // reduced where it lies, on this thread: no promise waits unless another collective is in progress or a rank is late
     if (own !== null) {
-      return inTurn(s, () => afterAgreement(agree(s, 'allReduce', t, Object.keys(OPS).indexOf(op)), () => {
+      const reduce = (): Tensor => {
         s.mpi!.allreduce(own, own, t.size, WIRE[t.dtype], OPS[op]);
         if (op === 'mean') divide(heapValues(t), s.info.worldSize);
         return t;
-      }));
+      };
+      return inTurn(s, () => {
+        const waiting = agree(s, 'allReduce', t, Object.keys(OPS).indexOf(op));
+        return waiting ? waiting.then(reduce) : reduce();
+      });
     }
     return allReduceStaged(s, t, op, opts);
   } catch (e) {

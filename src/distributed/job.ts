@@ -170,11 +170,6 @@ export function inTurn<T>(s: State, fn: () => T | Promise<T>): Promise<T> {
   return waiting ? waiting.then(run) : run();
 }
 
-/** `then` once the agreement check `waiting` (from agree) has passed: at once when it passed here. */
-export function afterAgreement<T>(waiting: Promise<void> | undefined, then: () => T | Promise<T>): T | Promise<T> {
-  return waiting ? waiting.then(then) : then();
-}
-
 /** The job, checked usable: a world of one has no MPI, and a timed-out job none any more. */
 export function ready(): State {
   init();

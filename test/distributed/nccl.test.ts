@@ -50,15 +50,20 @@ describe('NCCL for CUDA gradients, against a fake CUDA and a fake NCCL', { skip 
     assert.match(r.stdout, new RegExp(`nccl: 2\\.23\\.4 \\(${nccl.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\)`));
   });
 
+  /** fit-main's result in one process on cuda (`extra`: more environment). */
+  const oneProcess = (extra: Record<string, string> = {}): Run => {
+    const out = mkdtempSync(join(tmpdir(), 'tessera-nccl-one-'));
+    const r = spawnSync(process.execPath, ['--expose-gc', main], { encoding: 'utf8', env: { ...process.env, ...env, TESSERA_TEST_OUT: out, ...extra } });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(readFileSync(join(out, 'rank-0.json'), 'utf8')) as Run;
+  };
+  /** plain fit in one process at batch 64, the baseline of the tests below: run once, when first asked for */
+  let plainRun: Run | undefined;
+  const alone = (): Run => (plainRun ??= oneProcess());
+
   it('one process with distributed forced on cuda sums through a communicator of one, as a rank would, and ends where fit without it does', { timeout: 300_000 }, () => {
-    const plain = mkdtempSync(join(tmpdir(), 'tessera-nccl-plain-')), forced = mkdtempSync(join(tmpdir(), 'tessera-nccl-forced-'));
-    const run = (out: string, extra: Record<string, string> = {}) => {
-      const r = spawnSync(process.execPath, ['--expose-gc', main], { encoding: 'utf8', env: { ...process.env, ...env, TESSERA_TEST_OUT: out, ...extra } });
-      assert.equal(r.status, 0, r.stderr);
-      return JSON.parse(readFileSync(join(out, 'rank-0.json'), 'utf8')) as Run;
-    };
     // the bucket option turns data-parallel fit on in a world of one
-    const a = run(plain), b = run(forced, { TESSERA_TEST_BUCKET_MB: String(200 / 2 ** 20) });
+    const a = alone(), b = oneProcess({ TESSERA_TEST_BUCKET_MB: String(200 / 2 ** 20) });
     assert.equal(b.worldSize, 1);
     const diff = Math.max(...a.weights.flatMap((w, i) => w.map((v, j) => Math.abs(v - b.weights[i]![j]!))));
     assert.ok(diff < 1e-5, `max |forced - plain| = ${diff}`);
@@ -77,9 +82,8 @@ describe('NCCL for CUDA gradients, against a fake CUDA and a fake NCCL', { skip 
     const read = (r: number) => JSON.parse(readFileSync(join(out, `rank-${r}.json`), 'utf8')) as Run;
     return [read(0), read(1)];
   };
-  let alone: Run;
   const againstAlone = ([r0, r1]: [Run, Run]) => {
-    const diff = Math.max(...alone.weights.flatMap((w, i) => w.map((v, j) => Math.abs(v - r0.weights[i]![j]!))));
+    const diff = Math.max(...alone().weights.flatMap((w, i) => w.map((v, j) => Math.abs(v - r0.weights[i]![j]!))));
     assert.ok(diff < 1e-5, `max |two ranks - one process| = ${diff}`);
     assert.deepEqual(r0.weights, r1.weights);
     assert.deepEqual([r0.leaked, r1.leaked], [0, 0], 'an epoch on cuda leaves no tensors behind');
@@ -91,13 +95,9 @@ describe('NCCL for CUDA gradients, against a fake CUDA and a fake NCCL', { skip 
   };
 
   it('two ranks on cuda sum their gradient buckets through NCCL, on a stream of its own, and end with the weights of one process at batch 64', { timeout: 300_000 }, () => {
-    const outOne = mkdtempSync(join(tmpdir(), 'tessera-nccl-one-'));
-    const one = spawnSync(process.execPath, ['--expose-gc', main], { encoding: 'utf8', env: { ...process.env, ...env, TESSERA_TEST_OUT: outOne } });
-    assert.equal(one.status, 0, one.stderr);
-    alone = JSON.parse(readFileSync(join(outOne, 'rank-0.json'), 'utf8')) as Run;
-    assert.deepEqual([alone.leaked, alone.collected], [0, 0]);
+    assert.deepEqual([alone().leaked, alone().collected], [0, 0]);
     // one process makes no NCCL calls
-    assert.equal(alone.ncclCalls, 0);
+    assert.equal(alone().ncclCalls, 0);
     againstAlone(twoRanks());
   });
 
