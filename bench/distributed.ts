@@ -66,16 +66,34 @@ async function twoIndependent(kind: string, batch: number, steps: number): Promi
 if (process.argv[2] !== 'allreduce') {
   console.log(`\n${'workload'.padEnd(22)}${pad('1 x 1', 9)}${pad('1 x 2', 9)}${pad('2 apart', 9)}${pad('2 ranks', 9)}${pad('wait, MPI %', 14)}${pad('eager', 9)}${pad('st', 9)}${pad('eager st', 10)}${pad('eager ovl', 11)}${pad('efficiency', 12)}${pad('ceiling', 9)}${pad('vs 1 x 2', 10)}`);
   for (const [kind, batch, steps] of [['mlp', 256, 150], ['cnn', 64, 40]] as const) {
-    const one = oneProcess(1, kind, batch, steps), oneTwo = oneProcess(2, kind, batch, steps);
-    const apart = await twoIndependent(kind, batch, steps), two = twoRanks(kind, batch, steps), eager = twoRanks(kind, batch, steps, 'eager').speed;
-    const st = twoRanks(kind, batch, steps, '', ['--single-threaded']).speed, eagerSt = twoRanks(kind, batch, steps, 'eager', ['--single-threaded']).speed;
-    const eagerOverlap = twoRanks(kind, batch, steps, 'eager', [], { TESSERA_DIST_OVERLAP: '1' }).speed;
+    const plain = (speed: number) => ({ speed, shares: '' });
+    const runs = {
+      one: () => plain(oneProcess(1, kind, batch, steps)),
+      oneTwo: () => plain(oneProcess(2, kind, batch, steps)),
+      apart: async () => plain(await twoIndependent(kind, batch, steps)),
+      two: () => twoRanks(kind, batch, steps),
+      eager: () => twoRanks(kind, batch, steps, 'eager'),
+      st: () => twoRanks(kind, batch, steps, '', ['--single-threaded']),
+      eagerSt: () => twoRanks(kind, batch, steps, 'eager', ['--single-threaded']),
+      eagerOverlap: () => twoRanks(kind, batch, steps, 'eager', [], { TESSERA_DIST_OVERLAP: '1' }),
+    };
+    // every configuration once per round, ROUNDS rounds, each keeping its fastest run: on this
+    // shared VM a single run of the same thing varies by a third from one minute to the next
+    const best = {} as Record<keyof typeof runs, { speed: number; shares: string }>;
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const [name, run] of Object.entries(runs) as [keyof typeof runs, typeof runs.one][]) {
+        const got = await run();
+        if (!best[name] || got.speed > best[name].speed) best[name] = got;
+      }
+    }
+    const { one, oneTwo, apart, two, eager, st, eagerSt, eagerOverlap } = Object.fromEntries(Object.entries(best).map(([k, v]) => [k, v.speed])) as Record<keyof typeof runs, number>;
     const pct = (v: number) => `${(v * 100).toFixed(0)}%`;
-    console.log(`${`${kind} batch ${batch}/process`.padEnd(22)}${pad(one.toFixed(0), 9)}${pad(oneTwo.toFixed(0), 9)}${pad(apart.toFixed(0), 9)}${pad(two.speed.toFixed(0), 9)}${pad(two.shares, 14)}${pad(eager.toFixed(0), 9)}${pad(st.toFixed(0), 9)}${pad(eagerSt.toFixed(0), 10)}${pad(eagerOverlap.toFixed(0), 11)}${pad(pct(two.speed / (2 * one)), 12)}${pad(pct(apart / (2 * one)), 9)}${pad(`${(two.speed / oneTwo).toFixed(2)}x`, 10)}`);
+    console.log(`${`${kind} batch ${batch}/process`.padEnd(22)}${pad(one.toFixed(0), 9)}${pad(oneTwo.toFixed(0), 9)}${pad(apart.toFixed(0), 9)}${pad(two.toFixed(0), 9)}${pad(best.two.shares, 14)}${pad(eager.toFixed(0), 9)}${pad(st.toFixed(0), 9)}${pad(eagerSt.toFixed(0), 10)}${pad(eagerOverlap.toFixed(0), 11)}${pad(pct(two / (2 * one)), 12)}${pad(pct(apart / (2 * one)), 9)}${pad(`${(two / oneTwo).toFixed(2)}x`, 10)}`);
   }
   console.log([
-    'samples/s of the whole job, compiled steps unless eager. 1 x N: one process of N BLAS threads; 2 apart: two unrelated',
-    'one-thread processes at once (summed: what the machine gives two processes with no communication); 2 ranks:',
+    `samples/s of the whole job, the best of ${ROUNDS} rounds that each run every configuration in turn; compiled steps`,
+    'unless eager. 1 x N: one process of N BLAS threads; 2 apart: two unrelated one-thread processes at once (summed:',
+    'what the machine gives two processes with no communication); 2 ranks:',
     'data-parallel fit, gradients summed between the compiled gradient and update plans; wait, MPI %: the share of',
     'rank 0\'s/rank 1\'s time in that run spent waiting for the other rank at the step\'s agreement check, then inside',
     'MPI\'s data calls (tsr.distributed.stats()); eager: eager steps, the buckets summed after backward; st, eager st: the',
@@ -104,16 +122,17 @@ for (const { name, using, compilers, dev } of MPIS) {
   const rounds = Array.from({ length: ROUNDS }, () => [run(using, [exe, ...SIZES.map(String)]), run(using, [process.execPath, here('./distributed-rank.js'), ...SIZES.map(String)])] as const);
   const best = (side: 0 | 1, n: number) => rounds.map((r) => r[side].get(n)!).reduce((a, b) => a.map((v, i) => Math.min(v, b[i]!)));
   const c = new Map(SIZES.map((n) => [n, best(0, n)])), ours = new Map(SIZES.map((n) => [n, best(1, n)]));
-  console.log(`\n${name}, 2 ranks on this machine\n${'floats'.padEnd(10)}${pad('C ms', 9)}${pad('C GB/s', 8)}${pad('new ms', 9)}${pad('overhead', 10)}${pad('in place ms', 13)}${pad('GB/s', 7)}${pad('overhead', 10)}`);
+  console.log(`\n${name}, 2 ranks on this machine\n${'floats'.padEnd(10)}${pad('C ms', 9)}${pad('C GB/s', 8)}${pad('in place ms', 13)}${pad('GB/s', 7)}${pad('overhead', 10)}${pad('C out ms', 10)}${pad('new ms', 9)}${pad('overhead', 10)}`);
   for (const n of SIZES) {
-    const tc = c.get(n)![0]!, [fresh, inPlace] = ours.get(n)! as [number, number], gb = (s: number) => (n * 4 / s / 1e9).toFixed(2);
-    console.log(`${String(n).padEnd(10)}${pad((tc * 1e3).toFixed(3), 9)}${pad(gb(tc), 8)}${pad((fresh * 1e3).toFixed(3), 9)}${pad(over(fresh, tc), 10)}${pad((inPlace * 1e3).toFixed(3), 13)}${pad(gb(inPlace), 7)}${pad(over(inPlace, tc), 10)}`);
+    const [tc, tcOut] = c.get(n)! as [number, number], [fresh, inPlace] = ours.get(n)! as [number, number], gb = (s: number) => (n * 4 / s / 1e9).toFixed(2);
+    console.log(`${String(n).padEnd(10)}${pad((tc * 1e3).toFixed(3), 9)}${pad(gb(tc), 8)}${pad((inPlace * 1e3).toFixed(3), 13)}${pad(gb(inPlace), 7)}${pad(over(inPlace, tc), 10)}${pad((tcOut * 1e3).toFixed(3), 10)}${pad((fresh * 1e3).toFixed(3), 9)}${pad(over(fresh, tcOut), 10)}`);
   }
 }
 console.log([
   '',
-  'C: MPI_Allreduce in place from C; new: allReduce(t) giving a new tensor; in place: allReduce(t, \'sum\', { inPlace: true })',
-  '(what fit\'s compiled data-parallel steps do with their flat gradient buckets). Each figure: the median of 7 timed',
+  'C: MPI_Allreduce in place from C; in place: allReduce(t, \'sum\', { inPlace: true }) (what fit\'s compiled data-parallel',
+  'steps do with their flat gradient buckets), against C in place; C out: MPI_Allreduce from C into another buffer (one',
+  'more pass over memory); new: allReduce(t) giving a new tensor, against C out. Each figure: the median of 7 timed',
   `loops after a warm-up, best of ${ROUNDS} runs taken in turn with C's. GB/s = the buffer's bytes over the time per call;`,
   'overhead = tessera\'s time over C\'s, minus 1 (goal <= 10%). Every call first checks, in one small nonblocking',
   'allgather, that all ranks made the same call: a fixed few microseconds, which dominate the smallest sizes',

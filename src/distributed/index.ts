@@ -7,7 +7,7 @@ import { fail, shapeStr } from '../core/errors.js';
 import * as E from '../core/expr.js';
 import { assignExpr } from '../ops/apply.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { OPS, type ReduceOp, type State, WIRE, agree, copyOf, divide, heapValues, inTurn, ready, within } from './job.js';
+import { OPS, type ReduceOp, type State, WIRE, agree, copyOf, divide, heapValues, inTurn, opCode, ready, within } from './job.js';
 
 export { type CollectiveStats, type DistributedInfo, type InitOptions, type ReduceOp, init, localRank, rank, shutdown, stats, worldSize } from './job.js';
 export { meanInBuckets } from './buckets.js';
@@ -41,7 +41,7 @@ export function allReduce(t: Tensor, op: ReduceOp = 'sum', opts: AllReduceOption
         return t;
       };
       return inTurn(s, () => {
-        const waiting = agree(s, 'allReduce', t, Object.keys(OPS).indexOf(op));
+        const waiting = agree(s, 'allReduce', t, opCode(op));
         return waiting ? waiting.then(reduce) : reduce();
       });
     }
@@ -55,7 +55,7 @@ export function allReduce(t: Tensor, op: ReduceOp = 'sum', opts: AllReduceOption
 async function allReduceStaged(s: State, t: Tensor, op: ReduceOp, opts: AllReduceOptions): Promise<Tensor> {
   const what = `allReduce of ${t.dtype} ${shapeStr(t.shape)}`;
   const result = await inTurn(s, async () => {
-    await agree(s, 'allReduce', t, Object.keys(OPS).indexOf(op));
+    await agree(s, 'allReduce', t, opCode(op));
     const staging = s.staging!, input = await staging.input(t), output = staging.output(t, t.shape);
     try {
       await within(s, s.mpi!.allreduce(input.address, output.address, t.size, WIRE[t.dtype], OPS[op]), what);

@@ -108,7 +108,7 @@ function describe(h: Int32Array, at: number): string {
   const call = CALLS[h[at]!] ?? '?', ndim = h[at + 2]!;
   if (call === 'barrier') return 'barrier';
   const dims = Array.from(h.subarray(at + 5, at + 5 + Math.min(ndim, 7)));
-  return `${call} of ${DTYPE_CODES[h[at + 1]!]} [${dims.join(', ')}${ndim > 7 ? ', ...' : ''}]${call === 'broadcast' ? ` from rank ${h[at + 4]}` : call === 'allReduce' ? ` (${['sum', 'mean', 'max'][h[at + 4]!]})` : ''}`;
+  return `${call} of ${DTYPE_CODES[h[at + 1]!]} [${dims.join(', ')}${ndim > 7 ? ', ...' : ''}]${call === 'broadcast' ? ` from rank ${h[at + 4]}` : call === 'allReduce' ? ` (${OP_CODES[h[at + 4]!]})` : ''}`;
 }
 
 function timedOut(s: State, what: string): TesseraError {
@@ -235,6 +235,9 @@ export async function copyOf(t: Tensor, shape: readonly number[] = t.shape): Pro
 }
 
 export const OPS: Record<ReduceOp, MpiOp> = { sum: 'sum', mean: 'sum', max: 'max' };
+/** How an allReduce's op is written in the agreement check's header. */
+const OP_CODES = Object.keys(OPS) as ReduceOp[];
+export const opCode = (op: ReduceOp): number => OP_CODES.indexOf(op);
 
 /** A contiguous CPU tensor's values where they lie. */
 export function heapValues(t: Tensor): Float32Array {

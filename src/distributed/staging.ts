@@ -4,7 +4,8 @@
 // size, so a training loop's same-sized reductions allocate nothing.
 import type { DType } from '../core/dtype.js';
 import { isContiguous } from '../core/shape.js';
-import { dataOf } from '../backends/cpu/storage.js';
+import { heap } from '../backends/cpu/heap.js';
+import { byteAddress, dataOf } from '../backends/cpu/storage.js';
 import { tensor } from '../ops/creation.js';
 import { empty } from '../ops/util.js';
 import { keep } from '../tensor/scope.js';
@@ -19,13 +20,19 @@ function typedView(buffer: NativeBuffer, dtype: DType, n: number): Float32Array 
 
 export class Staging {
   private readonly pool = new Map<number, NativeBuffer[]>();
+  /** where the CPU heap starts, asked once per heap generation (growing may move it) */
+  private heapStart: { generation: number; address: Address | null } | null = null;
   constructor(private readonly mpi: Mpi) {}
 
   /** The heap address of a contiguous CPU tensor's values (MPI then reads or writes them in place), else null. */
   addressOf(t: Tensor): Address | null {
     const v = t.storageView;
     if (t.device !== 'cpu' || t.size === 0 || !isContiguous(v.shape, v.strides)) return null;
-    return this.mpi.addressOf(dataOf(v).subarray(v.offset, v.offset + t.size));
+    if (this.heapStart?.generation !== heap.generation) {
+      this.heapStart = { generation: heap.generation, address: this.mpi.addressOf(new Uint8Array(heap.memory.buffer, 0, 1)) };
+    }
+    const start = this.heapStart.address;
+    return start === null ? null : Number(start) + byteAddress(v);
   }
 
   /** Where MPI reads `t`: its own bytes, or a pooled copy that `done` gives back. */
