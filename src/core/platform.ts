@@ -33,3 +33,32 @@ export function requireNode<K extends keyof Builtins>(name: K, what: string): Bu
 export function env(name: string): string | undefined {
   return proc?.env?.[name];
 }
+
+let channel: { port: MessagePort; waiting: (() => void)[]; hold(on: boolean): void } | null = null;
+
+/**
+ * Resolves in a new macrotask with no delay (the event loop handles I/O, messages and due timers
+ * first; a page may draw): setImmediate in Node, a MessageChannel message elsewhere.
+ * setTimeout(0) would wait at least 1 ms in Node and 4 ms in a browser's nested timers.
+ */
+export function nextMacrotask(): Promise<void> {
+  const immediate = (globalThis as { setImmediate?: (fn: () => void) => unknown }).setImmediate;
+  if (immediate) return new Promise((resolve) => { immediate(resolve); });
+  if (!channel) {
+    const { port1, port2 } = new MessageChannel(), waiting: (() => void)[] = [];
+    // where a listening port keeps the process alive (Node, Deno), only while a message is due
+    const own = port1 as MessagePort & { ref?: () => void; unref?: () => void };
+    const hold = (on: boolean) => (on ? own.ref?.() : own.unref?.());
+    port1.onmessage = () => {
+      waiting.shift()?.();
+      if (!waiting.length) hold(false);
+    };
+    channel = { port: port2, waiting, hold };
+  }
+  const { port, waiting, hold } = channel;
+  return new Promise((resolve) => {
+    waiting.push(resolve);
+    hold(true);
+    port.postMessage(0);
+  });
+}

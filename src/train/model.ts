@@ -1,6 +1,6 @@
 // Model: a Layer that trains itself, Keras-style (compile, fit, evaluate, predict).
 import { fail, shapeStr } from '../core/errors.js';
-import { isNode } from '../core/platform.js';
+import { isNode, nextMacrotask } from '../core/platform.js';
 import { launchInfo } from '../distributed/launcher.js';
 import * as distributed from '../distributed/index.js';
 import { BUCKET_BYTES } from '../distributed/data-parallel.js';
@@ -397,7 +397,7 @@ export abstract class Model<Prediction extends Tensor | Tensor[] = Tensor> exten
     /** Hands the thread to the event loop (a macrotask: the page draws, a worker reads its messages). */
     const yieldNow = async (epoch: number, batch: number, logs: Logs): Promise<void> => {
       for (const c of yieldListeners) await c.onYield!(epoch, batch, logs);
-      await new Promise((resolve) => setTimeout(resolve, 0));
+      await nextMacrotask();
       lastYield = performance.now();
     };
     callbacks.forEach((c) => c.setModel?.(this));
