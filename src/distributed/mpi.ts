@@ -182,11 +182,9 @@ export function openMpi(): MpiProbe {
   const slot = koffi.alloc('uint8_t', 16), request = Number(koffi.address(slot)), flag = new Int32Array(koffi.view(slot, 16), 8, 1);
   const flagAddress = request + 8;
   // memmove(p, p, 0) returns p: koffi passes a typed array's own bytes, so this is their address
-  let startOf: Fn | null = null, copy: Fn | null = null;
+  let startOf: Fn | null = null;
   try {
-    const libc = koffi.load('libc.so.6');
-    startOf = libc.func('intptr_t memmove(void *dst, const void *src, size_t n)') as Fn;
-    copy = libc.func('intptr_t memmove(intptr_t dst, intptr_t src, size_t n)') as Fn;
+    startOf = koffi.load('libc.so.6').func('intptr_t memmove(void *dst, const void *src, size_t n)') as Fn;
   } catch {
     // not glibc: tensors travel through native buffers instead
   }
@@ -214,16 +212,7 @@ export function openMpi(): MpiProbe {
         const pointer = koffi.alloc('uint8_t', Math.max(1, bytes));
         return { address: koffi.address(pointer) as Address, bytes: koffi.view(pointer, Math.max(1, bytes)), free: () => koffi.free(pointer) };
       },
-      allreduce(send, recv, count, dtype, op, background = false) {
-        // into another buffer, the values are copied there first and reduced in place: the same
-        // work as MPI's own copy, but Open MPI's out-of-place sum ran 2-3x slower when the two
-        // buffers' addresses differ by 16 mod 64 (tensors in the heap are 16-byte aligned)
-        if (send !== recv && copy) {
-          copy(recv, send, count * BYTES[dtype]);
-          send = recv;
-        }
-        return call('MPI_Allreduce', background && count * BYTES[dtype] > MAIN_THREAD_BYTES, send === recv ? abi.inPlace : send, recv, count, types[dtype], ops[op], world);
-      },
+      allreduce: (send, recv, count, dtype, op, background = false) => call('MPI_Allreduce', background && count * BYTES[dtype] > MAIN_THREAD_BYTES, send === recv ? abi.inPlace : send, recv, count, types[dtype], ops[op], world),
       bcast: (buffer, count, dtype, root) => call('MPI_Bcast', false, buffer, count, types[dtype], root, world),
       allgather: (send, recv, count, dtype) => call('MPI_Allgather', false, send, count, types[dtype], recv, count, types[dtype], world),
       addressOf: (array) => (startOf ? startOf(array, array, 0) as Address : null),
