@@ -1,3 +1,4 @@
+// nextMacrotask, the yield fit uses: a new macrotask at once, in Node and where only MessageChannel exists.
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { nextMacrotask } from '../../src/core/platform.js';
