@@ -181,6 +181,7 @@ export function openMpi(): MpiProbe {
   // the nonblocking call's MPI_Request (a pointer or an int: 8 bytes hold either) and MPI_Test's flag
   const slot = koffi.alloc('uint8_t', 16), request = Number(koffi.address(slot)), flag = new Int32Array(koffi.view(slot, 16), 8, 1);
   const flagAddress = request + 8;
+  let inFlight = false;
   // memmove(p, p, 0) returns p: koffi passes a typed array's own bytes, so this is their address
   let startOf: Fn | null = null;
   try {
@@ -218,10 +219,14 @@ export function openMpi(): MpiProbe {
       addressOf: (array) => (startOf ? startOf(array, array, 0) as Address : null),
       iallgather(send, recv, count, dtype) {
         check('MPI_Iallgather', f.MPI_Iallgather(send, count, types[dtype], recv, count, types[dtype], world, request));
+        inFlight = true;
       },
       done() {
+        // before the first call the slot holds no request at all (MPI_Test would crash on it)
+        if (!inFlight) return true;
         check('MPI_Test', f.MPI_Test(request, flagAddress, abi.statusIgnore));
-        return flag[0] !== 0;
+        inFlight = flag[0] === 0;
+        return !inFlight;
       },
       finalize: () => check('MPI_Finalize', f.MPI_Finalize()),
     },
