@@ -7,6 +7,8 @@ import * as tsr from '../../src/index.js';
 import { probeBlas } from '../../src/backends/cpu/blas.js';
 import { probeOneDnn } from '../../src/backends/cpu/onednn.js';
 import { gemmFallback } from '../../src/backends/cpu/gemm-fallback.js';
+import { planElementwise } from '../../src/backends/cpu/elementwise.js';
+import * as E from '../../src/core/expr.js';
 import { Rng } from '../helpers/check.js';
 
 const testDir = fileURLToPath(new URL('..', import.meta.url));
@@ -225,6 +227,25 @@ describe('cpu backend', () => {
         assert.deepEqual(grads('wasm'), grads('js'), `max backward ${h}x${w}x${c} k${k} s${s} ${pad}`);
       }
     }
+  });
+
+  it('a dense copy (a compiled step\'s arguments and results) keeps every bit at any offset, still works after heap growth, in any dtype', () => {
+    const cpu = tsr.getBackend('cpu');
+    const values = Float32Array.from({ length: 37 }, (_, i) => (i % 5 === 0 ? NaN : 1 / (i + 3)));
+    const from = cpu.alloc('float32', 40), to = cpu.alloc('float32', 45);
+    cpu.write(from, Float32Array.from({ length: 40 }, (_, i) => values[i - 3] ?? -1));
+    cpu.write(to, new Float32Array(45).fill(9));
+    const copy = planElementwise([E.input(0, 'float32')], [{ storage: from, shape: [37], strides: [1], offset: 3 }], [{ storage: to, shape: [37], strides: [1], offset: 5 }]);
+    const grow = cpu.alloc('float32', 64 * 1024 * 1024 / 4 * 3); // the heap grows: its storages get new arrays
+    copy([]);
+    const got = cpu.readSync!(to) as Float32Array;
+    assert.deepEqual(new Uint32Array(got.buffer, got.byteOffset + 20, 37), new Uint32Array(values.buffer), 'the 37 values, bit for bit');
+    assert.deepEqual([...got.subarray(0, 5), ...got.subarray(42)], [9, 9, 9, 9, 9, 9, 9, 9], 'nothing written outside the view');
+    const ints = cpu.alloc('int32', 4), intsCopy = cpu.alloc('int32', 4);
+    cpu.write(ints, Int32Array.from([-2147483648, -1, 0, 2147483647]));
+    cpu.elementwise([E.input(0, 'int32')], [{ storage: ints, shape: [2, 2], strides: [2, 1], offset: 0 }], [{ storage: intsCopy, shape: [2, 2], strides: [2, 1], offset: 0 }]);
+    assert.deepEqual([...cpu.readSync!(intsCopy)], [-2147483648, -1, 0, 2147483647]);
+    [from, to, ints, intsCopy, grow].forEach((st) => cpu.free(st));
   });
 
   it('zeros() of reused memory is zero, and tensors survive heap growth', async () => {

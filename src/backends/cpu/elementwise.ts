@@ -38,11 +38,27 @@ function compile(exprs: readonly Expr[], nIn: number, nOut: number, rank: number
   return compileKernel<Kernel>('elementwiseKernel', 'ins, inOff, inStr, outs, outOff, outStr, shape, params', src);
 }
 
+/**
+ * A copy between dense views of storages of one dtype (what a compiled step does with its
+ * arguments and results each replay): the typed array's own copy, with nothing to plan.
+ */
+function denseCopy(exprs: readonly Expr[], inputs: readonly View[], outs: readonly View[], dims: readonly number[], strides: readonly (readonly number[])[]): (() => void) | null {
+  const e = exprs[0]!;
+  if (exprs.length !== 1 || inputs.length !== 1 || e.kind !== 'input' || e.index !== 0 || dims.length > 1 || strides.some((s) => (s[0] ?? 1) !== 1)) return null;
+  const from = inputs[0]!, to = outs[0]!;
+  if (from.storage.dtype !== e.dtype || to.storage.dtype !== e.dtype) return null;
+  const n = dims[0] ?? 1;
+  // the arrays are looked up at each run: a grown heap gives its storages new ones
+  return () => dataOf(to).set(dataOf(from).subarray(from.offset, from.offset + n), to.offset);
+}
+
 /** The kernel for these views, resolved once (SIMD where it applies), taking the params at each run. */
 export function planElementwise(exprs: readonly Expr[], inputs: readonly View[], outs: readonly View[]): (params: readonly number[]) => void {
   const shape = outs[0]!.shape;
   if (shape.some((d) => d === 0)) return () => {};
   const { shape: dims, strides } = collapseDims(shape, [...inputs.map((v) => v.strides), ...outs.map((v) => v.strides)]);
+  const dense = denseCopy(exprs, inputs, outs, dims, strides);
+  if (dense) return dense;
   const simd = SIMD ? planWasmElementwise(exprs, inputs, outs, dims, strides) : null;
   if (simd) return simd;
   const key = `${exprs.map(exprKey).join(';')}|${inputs.length}|${outs.length}|${dims.length}`;
