@@ -13,7 +13,7 @@ import { TesseraError } from '../core/errors.js';
 import { env } from '../core/platform.js';
 import { launchInfo } from './launcher.js';
 import { MPI_ABIS, type MpiAbi } from './mpi-abi.js';
-import { type Koffi, loadKoffi, workerStacksSized } from '../core/ffi.js';
+import { type Koffi, keepLoaded, loadKoffi, workerStacksSized } from '../core/ffi.js';
 
 type Fn = (...args: unknown[]) => number;
 
@@ -126,7 +126,10 @@ export function findMpiLibrary(): { koffi: Koffi; lib: ReturnType<Koffi['load']>
         continue;
       }
       const version = libraryVersion(lib.func(LIBRARY_VERSION) as Fn);
-      if (abi.speaks(koffi, lib, version)) return { koffi, lib, path, abi, version };
+      if (abi.speaks(koffi, lib, version)) {
+        keepLoaded(koffi, path);
+        return { koffi, lib, path, abi, version };
+      }
       if (!tried.has(path)) tried.set(path, `${path} (${version}, not ${abi.name})`);
     }
   }

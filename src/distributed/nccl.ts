@@ -7,7 +7,7 @@
 import { TesseraError } from '../core/errors.js';
 import { env } from '../core/platform.js';
 import { nodeHost, searchPath } from '../backends/cuda/discover.js';
-import { type Koffi, loadKoffi } from '../core/ffi.js';
+import { type Koffi, keepLoaded, loadKoffi } from '../core/ffi.js';
 
 type Fn = (...args: unknown[]) => number;
 
@@ -51,6 +51,7 @@ function load(): { koffi: Koffi; f: Record<keyof typeof PROTOTYPES, Fn>; path: s
         // declared by an earlier load
       }
       const f = Object.fromEntries(Object.entries(PROTOTYPES).map(([name, proto]) => [name, lib.func(proto) as Fn])) as Record<keyof typeof PROTOTYPES, Fn>;
+      keepLoaded(koffi, path);
       return { koffi, f, path };
     } catch {
       // not there, or not NCCL

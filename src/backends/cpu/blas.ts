@@ -1,7 +1,7 @@
 // Finds a system BLAS at run time through koffi and exposes cblas_sgemm; no compiler needed.
 import { env, nodeBuiltin } from '../../core/platform.js';
 import { processesOnThisMachine } from '../../distributed/launcher.js';
-import { type Koffi, loadKoffi } from '../../core/ffi.js';
+import { type Koffi, keepLoaded, loadKoffi } from '../../core/ffi.js';
 
 const ROW_MAJOR = 101;
 export const NO_TRANS = 111;
@@ -88,6 +88,7 @@ export function probeBlas(): BlasProbe {
       } catch {
         // not OpenBLAS: the library manages its own threads
       }
+      keepLoaded(koffi, path);
       return (probed = { library: { path, vendor: vendorOf(path), sgemm, setThreads, maxThreads }, tried });
     } catch {
       // not here or no cblas_sgemm: try the next one

@@ -6,7 +6,7 @@
 import { env, nodeBuiltin } from '../../core/platform.js';
 import type { ConvGeometry, View } from '../backend.js';
 import { dataOf } from './storage.js';
-import { type Koffi, loadKoffi } from '../../core/ffi.js';
+import { type Koffi, keepLoaded, loadKoffi } from '../../core/ffi.js';
 
 type Fn = (...args: unknown[]) => unknown;
 
@@ -314,6 +314,7 @@ export function probeOneDnn(): OneDnnProbe {
         reason = `${path} is oneDNN ${major}.${minor}; tessera binds the 2.x API`;
         continue;
       }
+      keepLoaded(koffi, path);
       return (probed = { library: new OneDnnLibrary(koffi, api, path, `${major}.${minor}.${patch}`), tried });
     } catch (e) {
       reason = `${path} could not be used: ${(e as Error).message}`;

@@ -4,7 +4,7 @@ import { TesseraError } from '../../core/errors.js';
 import { nodeBuiltin } from '../../core/platform.js';
 import type { DType } from '../../core/dtype.js';
 import type { CudaDiscovery } from './discover.js';
-import { type Koffi, loadKoffi } from '../../core/ffi.js';
+import { type Koffi, keepLoaded, loadKoffi } from '../../core/ffi.js';
 
 type Fn = (...args: unknown[]) => unknown;
 
@@ -25,6 +25,7 @@ export function bind(koffi: Koffi, path: string, prototypes: Record<string, stri
       throw new TesseraError('cuda', `${path} lacks ${name} (${(e as Error).message}); is it CUDA 12 or newer?`);
     }
   }
+  keepLoaded(koffi, path);
   return out;
 }
 

@@ -6,7 +6,7 @@ import { TesseraError } from '../../core/errors.js';
 import { nodeBuiltin } from '../../core/platform.js';
 import { API_FUNCTIONS, API_FUNCTIONS_AT, API_VERSION_AT, Args, BUFFER_TYPE, type FieldValue, HEADER_VERSION, STRUCTS, type ApiFunction, type StructName } from './c-structs.js';
 import type { ElemType } from './hlo-builder.js';
-import { type Koffi, loadKoffi } from '../../core/ffi.js';
+import { type Koffi, keepLoaded, loadKoffi } from '../../core/ffi.js';
 
 type Pointer = bigint;
 
@@ -71,6 +71,8 @@ export class PjrtClient {
       const f = fns.readBigUInt64LE(8 * i);
       if (f) this.table.set(API_FUNCTIONS[i]!, f);
     }
+    // its threads (the runtime's pools) outlive the last call
+    keepLoaded(koffi, plugin);
     this.proto = koffi.proto('void *', ['void *']);
     this.call('Plugin_Initialize', 'Plugin_Initialize');
     this.client = this.createClient();
