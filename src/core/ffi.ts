@@ -27,7 +27,7 @@ export function loadKoffi(): Koffi {
 /** Whether koffi's worker threads got the stack loadKoffi asks for (not when the program set koffi up first). */
 export const workerStacksSized = (koffi: Koffi): boolean => (koffi.config().async_stack_size ?? 0) >= WORKER_STACK_BYTES;
 
-/** dlopen's flags where they are known: Linux (glibc, musl) and macOS. */
+/** dlopen and its flags where they are known: glibc's Linux (musl never unloads) and macOS. */
 const DLOPEN = {
   linux: { libraries: ['libc.so.6', 'libdl.so.2'], lazy: 0x1, noload: 0x4, nodelete: 0x1000 },
   darwin: { libraries: ['libSystem.B.dylib'], lazy: 0x1, noload: 0x10, nodelete: 0x80 },
