@@ -112,7 +112,7 @@ if (process.argv[2] !== 'allreduce') {
     `samples/s of the whole job, the best of ${ROUNDS} rounds that each run every configuration in turn; compiled steps`,
     'unless eager. 1 x N: one process of N BLAS threads; 2 apart: two unrelated one-thread processes at once (summed:',
     'what the machine gives two processes with no communication); 2 ranks:',
-    'data-parallel fit, gradients summed between the compiled gradient and update plans; wait, MPI %: the share of',
+    'data-parallel fit, gradients summed in the middle of the compiled step\'s one plan; wait, MPI %: the share of',
     'rank 0\'s/rank 1\'s time in that run spent waiting for the other rank at the step\'s agreement check, then inside',
     'MPI\'s data calls (tsr.distributed.stats()); eager: eager steps, the buckets summed after backward; st, eager st: the',
     'same under `node --single-threaded` (no V8 background threads taking a rank\'s core); eager ovl: eager, each bucket',

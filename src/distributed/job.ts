@@ -181,7 +181,33 @@ export function ready(): State {
  * Every rank states its call; a rank that differs fails them all, each naming what every rank
  * asked. Done here when the other ranks are there already (undefined), else a promise.
  */
-export function agree(s: State, call: Call, t: Pick<Tensor, 'dtype' | 'rank' | 'size' | 'shape'> | null, argument: number): Promise<void> | undefined {
+export function agree(s: State, call: Call, t: Stated | null, argument: number): Promise<void> | undefined {
+  const compare = propose(s, call, t, argument);
+  const waiting = poll(s, `${call} (checking that every rank made it)`);
+  if (!waiting) {
+    compare();
+    return undefined;
+  }
+  return waiting.then(compare);
+}
+
+/**
+ * agree, done before it returns: polled on this thread to the end, or to the job's timeout, for a
+ * step that cannot wait for a promise (a compiled step's host step). The caller holds the turn.
+ */
+export function agreeNow(s: State, call: Call, t: Stated | null, argument: number): void {
+  const compare = propose(s, call, t, argument);
+  const mpi = s.mpi!, deadline = performance.now() + s.info.timeoutSeconds * 1000;
+  for (let i = 1; !mpi.done(); i++) {
+    if (i % 256 === 0 && performance.now() > deadline) throw timedOut(s, `${call} (checking that every rank made it)`);
+  }
+  compare();
+}
+
+type Stated = Pick<Tensor, 'dtype' | 'rank' | 'size' | 'shape'>;
+
+/** Starts the agreement allgather of this rank's call; the function it gives compares every rank's once it has completed. */
+function propose(s: State, call: Call, t: Stated | null, argument: number): () => void {
   const { send, recv, mine, all } = s.check!;
   mine.fill(0);
   mine[0] = CALLS.indexOf(call);
@@ -192,7 +218,7 @@ export function agree(s: State, call: Call, t: Pick<Tensor, 'dtype' | 'rank' | '
   mine[4] = argument;
   const start = performance.now();
   s.mpi!.iallgather(send.address, recv.address, HEADER, 'int');
-  const compare = () => {
+  return () => {
     s.calls++;
     s.waitMs += performance.now() - start;
     for (let i = 0; i < all.length; i++) {
@@ -202,12 +228,6 @@ export function agree(s: State, call: Call, t: Pick<Tensor, 'dtype' | 'rank' | '
       }
     }
   };
-  const waiting = poll(s, `${call} (checking that every rank made it)`);
-  if (!waiting) {
-    compare();
-    return undefined;
-  }
-  return waiting.then(compare);
 }
 
 export interface CollectiveStats {

@@ -219,6 +219,10 @@ export function compile<A extends Tensor[], R>(fn: (...args: A) => R, opts: Comp
     lentNow = lent;
     try {
       plan.run(activeCollector() !== null);
+    } catch (err) {
+      // a host step failed (a rank that never came): no results to take them with
+      lent.forEach((t) => t.dispose());
+      throw err;
     } finally {
       lentNow = null;
     }

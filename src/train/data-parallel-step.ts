@@ -5,6 +5,7 @@
 // eagerly, or in compiled steps (jit) at that point of the gradients' replay; elsewhere every
 // bucket once backward is over. The update is replayed once every bucket is summed.
 import { BucketReduction } from '../distributed/buckets.js';
+import { type SumNow, withSumsNow } from '../distributed/in-step.js';
 import { checkEveryGradient, gradientBuckets } from '../distributed/data-parallel.js';
 import { layerWeightsVersion } from '../nn/layer.js';
 import { concat } from '../ops/join.js';
@@ -58,9 +59,9 @@ function onBucketDone(buckets: readonly (readonly Tensor[])[], done: (k: number)
   };
 }
 
-/** A bucket's gradients as one flat tensor (a lone gradient's own storage, viewed; else a concatenation), kept past backward's scope. */
+/** A bucket's gradients as one flat tensor: a lone gradient's own storage, viewed; else a concatenation. */
 function flatGradients(bucket: readonly Tensor[]): Tensor {
-  return keep(bucket.length === 1 ? reshape(bucket[0]!.grad!, [-1]) : concat(bucket.map((p) => reshape(p.grad!, [-1]))));
+  return bucket.length === 1 ? reshape(bucket[0]!.grad!, [-1]) : concat(bucket.map((p) => reshape(p.grad!, [-1])));
 }
 
 /** Each parameter's gradient becomes its part of its bucket's sum (a view: no copy), replacing what was there. */
@@ -96,13 +97,13 @@ function eagerStep(model: Trainable, opts: DataParallelStepOptions, scale: numbe
         if (BucketReduction.overlapsOn(device)) {
           // each bucket starts as soon as backward has made its last gradient
           const started = (reduction = await BucketReduction.begin(sizes, 'sum', { device, overlap: true }));
-          r = onGradReady(onBucketDone(buckets, (k) => started.ready(k, [(flat[k] = flatGradients(buckets[k]!))], { consume: true })), () => model.gradientStep(xs, ys, scale));
+          r = onGradReady(onBucketDone(buckets, (k) => started.ready(k, [(flat[k] = keep(flatGradients(buckets[k]!)))], { consume: true })), () => model.gradientStep(xs, ys, scale));
           checkEveryGradient('fit (data-parallel)', params);
         } else {
           // every bucket once backward is over: the agreement check then waits for the other ranks
           r = model.gradientStep(xs, ys, scale);
           checkEveryGradient('fit (data-parallel)', params);
-          flat = buckets.map(flatGradients);
+          flat = buckets.map((b) => keep(flatGradients(b)));
           reduction = await BucketReduction.begin(sizes, 'sum', { device, overlap: true });
           flat.forEach((t, k) => reduction!.ready(k, [t], { consume: true }));
         }
@@ -120,9 +121,58 @@ function eagerStep(model: Trainable, opts: DataParallelStepOptions, scale: numbe
   };
 }
 
+/**
+ * Compiled steps: on CPU, where a bucket's sum runs on this thread, one plan of gradients, sums
+ * (a host step, blocking) and update; elsewhere two plans, gradients and update, the buckets
+ * summed between them or started in the gradients' replay.
+ */
 function compiledStep(model: Trainable, opts: DataParallelStepOptions, scale: number, split: Split): DataParallelStep {
   // the parameters it updates are part of the signature (freezing a layer captures again)
   const key = () => String(layerWeightsVersion());
+  const whole = onePlanStep(model, opts, scale, split, key), halves = twoPlanStep(model, opts, scale, split, key);
+  let last = whole;
+  return {
+    get stats() { return last.stats; },
+    dispose() { whole.dispose(); halves.dispose(); },
+    run(...batch) {
+      const device = model.parameters()[0]?.device ?? 'cpu';
+      last = device === 'cpu' && !BucketReduction.startsInReplay(device) ? whole : halves;
+      return last.run(...batch);
+    },
+  };
+}
+
+function onePlanStep(model: Trainable, opts: DataParallelStepOptions, scale: number, split: Split, key: () => string): DataParallelStep {
+  /** the sum of the step in progress */
+  let sum: SumNow | null = null;
+  const step = compile((...batch: Tensor[]): void => {
+    const [xs, ys] = split(batch);
+    const params = model.parameters(), buckets = gradientBuckets(params, opts.bucketBytes);
+    const r = model.gradientStep(xs, ys, scale);
+    opts.record(xs, r);
+    checkEveryGradient('fit (data-parallel)', params);
+    // every bucket once backward is over (the agreement check then waits for the other ranks),
+    // in this step's own memory; the update reads the sums there
+    const flat = buckets.map(flatGradients);
+    atReplay(flat, (lent) => sum!(lent));
+    gradientsFrom(buckets, flat);
+    model.applyGradients();
+  }, { name: 'dataParallelStep', key });
+  return {
+    get stats() { return step.stats; },
+    dispose() { step.dispose(); },
+    run: (...batch) => withSumsNow((now) => {
+      sum = now;
+      try {
+        step(...batch);
+      } finally {
+        sum = null;
+      }
+    }),
+  };
+}
+
+function twoPlanStep(model: Trainable, opts: DataParallelStepOptions, scale: number, split: Split, key: () => string): DataParallelStep {
   /** this step's reduction while the gradients run when they hand it their buckets, and the tensor each bucket was handed as */
   let reduction: BucketReduction | null = null;
   let handed: Tensor[] = [];
@@ -133,7 +183,7 @@ function compiledStep(model: Trainable, opts: DataParallelStepOptions, scale: nu
     const r = onGradReady(onBucketDone(buckets, (k) => {
       // a bucket of one is its gradient itself, flattened (a view: no copy); made inside
       // backward's scope, kept past it as the step's result
-      const t = (flat[k] = flatGradients(buckets[k]!));
+      const t = (flat[k] = keep(flatGradients(buckets[k]!)));
       // where the sum overlaps the rest of backward with no read through the host, it starts
       // here, in each replay too; elsewhere once the replay is over
       if (reduction) atReplay([t], ([lent]) => { if (reduction) reduction.ready(k, [(handed[k] = lent!)], { consume: true }); });

@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import * as tsr from '../../src/index.js';
 import { settledMemory } from '../helpers/check.js';
 
-const { rank, worldSize } = tsr.distributed.init({ timeoutSeconds: 30 });
+const { rank, worldSize } = tsr.distributed.init({ timeoutSeconds: Number(process.env['TESSERA_TEST_TIMEOUT'] ?? 30) });
 const dir = process.env['TESSERA_TEST_DIR'], resume = process.env['TESSERA_TEST_RESUME'] === '1';
 tsr.setSeed(rank);
 if (process.env['TESSERA_TEST_DEVICE']) {
@@ -34,7 +34,20 @@ if (mode === 'stop-on-rank-1') callbacks.push({ onEpochEnd: (epoch) => { if (ran
 if (mode === 'die-mid-epoch') callbacks.push({ onBatchEnd: (batch) => { if (rank === 1 && batch === 3) process.kill(process.pid, 'SIGKILL'); } });
 const files = dir && !resume ? [tsr.callbacks.csvLogger(`${dir}/log.csv`), new tsr.ModelCheckpoint({ dir: `${dir}/ckpt`, includeOptimizer: true })] : [];
 const bucketMB = process.env['TESSERA_TEST_BUCKET_MB'], bucket = bucketMB ? { distributed: { bucketMB: Number(bucketMB) } } : {};
-const history = await model.fit(x, y, { epochs: resume ? 3 : 2, initialEpoch: resume ? 2 : 0, batchSize: 64 / worldSize, seed: 3, verbose: 0, ...bucket, callbacks: [...callbacks, ...files] });
+// a rank that leaves fit mid-epoch and lives on (an exception its own code caught): the others
+// must fail at their next step's sums within the timeout; each rank's error and when it came go in the result
+let leftAt = 0;
+if (mode === 'leave-mid-epoch') callbacks.push({ onBatchEnd: (batch) => { if (rank === 1 && batch === 3) { leftAt = Date.now(); throw new Error('rank 1 leaves'); } } });
+const fitting = model.fit(x, y, { epochs: resume ? 3 : 2, initialEpoch: resume ? 2 : 0, batchSize: 64 / worldSize, seed: 3, verbose: 0, ...bucket, callbacks: [...callbacks, ...files] });
+if (mode === 'leave-mid-epoch') {
+  const error = await fitting.then(() => null, (e: Error) => e.message);
+  writeFileSync(join(process.env['TESSERA_TEST_OUT'] ?? tmpdir(), `rank-${rank}.json`), JSON.stringify({ rank, error, leftAt, failedAt: Date.now() }));
+  // rank 1 stays in the job well past rank 0's timeout, so only the timeout can end rank 0's
+  // wait (rank 0 then leaves without MPI_Finalize, and mpirun ends the job)
+  if (rank === 1) await new Promise((resolve) => setTimeout(resolve, 3000 + 1000 * Number(process.env['TESSERA_TEST_TIMEOUT'] ?? 30)));
+  process.exit(0);
+}
+const history = await fitting;
 const steps = model.lastStepStats;
 const copies = model.getWeights(), weights = await Promise.all(copies.map(async (w) => [...await w.data()]));
 for (const w of copies) w.dispose();

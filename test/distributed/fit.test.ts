@@ -36,7 +36,7 @@ const maxDiff = (a: number[][], b: number[][]) => Math.max(...a.flatMap((w, i) =
 // each bucket starts as soon as backward has made it, in the compiled step's replay too
 for (const [jit, sgd] of [[true, false], [false, false], [true, true], [false, true]]) {
   const overlap = sgd;
-  const how = `${jit ? 'compiled' : 'eager'} steps, ${overlap ? `each bucket started as backward makes it${jit ? ', inside the replay' : ''}` : 'the buckets summed after backward'}`;
+  const how = `${jit ? 'compiled' : 'eager'} steps, ${overlap ? `each bucket started as backward makes it${jit ? ', inside the replay' : ''}` : `the buckets summed after backward${jit ? ', inside the step\'s one plan' : ''}`}`;
   it(`two ranks at batch 32 end with the weights and logs of one process at batch 64 (20 ${sgd ? 'SGD' : 'Adam'} steps, shuffled; ${how})`, { skip, timeout: 150_000 }, () => {
     // buckets of 200 bytes: the 195 weights of the model travel in 4 buckets (12, 192, 64 and 512 bytes)
     const mode = { TESSERA_TEST_JIT: jit ? '1' : '0', TESSERA_TEST_SGD: sgd ? '1' : '0' };
@@ -53,8 +53,9 @@ for (const [jit, sgd] of [[true, false], [false, false], [true, true], [false, t
     // 10 steps an epoch: the first two of each run eagerly (made, then captured), the rest replay
     if (jit) {
       assert.ok(r0!.steps && r0!.steps.replays >= 16 && r0!.steps.fallbacks.length === 0, `the data-parallel step replays its plan: ${JSON.stringify(r0!.steps)}`);
-      // each bucket handed to its reduction at its point of the replay, or none
-      assert.equal(/around 4 host steps$/.test(r0!.steps.how), overlap, r0!.steps.how);
+      // each bucket handed to its reduction at its point of the gradients' replay; or one plan
+      // of gradients, every bucket's sum (one host step) and update
+      assert.match(r0!.steps.how, overlap ? /around 4 host steps$/ : /in 2 parts around 1 host step$/);
     } else assert.equal(r0!.steps, null);
   });
 }
@@ -89,6 +90,18 @@ it('a rank killed mid-epoch ends the job within seconds, naming the rank, never 
   assert.notEqual(r.status, 0);
   assert.match(r.stdout + r.stderr, /process rank 1 .*exited on signal 9/);
   assert.ok(performance.now() - t < 60_000, `the job took ${Math.round(performance.now() - t)} ms to end`);
+});
+
+it('a rank that leaves fit mid-epoch and lives on makes the others fail at their next step within the timeout, naming the wait', { skip, timeout: 150_000 }, () => {
+  for (const jit of ['1', '0']) {
+    const out = mkdtempSync(join(tmpdir(), 'tessera-fit-'));
+    mpirun(2, [process.execPath, main], { TESSERA_TEST_MODE: 'leave-mid-epoch', TESSERA_TEST_TIMEOUT: '3', TESSERA_TEST_JIT: jit, TESSERA_DIST_OVERLAP: '0', TESSERA_TEST_OUT: out });
+    const [r0, r1] = [0, 1].map((r) => JSON.parse(readFileSync(join(out, `rank-${r}.json`), 'utf8')) as { error: string | null; leftAt: number; failedAt: number });
+    assert.equal(r1!.error, 'rank 1 leaves');
+    assert.match(r0!.error ?? 'no error', /allReduce \(checking that every rank made it\) on rank 0 of 2 waited 3 s for the other ranks/, `jit ${jit}`);
+    const waited = r0!.failedAt - r1!.leftAt;
+    assert.ok(waited >= 2500 && waited < 20_000, `jit ${jit}: rank 0 failed ${waited} ms after rank 1 left`);
+  }
 });
 
 it('mpirun -np 2 tessera train trains data-parallel: one report, the job\'s processes and global batch', { skip, timeout: 150_000 }, () => {
