@@ -3,25 +3,30 @@
 // process), with the scaling efficiency; and allreduce through tsr.distributed against
 // MPI_Allreduce called directly from C (the same MPI, 2 ranks, the same sizes), for Open MPI and,
 // where it is installed, MPICH.
+// PyTorch's DistributedDataParallel (gloo) runs the same workloads and allreduce sizes beside them,
+// where a python3 with torch is found.
 //   npm run build && node dist/bench/distributed.js [allreduce]   (needs openmpi-bin and mpicc: libopenmpi-dev;
-//   mpich and libmpich-dev for its rows; `allreduce`: that part alone)
+//   mpich and libmpich-dev for its rows; python3-torch for PyTorch's; `allreduce`: that part alone)
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LAUNCHERS, type Launcher, launch, mpirun } from '../test/helpers/mpirun.js';
-import { header, pad } from './harness.js';
+import { findTorchPython, header, pad } from './harness.js';
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const SIZES = [1 << 10, 1 << 14, 1 << 16, 1 << 18, 1 << 20, 1 << 22, 1 << 24];
 const ROUNDS = 3;
 
+/** Lines "floats seconds..." by size. */
+const lines = (text: string): Map<number, number[]> => new Map(text.trim().split('\n').map((l) => { const [n, ...t] = l.split(' ').map(Number); return [n!, t]; }));
+
 /** Rank 0's lines "floats seconds..." by size, of `command` as 2 ranks under `using`. */
 function run(using: Launcher, command: string[], env: Record<string, string> = {}): Map<number, number[]> {
   const r = launch(using, 2, command, env);
   if (r.status !== 0) throw new Error(`${using.command} ${command.join(' ')} failed:\n${r.stdout}${r.stderr}`);
-  return new Map(r.stdout.trim().split('\n').map((l) => { const [n, ...t] = l.split(' ').map(Number); return [n!, t]; }));
+  return lines(r.stdout);
 }
 
 console.log(header('data parallelism: 2 ranks against 1 process; allreduce against MPI_Allreduce from C'));
@@ -76,8 +81,30 @@ async function twoIndependent(kind: string, batch: number, steps: number): Promi
   return a + b;
 }
 
+const torchPython = findTorchPython();
+let torchPort = 29500 + Math.floor(Math.random() * 2000);
+/**
+ * Rank 0's output of bench/torch_ddp.py `args` as `ranks` processes of one thread, started as
+ * torchrun starts them (its environment, no binding to cores: gloo's threads then find a free one).
+ */
+async function torchJob(ranks: number, args: string[]): Promise<string> {
+  const port = String(torchPort++);
+  const one = (rank: number) => new Promise<string>((resolve, reject) => {
+    const env = { ...process.env, ...threadEnv(1), RANK: String(rank), WORLD_SIZE: String(ranks), MASTER_ADDR: '127.0.0.1', MASTER_PORT: port };
+    const child = spawn(torchPython!, [here('../../bench/torch_ddp.py'), ...args], { env });
+    let out = '', err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    child.on('exit', (code, signal) => (code === 0 ? resolve(out.trim()) : reject(new Error(`torch_ddp.py ${args.join(' ')} (rank ${rank} of ${ranks}) failed (${signal ?? code}):\n${err}`))));
+  });
+  return (await Promise.all(Array.from({ length: ranks }, (_, r) => one(r))))[0]!;
+}
+const torchVersion = torchPython ? spawnSync(torchPython, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' }).stdout.trim() : null;
+console.log(torchVersion ? `PyTorch: ${torchVersion} (${torchPython}), gloo` : 'PyTorch: not measured (no python3 with torch: apt install python3-torch)');
+
 if (process.argv[2] !== 'allreduce') {
   console.log(`\n${'workload'.padEnd(22)}${pad('1 x 1', 9)}${pad('1 x 2', 9)}${pad('2 apart', 9)}${pad('2 ranks', 9)}${pad('wait, MPI %', 14)}${pad('eager', 9)}${pad('st', 9)}${pad('eager st', 10)}${pad('eager ovl', 11)}${pad('efficiency', 12)}${pad('rounds', 10)}${pad('ceiling', 9)}${pad('vs 1 x 2', 10)}`);
+  const torchRows: string[] = [];
   for (const [kind, batch, steps] of [['mlp', 256, 150], ['cnn', 64, 40]] as const) {
     const plain = (speed: number) => ({ speed, shares: '' });
     const runs = {
@@ -89,24 +116,30 @@ if (process.argv[2] !== 'allreduce') {
       st: () => twoRanks(kind, batch, steps, '', ['--single-threaded']),
       eagerSt: () => twoRanks(kind, batch, steps, 'eager', ['--single-threaded']),
       eagerOverlap: () => twoRanks(kind, batch, steps, 'eager', [], { TESSERA_DIST_OVERLAP: '1' }),
-    };
+      // PyTorch: one process of one thread, and DDP on 2 ranks of one thread each
+      ...(torchPython ? {
+        torchOne: async () => plain(Number(await torchJob(1, ['fit', kind, String(batch), String(steps)]))),
+        torchDdp: async () => plain(Number(await torchJob(2, ['fit', kind, String(batch), String(steps)]))),
+      } : {}),
+    } as Record<string, () => { speed: number; shares: string } | Promise<{ speed: number; shares: string }>>;
     // every configuration once per round, ROUNDS rounds, each keeping its fastest run: on this
     // shared VM a single run of the same thing varies by a third from one minute to the next
-    const best = {} as Record<keyof typeof runs, { speed: number; shares: string }>;
+    const best: Record<string, { speed: number; shares: string }> = {};
     // each round's own efficiency too: how far one minute's figure is from the next
     const roundEfficiency: number[] = [];
     for (let r = 0; r < ROUNDS; r++) {
-      const speeds = {} as Record<keyof typeof runs, number>;
-      for (const [name, run] of Object.entries(runs) as [keyof typeof runs, typeof runs.one][]) {
+      const speeds: Record<string, number> = {};
+      for (const [name, run] of Object.entries(runs)) {
         const got = await run();
         speeds[name] = got.speed;
         if (!best[name] || got.speed > best[name].speed) best[name] = got;
       }
-      roundEfficiency.push(speeds.two / (2 * speeds.one));
+      roundEfficiency.push(speeds['two']! / (2 * speeds['one']!));
     }
-    const { one, oneTwo, apart, two, eager, st, eagerSt, eagerOverlap } = Object.fromEntries(Object.entries(best).map(([k, v]) => [k, v.speed])) as Record<keyof typeof runs, number>;
+    const { one, oneTwo, apart, two, eager, st, eagerSt, eagerOverlap, torchOne, torchDdp } = Object.fromEntries(Object.entries(best).map(([k, v]) => [k, v.speed])) as Record<string, number>;
+    if (torchOne && torchDdp) torchRows.push(`${`${kind} batch ${batch}/process`.padEnd(22)}${pad(torchOne.toFixed(0), 13)}${pad(torchDdp.toFixed(0), 14)}${pad(`${(torchDdp / (2 * torchOne) * 100).toFixed(0)}%`, 10)}${pad(`${(two! / torchDdp).toFixed(2)}x`, 20)}${pad(`${(one! / torchOne).toFixed(2)}x`, 16)}`);
     const pct = (v: number) => `${(v * 100).toFixed(0)}%`;
-    console.log(`${`${kind} batch ${batch}/process`.padEnd(22)}${pad(one.toFixed(0), 9)}${pad(oneTwo.toFixed(0), 9)}${pad(apart.toFixed(0), 9)}${pad(two.toFixed(0), 9)}${pad(best.two.shares, 14)}${pad(eager.toFixed(0), 9)}${pad(st.toFixed(0), 9)}${pad(eagerSt.toFixed(0), 10)}${pad(eagerOverlap.toFixed(0), 11)}${pad(pct(two / (2 * one)), 12)}${pad(`${pct(Math.min(...roundEfficiency))}-${pct(Math.max(...roundEfficiency))}`, 10)}${pad(pct(apart / (2 * one)), 9)}${pad(`${(two / oneTwo).toFixed(2)}x`, 10)}`);
+    console.log(`${`${kind} batch ${batch}/process`.padEnd(22)}${pad(one!.toFixed(0), 9)}${pad(oneTwo!.toFixed(0), 9)}${pad(apart!.toFixed(0), 9)}${pad(two!.toFixed(0), 9)}${pad(best['two']!.shares, 14)}${pad(eager!.toFixed(0), 9)}${pad(st!.toFixed(0), 9)}${pad(eagerSt!.toFixed(0), 10)}${pad(eagerOverlap!.toFixed(0), 11)}${pad(pct(two! / (2 * one!)), 12)}${pad(`${pct(Math.min(...roundEfficiency))}-${pct(Math.max(...roundEfficiency))}`, 10)}${pad(pct(apart! / (2 * one!)), 9)}${pad(`${(two! / oneTwo!).toFixed(2)}x`, 10)}`);
   }
   console.log([
     `samples/s of the whole job, the best of ${ROUNDS} rounds that each run every configuration in turn; compiled steps`,
@@ -121,6 +154,15 @@ if (process.argv[2] !== 'allreduce') {
     'efficiency = 2 ranks / (2 x 1 x 1) (goal >= 90% for the CNN), of the best runs; rounds: the lowest and highest of',
     'each round\'s own 2 ranks / (2 x 1 x 1); ceiling = 2 apart / (2 x 1 x 1)',
   ].join('\n'));
+  if (torchRows.length) {
+    console.log(`\nPyTorch in the same rounds (bench/torch_ddp.py)\n${'workload'.padEnd(22)}${pad('torch 1 x 1', 13)}${pad('DDP 2 ranks', 14)}${pad('DDP eff.', 10)}${pad('2 ranks / DDP', 20)}${pad('1 x 1 / torch', 16)}`);
+    console.log([...torchRows,
+      'samples/s of the whole job, best of the same rounds. torch 1 x 1: one process of one thread (plain training);',
+      'DDP 2 ranks: DistributedDataParallel over gloo (its 25 MB buckets, gradient_as_bucket_view), two processes of one',
+      'thread started as torchrun starts them; DDP eff. = DDP 2 ranks / (2 x torch 1 x 1); 2 ranks / DDP: tessera\'s',
+      'data-parallel job over PyTorch\'s; 1 x 1 / torch: tessera\'s one process of one thread over PyTorch\'s',
+    ].join('\n'));
+  }
 }
 const dir = mkdtempSync(join(tmpdir(), 'tessera-allreduce-'));
 const over = (t: number, c: number) => `${((t / c - 1) * 100).toFixed(0)}%`;
@@ -139,13 +181,26 @@ for (const { name, using, compilers, dev } of MPIS) {
   // C and tessera take turns, ROUNDS times, and each keeps its best round per size: on a shared
   // VM one run of either can come out several times slower than the next
   const env = using === LAUNCHERS.openmpi ? singleCopy : {};
-  const rounds = Array.from({ length: ROUNDS }, () => [run(using, [exe, ...SIZES.map(String)], env), run(using, [process.execPath, here('./distributed-rank.js'), ...SIZES.map(String)], env)] as const);
+  const rounds: (readonly [Map<number, number[]>, Map<number, number[]>])[] = [];
+  // PyTorch's all_reduce over gloo in the same rounds, beside Open MPI's
+  const gloo: Map<number, number[]>[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    rounds.push([run(using, [exe, ...SIZES.map(String)], env), run(using, [process.execPath, here('./distributed-rank.js'), ...SIZES.map(String)], env)]);
+    if (name === 'Open MPI' && torchPython) gloo.push(lines(await torchJob(2, ['allreduce', ...SIZES.map(String)])));
+  }
   const best = (side: 0 | 1, n: number) => rounds.map((r) => r[side].get(n)!).reduce((a, b) => a.map((v, i) => Math.min(v, b[i]!)));
   const c = new Map(SIZES.map((n) => [n, best(0, n)])), ours = new Map(SIZES.map((n) => [n, best(1, n)]));
   console.log(`\n${name}, 2 ranks on this machine\n${'floats'.padEnd(10)}${pad('C ms', 9)}${pad('C GB/s', 8)}${pad('in place ms', 13)}${pad('GB/s', 7)}${pad('overhead', 10)}${pad('C out ms', 10)}${pad('new ms', 9)}${pad('overhead', 10)}`);
   for (const n of SIZES) {
     const [tc, tcOut] = c.get(n)! as [number, number], [fresh, inPlace] = ours.get(n)! as [number, number], gb = (s: number) => (n * 4 / s / 1e9).toFixed(2);
     console.log(`${String(n).padEnd(10)}${pad((tc * 1e3).toFixed(3), 9)}${pad(gb(tc), 8)}${pad((inPlace * 1e3).toFixed(3), 13)}${pad(gb(inPlace), 7)}${pad(over(inPlace, tc), 10)}${pad((tcOut * 1e3).toFixed(3), 10)}${pad((fresh * 1e3).toFixed(3), 9)}${pad(over(fresh, tcOut), 10)}`);
+  }
+  if (gloo.length) {
+    console.log(`\nPyTorch all_reduce over gloo, 2 processes started as torchrun starts them, in the same rounds\n${'floats'.padEnd(10)}${pad('gloo ms', 9)}${pad('GB/s', 7)}${pad('tessera in place ms', 21)}${pad('gloo / tessera', 16)}`);
+    for (const n of SIZES) {
+      const g = Math.min(...gloo.map((m) => m.get(n)![0]!)), inPlace = ours.get(n)![1]!;
+      console.log(`${String(n).padEnd(10)}${pad((g * 1e3).toFixed(3), 9)}${pad((n * 4 / g / 1e9).toFixed(2), 7)}${pad((inPlace * 1e3).toFixed(3), 21)}${pad(`${(g / inPlace).toFixed(1)}x`, 16)}`);
+    }
   }
 }
 console.log([
@@ -155,5 +210,7 @@ console.log([
   'more pass over memory); new: allReduce(t) giving a new tensor, against C out. Each figure: the median of 7 timed',
   `loops after a warm-up, best of ${ROUNDS} runs taken in turn with C's. GB/s = the buffer's bytes over the time per call;`,
   'overhead = tessera\'s time over C\'s, minus 1 (goal <= 10%). Every call first checks, in one small nonblocking',
-  'allgather, that all ranks made the same call: a fixed few microseconds, which dominate the smallest sizes',
+  'allgather, that all ranks made the same call: a fixed few microseconds, which dominate the smallest sizes.',
+  'gloo: torch.distributed.all_reduce (sum, in place) timed the same way, the best of the rounds; gloo / tessera: its',
+  'time per call over tessera\'s in place under Open MPI',
 ].join('\n'));

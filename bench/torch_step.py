@@ -9,9 +9,6 @@ import time
 
 import torch
 
-torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 else 2)
-torch.manual_seed(0)
-
 
 def mlp():
     return torch.nn.Sequential(torch.nn.Linear(784, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10))
@@ -77,14 +74,17 @@ def measure(name, model, x, y, steps, repeats):
     print(json.dumps({"workload": name, "batch": x.shape[0], "ms_per_step": ms, "samples_per_s": x.shape[0] / ms * 1000}), flush=True)
 
 
-spec = json.loads(sys.argv[2])
-for w in spec:
-    b = w["batch"]
-    kind, y = w["workload"], torch.randint(0, 10, (b,))
-    if kind == "mlp":
-        measure(kind, mlp(), torch.rand(b, 784), y, w["steps"], w["repeats"])
-    elif kind == "cnn":
-        measure(kind, cnn(), torch.rand(b, 1, 28, 28), y, w["steps"], w["repeats"])
-    else:
-        measure(kind, LSTM() if kind == "lstm" else Transformer(), torch.rand(b, 28, 28), y, w["steps"], w["repeats"])
-print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads()}), flush=True)
+if __name__ == "__main__":
+    torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 else 2)
+    torch.manual_seed(0)
+    spec = json.loads(sys.argv[2])
+    for w in spec:
+        b = w["batch"]
+        kind, y = w["workload"], torch.randint(0, 10, (b,))
+        if kind == "mlp":
+            measure(kind, mlp(), torch.rand(b, 784), y, w["steps"], w["repeats"])
+        elif kind == "cnn":
+            measure(kind, cnn(), torch.rand(b, 1, 28, 28), y, w["steps"], w["repeats"])
+        else:
+            measure(kind, LSTM() if kind == "lstm" else Transformer(), torch.rand(b, 28, 28), y, w["steps"], w["repeats"])
+    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads()}), flush=True)

@@ -32,26 +32,39 @@ export function allReduce(t: Tensor, op: ReduceOp = 'sum', opts: AllReduceOption
     if (t.dtype === 'int32' && op === 'mean') fail('allReduce', `'mean' of an int32 tensor is not whole: cast it to float32 first`);
     const s = ready();
     if (!s.mpi) return opts.inPlace ? Promise.resolve(t) : copyOf(t);
-    const own = opts.inPlace && t.dtype !== 'float16' && t.dtype !== 'bfloat16' ? s.staging!.addressOf(t) : null;
-    // reduced where it lies, on this thread: no promise waits unless another collective is in progress or a rank is late
-    if (own !== null) {
-      const reduce = (): Tensor => {
-        s.mpi!.allreduce(own, own, t.size, WIRE[t.dtype], OPS[op]);
-        if (op === 'mean') divide(heapValues(t), s.info.worldSize);
-        return t;
-      };
-      return inTurn(s, () => {
-        const waiting = agree(s, 'allReduce', t, opCode(op));
-        return waiting ? waiting.then(reduce) : reduce();
-      });
-    }
-    return allReduceStaged(s, t, op, opts);
+    const here = t.dtype !== 'float16' && t.dtype !== 'bfloat16' && s.staging!.addressOf(t) !== null;
+    return here ? allReduceHere(s, t, op, !!opts.inPlace) : allReduceStaged(s, t, op, opts);
   } catch (e) {
     return Promise.reject(e);
   }
 }
 
-/** allReduce through a native buffer or into a new tensor: anything but a contiguous CPU tensor in place. */
+/**
+ * allReduce of a contiguous CPU tensor, read where it lies and written into itself or a new
+ * tensor's bytes, on this thread: no promise waits unless another collective is in progress or a
+ * rank is late.
+ */
+function allReduceHere(s: State, t: Tensor, op: ReduceOp, inPlace: boolean): Promise<Tensor> {
+  const reduce = (): Tensor => {
+    const out = inPlace ? null : s.staging!.output(t, t.shape);
+    try {
+      // asked after the output is made, and after any wait: a heap that grew may have moved
+      const from = s.staging!.addressOf(t)!;
+      s.mpi!.allreduce(from, out ? out.address : from, t.size, WIRE[t.dtype], OPS[op]);
+    } catch (e) {
+      out?.discard();
+      throw e;
+    }
+    if (op === 'mean') divide(out ? out.values() : heapValues(t), s.info.worldSize);
+    return out ? out.take() : t;
+  };
+  return inTurn(s, () => {
+    const waiting = agree(s, 'allReduce', t, opCode(op));
+    return waiting ? waiting.then(reduce) : reduce();
+  });
+}
+
+/** allReduce through native buffers: anything but a contiguous CPU tensor (a GPU's, a view's, a half format's). */
 async function allReduceStaged(s: State, t: Tensor, op: ReduceOp, opts: AllReduceOptions): Promise<Tensor> {
   const what = `allReduce of ${t.dtype} ${shapeStr(t.shape)}`;
   const result = await inTurn(s, async () => {
