@@ -40,7 +40,7 @@ it('ranks that built different models fail at syncModel, naming the first weight
   }
 });
 
-it('gradient buckets: reverse parameter order, about the bucket size each, a gradient of 1 MiB or more alone', () => {
+it('gradient buckets: reverse parameter order, about the bucket size each, a gradient of 256 KiB or more alone', () => {
   const p = (floats: number) => tsr.zeros([floats]);
   // the CNN's shape: small convolution weights first, a 1.6 MB dense kernel, then small ones
   const params = [p(288), p(32), p(18432), p(64), p(401408), p(128), p(1280), p(10)];
@@ -49,6 +49,10 @@ it('gradient buckets: reverse parameter order, about the bucket size each, a gra
   // 8 KiB buckets: the same order, cut where the next would not fit
   assert.deepEqual(sizes(gradientBuckets(params, 8192)), [[7, 6, 5], [4], [3], [2], [1, 0]]);
   params.forEach((t) => t.dispose());
+  // the MLP's: its 392 KiB kernel alone, the rest together
+  const mlp = [p(100352), p(128), p(1280), p(10)];
+  assert.deepEqual(gradientBuckets(mlp).map((b) => b.map((t) => mlp.indexOf(t))), [[3, 2, 1], [0]]);
+  mlp.forEach((t) => t.dispose());
 });
 
 it('a bucket travels on a worker thread only where this process has a core its compute leaves free', () => {
