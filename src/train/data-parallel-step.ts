@@ -3,7 +3,7 @@
 // so the sum is the mean. Where a bucket's reduction overlaps what follows (MPI's worker thread
 // on a spare core, NCCL's stream), it starts as soon as backward has made its last gradient:
 // eagerly, or in compiled steps (jit) at that point of the gradients' replay; elsewhere every
-// bucket once backward is over. The update is replayed once every bucket is summed.
+// bucket once backward is over, in a compiled CPU step inside its one plan, before the update.
 import { BucketReduction } from '../distributed/buckets.js';
 import { type SumNow, withSumsNow } from '../distributed/in-step.js';
 import { checkEveryGradient, gradientBuckets } from '../distributed/data-parallel.js';

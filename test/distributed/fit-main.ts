@@ -5,6 +5,8 @@
 // TESSERA_TEST_BUCKET_MB: gradient buckets of that size; TESSERA_TEST_SGD=1: SGD (which, unlike Adam,
 // sees a gradient's scale); TESSERA_TEST_DEVICE: train there; TESSERA_TEST_FAKE_NCCL: that fake NCCL
 // library's count of collectives, and the fake CUDA's count of waits between its streams, go in the result.
+// TESSERA_TEST_TIMEOUT: the job's timeout in seconds (30); TESSERA_TEST_MODE: a rank that stops,
+// dies or leaves fit mid-epoch (below).
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
