@@ -190,10 +190,10 @@ for (const { name, using, compilers, dev } of MPIS) {
   }
   const best = (side: 0 | 1, n: number) => rounds.map((r) => r[side].get(n)!).reduce((a, b) => a.map((v, i) => Math.min(v, b[i]!)));
   const c = new Map(SIZES.map((n) => [n, best(0, n)])), ours = new Map(SIZES.map((n) => [n, best(1, n)]));
-  console.log(`\n${name}, 2 ranks on this machine\n${'floats'.padEnd(10)}${pad('C ms', 9)}${pad('C GB/s', 8)}${pad('in place ms', 13)}${pad('GB/s', 7)}${pad('overhead', 10)}${pad('C out ms', 10)}${pad('new ms', 9)}${pad('overhead', 10)}`);
+  console.log(`\n${name}, 2 ranks on this machine\n${'floats'.padEnd(10)}${pad('C ms', 9)}${pad('C GB/s', 8)}${pad('in place ms', 13)}${pad('GB/s', 7)}${pad('overhead', 10)}${pad('C out ms', 10)}${pad('new ms', 9)}${pad('overhead', 10)}${pad('C+check ms', 12)}${pad('over C+check', 14)}`);
   for (const n of SIZES) {
-    const [tc, tcOut] = c.get(n)! as [number, number], [fresh, inPlace] = ours.get(n)! as [number, number], gb = (s: number) => (n * 4 / s / 1e9).toFixed(2);
-    console.log(`${String(n).padEnd(10)}${pad((tc * 1e3).toFixed(3), 9)}${pad(gb(tc), 8)}${pad((inPlace * 1e3).toFixed(3), 13)}${pad(gb(inPlace), 7)}${pad(over(inPlace, tc), 10)}${pad((tcOut * 1e3).toFixed(3), 10)}${pad((fresh * 1e3).toFixed(3), 9)}${pad(over(fresh, tcOut), 10)}`);
+    const [tc, tcOut, tcChecked] = c.get(n)! as [number, number, number], [fresh, inPlace] = ours.get(n)! as [number, number], gb = (s: number) => (n * 4 / s / 1e9).toFixed(2);
+    console.log(`${String(n).padEnd(10)}${pad((tc * 1e3).toFixed(3), 9)}${pad(gb(tc), 8)}${pad((inPlace * 1e3).toFixed(3), 13)}${pad(gb(inPlace), 7)}${pad(over(inPlace, tc), 10)}${pad((tcOut * 1e3).toFixed(3), 10)}${pad((fresh * 1e3).toFixed(3), 9)}${pad(over(fresh, tcOut), 10)}${pad((tcChecked * 1e3).toFixed(3), 12)}${pad(over(inPlace, tcChecked), 14)}`);
   }
   if (gloo.length) {
     console.log(`\nPyTorch all_reduce over gloo, 2 processes started as torchrun starts them, in the same rounds\n${'floats'.padEnd(10)}${pad('gloo ms', 9)}${pad('GB/s', 7)}${pad('tessera in place ms', 21)}${pad('gloo / tessera', 16)}`);
@@ -211,6 +211,8 @@ console.log([
   `loops after a warm-up, best of ${ROUNDS} runs taken in turn with C's. GB/s = the buffer's bytes over the time per call;`,
   'overhead = tessera\'s time over C\'s, minus 1 (goal <= 10%). Every call first checks, in one small nonblocking',
   'allgather, that all ranks made the same call: a fixed few microseconds, which dominate the smallest sizes.',
+  'C+check: C making the same check before each in-place call; over C+check: tessera in place over it, the cost of',
+  'calling from JavaScript.',
   'gloo: torch.distributed.all_reduce (sum, in place) timed the same way, the best of the rounds; gloo / tessera: its',
   'time per call over tessera\'s in place under Open MPI',
 ].join('\n'));
