@@ -386,8 +386,10 @@ export abstract class Model<Prediction extends Tensor | Tensor[] = Tensor> exten
     if (job) await distributed.syncModel(this);
     const shardRows = (n: number) => (job ? Math.ceil(n / job.worldSize) : n);
     const steps = train ? Math.ceil(shardRows(train.x[0]!.shape[0]!) / batchSize) : ((x as Dataset).size ?? 0);
-    // one progress bar and one set of files for the job: rank 0's
+    // one progress bar and one set of files for the job: rank 0's, counting the job's samples
+    // (every rank trains on as many rows, in step)
     const progress = new Progress(job && job.rank !== 0 ? 0 : opts.verbose, epochs, steps);
+    const jobSamples = (n: number) => n * (job ? job.worldSize : 1);
     const callbacks = opts.callbacks;
     const batchListeners = callbacks.filter((c) => c.onBatchEnd);
     const yieldListeners = callbacks.filter((c) => c.onYield);
@@ -462,7 +464,7 @@ export abstract class Model<Prediction extends Tensor | Tensor[] = Tensor> exten
           if (batchListeners.length || log.full || progress.due(queued) || (opts.yieldMs < Infinity && queued - read >= lead)) {
             await readLog();
             const batchLogs = tally.logs();
-            progress.batchEnd(read, samples, batchLogs);
+            progress.batchEnd(read, jobSamples(samples), batchLogs);
             for (const c of batchListeners) await c.onBatchEnd!(read - 1, batchLogs);
           }
           if (performance.now() - lastYield >= opts.yieldMs) {
@@ -489,7 +491,7 @@ export abstract class Model<Prediction extends Tensor | Tensor[] = Tensor> exten
         logs = tally.logs();
         await this.checkWeightsFinite(`during epoch ${epoch + 1}`);
         if (val) Object.assign(logs, await this.evaluateLogs(val, batchSize, 'val_'));
-        progress.epochEnd(epoch, samples, logs);
+        progress.epochEnd(epoch, jobSamples(samples), logs);
         this.epochsTrained = epoch + 1;
         history.epoch.push(epoch);
         for (const [k, v] of Object.entries(logs)) (history.history[k] ??= []).push(v);
