@@ -69,14 +69,20 @@ const twoRanks = (kind: string, batch: number, steps: number, mode = '', nodeFla
   return { speed: speedOf(r, `${kind} on 2 ranks ${mode} ${nodeFlags.join(' ')}`), shares: shares ? `${Math.round(Number(shares[1]))}/${Math.round(Number(shares[2]))}, ${Math.round(Number(shares[3]))}/${Math.round(Number(shares[4]))}` : '?' };
 };
 
+/** What a child process prints, once it has exited 0 (else an error with what it said on stderr); several may run at once. */
+function output(command: string, args: string[], env: NodeJS.ProcessEnv, what: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env });
+    let out = '', err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    child.on('exit', (code, signal) => (code === 0 ? resolve(out.trim()) : reject(new Error(`${what} failed (${signal ?? `exit status ${code}`}):\n${err}`))));
+  });
+}
+
 /** The machine's own ceiling: two unrelated one-thread processes at once, their samples/s summed. */
 async function twoIndependent(kind: string, batch: number, steps: number): Promise<number> {
-  const one = () => new Promise<number>((resolve, reject) => {
-    const child = spawn(process.execPath, rankArgs(kind, batch, steps), { env: { ...process.env, ...threadEnv(1) } });
-    let out = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.on('exit', (code) => (code === 0 ? resolve(Number(out.trim().split('\n').pop())) : reject(new Error(`${kind} (independent) exited ${code}`))));
-  });
+  const one = async () => Number((await output(process.execPath, rankArgs(kind, batch, steps), { ...process.env, ...threadEnv(1) }, `${kind} (independent)`)).split('\n').pop());
   const [a, b] = await Promise.all([one(), one()]);
   return a + b;
 }
@@ -89,14 +95,7 @@ let torchPort = 29500 + Math.floor(Math.random() * 2000);
  */
 async function torchJob(ranks: number, args: string[]): Promise<string> {
   const port = String(torchPort++);
-  const one = (rank: number) => new Promise<string>((resolve, reject) => {
-    const env = { ...process.env, ...threadEnv(1), RANK: String(rank), WORLD_SIZE: String(ranks), MASTER_ADDR: '127.0.0.1', MASTER_PORT: port };
-    const child = spawn(torchPython!, [here('../../bench/torch_ddp.py'), ...args], { env });
-    let out = '', err = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { err += d; });
-    child.on('exit', (code, signal) => (code === 0 ? resolve(out.trim()) : reject(new Error(`torch_ddp.py ${args.join(' ')} (rank ${rank} of ${ranks}) failed (${signal ?? code}):\n${err}`))));
-  });
+  const one = (rank: number) => output(torchPython!, [here('../../bench/torch_ddp.py'), ...args], { ...process.env, ...threadEnv(1), RANK: String(rank), WORLD_SIZE: String(ranks), MASTER_ADDR: '127.0.0.1', MASTER_PORT: port }, `torch_ddp.py ${args.join(' ')} (rank ${rank} of ${ranks})`);
   return (await Promise.all(Array.from({ length: ranks }, (_, r) => one(r))))[0]!;
 }
 const torchVersion = torchPython ? spawnSync(torchPython, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' }).stdout.trim() : null;
