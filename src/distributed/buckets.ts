@@ -5,7 +5,7 @@ import type { CudaBackend } from '../backends/cuda/cuda-backend.js';
 import type { CudaStorage } from '../backends/cuda/launch.js';
 import type { CudaRuntime } from '../backends/cuda/runtime.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { type State, agree, copyOf, divide, heapValues, ncclFor, opCode, ready, turn, within } from './job.js';
+import { type State, agree, bucketsStated, copyOf, divide, heapValues, ncclFor, opCode, ready, turn, within } from './job.js';
 import { probeNccl } from './nccl.js';
 import { FINISHED, type Address, type NativeBuffer } from './mpi.js';
 import { coresOfThisProcess } from './launcher.js';
@@ -61,8 +61,7 @@ export class BucketReduction {
     }
     const release = await turn(s);
     try {
-      // checked as one allReduce of their total size, with the bucket sizes as its shape
-      await agree(s, 'allReduce', { dtype: 'float32', rank: sizes.length, size: sizes.reduce((a, b) => a + b, 0), shape: sizes }, opCode(op));
+      await agree(s, 'allReduce', bucketsStated(sizes), opCode(op));
       if (device === 'cuda' && op === 'sum' && s.nccl === undefined) s.nccl = await ncclFor(s);
     } catch (e) {
       release();

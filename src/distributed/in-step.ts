@@ -6,7 +6,7 @@ import { fail, shapeStr } from '../core/errors.js';
 import { isContiguous } from '../core/shape.js';
 import { dataOf } from '../backends/cpu/storage.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { type State, agreeNow, inTurn, opCode, ready } from './job.js';
+import { type State, agreeNow, bucketsStated, inTurn, opCode, ready } from './job.js';
 
 /** Sums float32 CPU tensors over the ranks in place, now; every rank passes tensors of the same sizes, in the same order. */
 export type SumNow = (tensors: readonly Tensor[]) => void;
@@ -21,9 +21,7 @@ export function withSumsNow<T>(step: (sum: SumNow) => T): Promise<T> {
 }
 
 function sumNow(s: State, tensors: readonly Tensor[]): void {
-  const sizes = tensors.map((t) => t.size);
-  // checked as the buckets of a data-parallel step are: one allReduce, the bucket sizes its shape
-  agreeNow(s, 'allReduce', { dtype: 'float32', rank: sizes.length, size: sizes.reduce((a, b) => a + b, 0), shape: sizes }, opCode('sum'));
+  agreeNow(s, 'allReduce', bucketsStated(tensors.map((t) => t.size)), opCode('sum'));
   const mpi = s.mpi!, staging = s.staging!;
   for (const t of tensors) {
     if (t.size === 0) continue;

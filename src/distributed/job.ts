@@ -183,7 +183,7 @@ export function ready(): State {
  */
 export function agree(s: State, call: Call, t: Stated | null, argument: number): Promise<void> | undefined {
   const compare = propose(s, call, t, argument);
-  const waiting = poll(s, `${call} (checking that every rank made it)`);
+  const waiting = poll(s, checking(call));
   if (!waiting) {
     compare();
     return undefined;
@@ -199,12 +199,19 @@ export function agreeNow(s: State, call: Call, t: Stated | null, argument: numbe
   const compare = propose(s, call, t, argument);
   const mpi = s.mpi!, deadline = performance.now() + s.info.timeoutSeconds * 1000;
   for (let i = 1; !mpi.done(); i++) {
-    if (i % 256 === 0 && performance.now() > deadline) throw timedOut(s, `${call} (checking that every rank made it)`);
+    if (i % 256 === 0 && performance.now() > deadline) throw timedOut(s, checking(call));
   }
   compare();
 }
 
 type Stated = Pick<Tensor, 'dtype' | 'rank' | 'size' | 'shape'>;
+const checking = (call: Call) => `${call} (checking that every rank made it)`;
+
+/**
+ * How gradient buckets are stated in the check, by every path that sums them (eager, one plan,
+ * two plans): one float32 allReduce of their total size, the bucket sizes its shape.
+ */
+export const bucketsStated = (sizes: readonly number[]): Stated => ({ dtype: 'float32', rank: sizes.length, size: sizes.reduce((a, b) => a + b, 0), shape: sizes });
 
 /** Starts the agreement allgather of this rank's call; the function it gives compares every rank's once it has completed. */
 function propose(s: State, call: Call, t: Stated | null, argument: number): () => void {
